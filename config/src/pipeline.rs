@@ -1,0 +1,49 @@
+//! `[pipeline]`: the bounded queues between the actors of the watch role.
+//!
+//! The feed is never slowed down by the matcher: when the matcher's queue is full, the batch is
+//! shed and counted (`ingest_shed_messages`). A finding, once matched, is never shed: the matcher
+//! waits for room in the notifiers' queues instead, which in turn fills its own queue.
+
+use crate::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Certificates per batch handed from the stream actor to the matcher.
+    pub batch_size: usize,
+    /// A partly filled batch is handed on after this long.
+    #[serde(with = "humantime_serde")]
+    pub batch_linger: Duration,
+    /// Batches waiting for the matcher, at most. Past it, batches from the feed are shed and counted.
+    pub matcher_queue: usize,
+    /// Findings waiting for each notifier, at most. Past it the matcher waits.
+    pub notify_queue: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_size: 256,
+            batch_linger: Duration::from_millis(20),
+            matcher_queue: 64,
+            notify_queue: 1024,
+        }
+    }
+}
+
+impl PipelineConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        for (key, v) in [
+            ("pipeline.batch_size", self.batch_size),
+            ("pipeline.matcher_queue", self.matcher_queue),
+            ("pipeline.notify_queue", self.notify_queue),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::key_error(key, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}

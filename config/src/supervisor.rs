@@ -1,0 +1,54 @@
+//! `[supervisor]`: how failed actors are restarted, and when certhound gives up.
+//!
+//! An actor that stops or panics is restarted after a backoff. More than `restart_budget`
+//! restarts within `restart_window` means something is persistently wrong: certhound then exits
+//! with code 70 so that ECS (or systemd) replaces the task.
+
+use crate::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisorConfig {
+    /// Restarts allowed within `restart_window`, over all actors.
+    pub restart_budget: u32,
+    /// The sliding window the budget counts in.
+    #[serde(with = "humantime_serde")]
+    pub restart_window: Duration,
+    /// Delay before the first restart of an actor; doubles per consecutive restart.
+    #[serde(with = "humantime_serde")]
+    pub restart_backoff: Duration,
+    /// Largest delay before a restart.
+    #[serde(with = "humantime_serde")]
+    pub max_restart_backoff: Duration,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        SupervisorConfig {
+            restart_budget: 10,
+            restart_window: Duration::from_secs(60),
+            restart_backoff: Duration::from_millis(100),
+            max_restart_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl SupervisorConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.restart_window.is_zero() {
+            return Err(ConfigError::key_error(
+                "supervisor.restart_window",
+                "must be above zero",
+            ));
+        }
+        if self.max_restart_backoff < self.restart_backoff {
+            return Err(ConfigError::key_error(
+                "supervisor.max_restart_backoff",
+                "must not be below supervisor.restart_backoff",
+            ));
+        }
+        Ok(())
+    }
+}

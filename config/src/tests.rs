@@ -1,0 +1,156 @@
+//! Tests of loading, overriding and validating the configuration.
+
+use super::*;
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_toml_with_env(
+        text,
+        "test.toml",
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+}
+
+#[test]
+fn reference_file_is_exactly_the_defaults() {
+    let parsed = load(REFERENCE_TOML, &[]).expect("reference config parses");
+    assert_eq!(parsed, Config::default());
+}
+
+#[test]
+fn every_key_is_documented_in_the_reference_file() {
+    let value = toml::Value::try_from(Config::default()).unwrap();
+    let mut keys = Vec::new();
+    fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        if let toml::Value::Table(t) = v {
+            for (k, v) in t {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                walk(&path, v, out);
+                out.push(path);
+            }
+        }
+    }
+    walk("", &value, &mut keys);
+    assert!(keys.len() > 20, "walked {keys:?}");
+    for key in keys {
+        let leaf = key.rsplit('.').next().unwrap();
+        let section = key.rsplit_once('.').map(|(s, _)| s);
+        let documented = REFERENCE_TOML.lines().any(|l| {
+            l.trim_start().starts_with(&format!("{leaf} ="))
+                || l.trim() == format!("[{key}]")
+                || l.trim().starts_with(&format!("[{key}."))
+        });
+        assert!(documented, "key `{key}` is missing from config/certhound.toml");
+        if let Some(section) = section {
+            assert!(
+                REFERENCE_TOML.contains(&format!("[{section}]"))
+                    || REFERENCE_TOML.contains(&format!("[{section}.")),
+                "section [{section}] missing"
+            );
+        }
+    }
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    assert_eq!(load("", &[]).unwrap(), Config::default());
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let err = load("[watch]\nfeed_urll = \"ws://x/\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("watch.feed_urll"), "{err}");
+    assert!(err.to_string().contains("unknown field"), "{err}");
+}
+
+#[test]
+fn unknown_section_is_named() {
+    let err = load("[wacth]\nfeed_url = \"ws://x/\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("wacth"), "{err}");
+}
+
+#[test]
+fn wrong_type_is_named() {
+    let err = load("[watch]\nping_interval = 5\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("watch.ping_interval"), "{err}");
+    let err = load("[dedupe]\ncapacity = \"many\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("dedupe.capacity"), "{err}");
+}
+
+#[test]
+fn missing_required_value_is_named() {
+    let err = load("[notify.jsonl]\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("notify.jsonl"), "{err}");
+    assert!(err.to_string().contains("missing field `path`"), "{err}");
+}
+
+#[test]
+fn syntax_error_is_reported_with_origin() {
+    let err = load("[watch\n", &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+    assert!(err.to_string().contains("test.toml"));
+}
+
+#[test]
+fn env_overrides_nested_keys_with_typed_values() {
+    let c = load(
+        "",
+        &[
+            ("CERTHOUND_WATCH__FEED_URL", "wss://feed.example/full-stream"),
+            ("CERTHOUND_WATCH__RECONNECT__MAX", "30s"),
+            ("CERTHOUND_DEDUPE__CAPACITY", "5000"),
+            ("CERTHOUND_MATCHER__KEYWORDS", "[\"paypal\", \"banco\"]"),
+            ("CERTHOUND_CONFIG", "/not/an/override.toml"),
+            ("OTHER__THING", "x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.watch.feed_url, "wss://feed.example/full-stream");
+    assert_eq!(c.watch.reconnect.max, std::time::Duration::from_secs(30));
+    assert_eq!(c.dedupe.capacity, 5000);
+    assert_eq!(c.matcher.keywords, vec!["paypal", "banco"]);
+}
+
+#[test]
+fn env_override_that_looks_like_a_number_can_still_be_a_string() {
+    let c = load("", &[("CERTHOUND_LOG__FILTER", "42")]).unwrap();
+    assert_eq!(c.log.filter, "42");
+}
+
+#[test]
+fn env_override_errors_name_the_variable() {
+    let err = load("", &[("CERTHOUND_DEDUPE__CAPACITY", "lots")]).unwrap_err();
+    assert_eq!(err.key(), Some("dedupe.capacity"));
+    assert!(err.to_string().contains("CERTHOUND_DEDUPE__CAPACITY"), "{err}");
+    let err = load("", &[("CERTHOUND_WATCH__NOPE", "1")]).unwrap_err();
+    assert_eq!(err.key(), Some("watch.nope"), "{err}");
+}
+
+#[test]
+fn validation_names_the_key() {
+    let err = load("[watch]\nfeed_url = \"http://x/\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("watch.feed_url"));
+    let err = load("[watch]\nping_interval = \"1m\"\nidle_timeout = \"30s\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("watch.idle_timeout"));
+    let err = load("[matcher]\nkeywords = [\"ab\"]\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("matcher.keywords[0]"));
+    let err = load("[watch.reconnect]\njitter = 2.0\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("watch.reconnect.jitter"));
+}
+
+#[test]
+fn notify_section_lists_exactly_its_channels() {
+    let c = load("[notify.jsonl]\npath = \"out.jsonl\"\n", &[]).unwrap();
+    assert_eq!(c.notify.jsonl.unwrap().path, "out.jsonl");
+    let err = load("[notify]\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("notify"));
+}
+
+#[test]
+fn secrets_and_url_credentials_never_print() {
+    let s = Secret::new("hunter2");
+    assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
+    assert_eq!(serde_json::to_string(&s).unwrap(), "\"<redacted>\"");
+    let u = redact_url("wss://user:hunter2@feed.example/full-stream?token=abc");
+    assert!(!u.contains("hunter2") && !u.contains("abc") && !u.contains("user"), "{u}");
+    assert!(u.contains("feed.example/full-stream"));
+}
