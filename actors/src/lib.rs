@@ -1,1 +1,22 @@
-//! stub
+//! certhound's actors and the pieces they are made of.
+//!
+//! Watch role, in the order a certificate travels:
+//! - [`feed`]: the websocket connection to a certstream server (or [`replay`] from a file);
+//! - [`matcher`]: parses ([`certstream`]), normalises ([`normalise`]), matches ([`rules`]) and
+//!   dedupes ([`dedupe`]) into [`finding::Finding`]s;
+//! - [`notify`]: one actor per channel delivers findings.
+//!
+//! Actors reach each other through [`slot::Slot`]s, which follow restarts by the supervisor.
+
+pub mod backoff;
+pub mod certstream;
+pub mod dedupe;
+pub mod feed;
+pub mod finding;
+pub mod matcher;
+pub mod metrics;
+pub mod normalise;
+pub mod notify;
+pub mod replay;
+pub mod rules;
+pub mod slot;

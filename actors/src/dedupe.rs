@@ -1,0 +1,118 @@
+//! The dedupe set: a registrable domain is reported once per window.
+//!
+//! Bounded and compact, because it holds up to a million domains in a 60 MB process: each entry is
+//! a 64-bit keyed hash of the domain (SipHash with a per-process random key, so nobody can craft
+//! collisions) in a hash set, plus the same hash and its report time in a ring ordered by time.
+//! Reports arrive in time order, so the ring's front is always the oldest: expired entries and,
+//! when full, the least recently reported entry are dropped from there. About 30 bytes per entry.
+//! A hash collision (probability ~n/2^64 per new domain) would silence one domain for one window.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::time::{Duration, Instant};
+
+/// Keys are already random hashes: hash them again with the identity.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+pub struct Dedupe {
+    keys: RandomState,
+    set: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+    ring: VecDeque<(u64, u32)>,
+    window: Duration,
+    capacity: usize,
+    epoch: Instant,
+}
+
+impl Dedupe {
+    pub fn new(window: Duration, capacity: usize) -> Self {
+        Dedupe {
+            keys: RandomState::new(),
+            set: HashSet::default(),
+            ring: VecDeque::new(),
+            window,
+            capacity: capacity.max(1),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// True when `domain` was not reported within the window: it is recorded now and should be
+    /// reported. False for a repeat.
+    pub fn first_report(&mut self, domain: &str, now: Instant) -> bool {
+        let t = now.saturating_duration_since(self.epoch).as_secs() as u32;
+        self.expire(t);
+        let h = self.keys.hash_one(domain);
+        if !self.set.insert(h) {
+            return false;
+        }
+        self.ring.push_back((h, t));
+        if self.ring.len() > self.capacity {
+            if let Some((old, _)) = self.ring.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn expire(&mut self, now: u32) {
+        let window = self.window.as_secs().min(u64::from(u32::MAX)) as u32;
+        while let Some(&(h, t)) = self.ring.front() {
+            if now.saturating_sub(t) < window {
+                break;
+            }
+            self.ring.pop_front();
+            self.set.remove(&h);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn once_per_window() {
+        let t0 = Instant::now();
+        let mut d = Dedupe::new(Duration::from_secs(60), 10);
+        assert!(d.first_report("a.example", t0));
+        assert!(!d.first_report("a.example", t0 + Duration::from_secs(30)));
+        assert!(d.first_report("b.example", t0 + Duration::from_secs(30)));
+        assert!(d.first_report("a.example", t0 + Duration::from_secs(61)));
+        assert!(!d.first_report("b.example", t0 + Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn bounded_oldest_goes_first() {
+        let t0 = Instant::now();
+        let mut d = Dedupe::new(Duration::from_secs(3600), 3);
+        for n in ["a", "b", "c", "d"] {
+            assert!(d.first_report(n, t0));
+        }
+        assert_eq!(d.len(), 3);
+        assert!(d.first_report("a", t0), "oldest was forgotten");
+        assert!(!d.first_report("d", t0));
+    }
+}

@@ -1,0 +1,49 @@
+//! A finding: one registrable domain of one certificate that matched the rules. This is what
+//! every notifier delivers, and the JSONL sink writes it as it is.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// When certhound matched it (RFC 3339, UTC).
+    pub detected_at: String,
+    /// The first matching name, lowercase ASCII, wildcard stripped.
+    pub domain: String,
+    /// Its Unicode form, when it is an IDN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_unicode: Option<String>,
+    /// eTLD+1 of `domain`: what dedupe and lookups work on.
+    pub registrable_domain: String,
+    /// Every name of the certificate under this registrable domain that matched.
+    pub matched_names: Vec<String>,
+    /// Rules that matched, e.g. `keyword:paypal`, `words:login+verify`.
+    pub rules: Vec<String>,
+    /// The match needed look-alike folding (homoglyphs, punycode, `1` for `l`).
+    pub homoglyph: bool,
+    pub cert: CertInfo,
+    pub source: Option<SourceInfo>,
+    /// When the certstream server saw the entry (epoch seconds).
+    pub seen: Option<f64>,
+}
+
+/// The certificate behind a finding, as far as the feed told.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct CertInfo {
+    pub cn: Option<String>,
+    pub all_domains: Vec<String>,
+    pub issuer: Option<String>,
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    pub serial_number: Option<String>,
+    pub fingerprint: Option<String>,
+    pub update_type: Option<String>,
+    pub cert_index: Option<u64>,
+    pub cert_link: Option<String>,
+}
+
+/// The CT log the certificate was seen in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceInfo {
+    pub name: Option<String>,
+    pub url: Option<String>,
+}

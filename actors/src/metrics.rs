@@ -1,0 +1,67 @@
+//! Counters of the watch pipeline, shared by its actors and logged as one `metrics` event.
+//!
+//! Plain atomics: they are bumped on the hot path and read rarely. A later issue exports them.
+
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        #[derive(Debug, Default)]
+        pub struct Metrics { $($(#[$doc])* pub $name: AtomicU64,)* }
+
+        /// A copy of every counter at one moment.
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+        pub struct Snapshot { $(pub $name: u64,)* }
+
+        impl Metrics {
+            pub fn snapshot(&self) -> Snapshot {
+                Snapshot { $($name: self.$name.load(Relaxed),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Websocket frames or replay lines received.
+    frames,
+    /// Frames that parsed as certstream messages.
+    messages,
+    /// Certificates (certificate_update and dns_entries messages).
+    certificates,
+    /// Names matched against the rules.
+    names,
+    /// Frames that are not valid certstream JSON, or miss fields, or have wrong types.
+    malformed,
+    /// Frames over `watch.max_frame_bytes`.
+    oversized,
+    /// Binary frames (certstream is text only).
+    non_text,
+    heartbeats,
+    /// Messages with a `message_type` certhound does not know.
+    unknown_type,
+    /// Messages shed because the matcher's queue was full (or the matcher was restarting).
+    shed_messages,
+    /// Findings handed to the notifiers.
+    findings,
+    /// Matches suppressed because the registrable domain was reported within the dedupe window.
+    duplicates,
+    /// Matches suppressed by the allowlist.
+    allowlisted,
+    /// Findings a notifier failed to deliver for good.
+    notify_failed,
+    /// Successful connections to the feed after the first one.
+    reconnects,
+    /// Failed connection attempts.
+    connect_failures,
+    /// Connections replaced because nothing arrived within the idle timeout.
+    idle_timeouts,
+    /// Actor restarts by the supervisor.
+    restarts,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+}
