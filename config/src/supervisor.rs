@@ -22,6 +22,10 @@ pub struct SupervisorConfig {
     /// Largest delay before a restart.
     #[serde(with = "humantime_serde")]
     pub max_restart_backoff: Duration,
+    /// On SIGTERM or SIGINT, time allowed to finish in-flight work before exiting. Keep it
+    /// below ECS's `stopTimeout` (30 s by default), which ends with SIGKILL.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_deadline: Duration,
 }
 
 impl Default for SupervisorConfig {
@@ -31,6 +35,7 @@ impl Default for SupervisorConfig {
             restart_window: Duration::from_secs(60),
             restart_backoff: Duration::from_millis(100),
             max_restart_backoff: Duration::from_secs(10),
+            shutdown_deadline: Duration::from_secs(25),
         }
     }
 }

@@ -23,7 +23,11 @@ fn every_key_is_documented_in_the_reference_file() {
     fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
         if let toml::Value::Table(t) = v {
             for (k, v) in t {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 walk(&path, v, out);
                 out.push(path);
             }
@@ -39,7 +43,10 @@ fn every_key_is_documented_in_the_reference_file() {
                 || l.trim() == format!("[{key}]")
                 || l.trim().starts_with(&format!("[{key}."))
         });
-        assert!(documented, "key `{key}` is missing from config/certhound.toml");
+        assert!(
+            documented,
+            "key `{key}` is missing from config/certhound.toml"
+        );
         if let Some(section) = section {
             assert!(
                 REFERENCE_TOML.contains(&format!("[{section}]"))
@@ -95,7 +102,10 @@ fn env_overrides_nested_keys_with_typed_values() {
     let c = load(
         "",
         &[
-            ("CERTHOUND_WATCH__FEED_URL", "wss://feed.example/full-stream"),
+            (
+                "CERTHOUND_WATCH__FEED_URL",
+                "wss://feed.example/full-stream",
+            ),
             ("CERTHOUND_WATCH__RECONNECT__MAX", "30s"),
             ("CERTHOUND_DEDUPE__CAPACITY", "5000"),
             ("CERTHOUND_MATCHER__KEYWORDS", "[\"paypal\", \"banco\"]"),
@@ -120,7 +130,10 @@ fn env_override_that_looks_like_a_number_can_still_be_a_string() {
 fn env_override_errors_name_the_variable() {
     let err = load("", &[("CERTHOUND_DEDUPE__CAPACITY", "lots")]).unwrap_err();
     assert_eq!(err.key(), Some("dedupe.capacity"));
-    assert!(err.to_string().contains("CERTHOUND_DEDUPE__CAPACITY"), "{err}");
+    assert!(
+        err.to_string().contains("CERTHOUND_DEDUPE__CAPACITY"),
+        "{err}"
+    );
     let err = load("", &[("CERTHOUND_WATCH__NOPE", "1")]).unwrap_err();
     assert_eq!(err.key(), Some("watch.nope"), "{err}");
 }
@@ -129,7 +142,11 @@ fn env_override_errors_name_the_variable() {
 fn validation_names_the_key() {
     let err = load("[watch]\nfeed_url = \"http://x/\"\n", &[]).unwrap_err();
     assert_eq!(err.key(), Some("watch.feed_url"));
-    let err = load("[watch]\nping_interval = \"1m\"\nidle_timeout = \"30s\"\n", &[]).unwrap_err();
+    let err = load(
+        "[watch]\nping_interval = \"1m\"\nidle_timeout = \"30s\"\n",
+        &[],
+    )
+    .unwrap_err();
     assert_eq!(err.key(), Some("watch.idle_timeout"));
     let err = load("[matcher]\nkeywords = [\"ab\"]\n", &[]).unwrap_err();
     assert_eq!(err.key(), Some("matcher.keywords[0]"));
@@ -151,6 +168,9 @@ fn secrets_and_url_credentials_never_print() {
     assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
     assert_eq!(serde_json::to_string(&s).unwrap(), "\"<redacted>\"");
     let u = redact_url("wss://user:hunter2@feed.example/full-stream?token=abc");
-    assert!(!u.contains("hunter2") && !u.contains("abc") && !u.contains("user"), "{u}");
+    assert!(
+        !u.contains("hunter2") && !u.contains("abc") && !u.contains("user"),
+        "{u}"
+    );
     assert!(u.contains("feed.example/full-stream"));
 }

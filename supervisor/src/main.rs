@@ -1,1 +1,103 @@
-fn main(){}
+//! `certhound`: watches Certificate Transparency for phishing domains.
+//!
+//! This file is the command line: it loads the config (exit code 2 on any config error, with one
+//! line naming the key), sets up logging and hands over to a role.
+
+mod explain;
+mod logging;
+mod supervision;
+mod watch;
+
+use certhound_config::Config;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit code of configuration errors (and of command-line usage errors, as clap does).
+pub const EXIT_CONFIG: i32 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "certhound",
+    version,
+    about = "Watches Certificate Transparency for phishing domains and alerts within seconds."
+)]
+struct Cli {
+    /// Config file (TOML). Without one, the embedded defaults apply (see config/certhound.toml).
+    /// CERTHOUND_<SECTION>__<KEY> variables override single keys.
+    #[arg(long, short, global = true, env = "CERTHOUND_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect to a certstream feed and report findings until stopped (SIGTERM/SIGINT).
+    Watch {
+        /// Websocket URL of the certstream feed; overrides watch.feed_url.
+        #[arg(long)]
+        feed: Option<String>,
+    },
+    /// Run the pipeline on a file of newline-delimited certstream messages (.gz accepted).
+    Replay {
+        /// The file; gzip is recognised by its content.
+        file: PathBuf,
+    },
+    /// Show, for one domain, its normalised forms and which rule matched or why none did.
+    Explain {
+        domain: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a config file and print the effective config (defaults and overrides applied,
+    /// secrets redacted).
+    CheckConfig {
+        /// The file to check; defaults to --config.
+        file: Option<PathBuf>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let path = match &cli.command {
+        Command::CheckConfig { file: Some(f) } => Some(f.clone()),
+        _ => cli.config.clone(),
+    };
+    let mut cfg = match Config::load(path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("certhound: {e}");
+            std::process::exit(EXIT_CONFIG);
+        }
+    };
+    let code = match cli.command {
+        Command::CheckConfig { .. } => {
+            print!("{}", cfg.to_redacted_toml());
+            eprintln!(
+                "certhound: config OK ({})",
+                path.as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "embedded defaults".into())
+            );
+            0
+        }
+        Command::Explain { domain, json } => explain::run(&cfg, &domain, json),
+        Command::Watch { feed } => {
+            if let Some(f) = feed {
+                cfg.watch.feed_url = f;
+                if let Err(e) = cfg.validate() {
+                    eprintln!("certhound: --feed: {e}");
+                    std::process::exit(EXIT_CONFIG);
+                }
+            }
+            logging::init(&cfg.log);
+            watch::run(cfg, watch::Source::Feed)
+        }
+        Command::Replay { file } => {
+            logging::init(&cfg.log);
+            watch::run(cfg, watch::Source::Replay(file))
+        }
+    };
+    std::process::exit(code);
+}

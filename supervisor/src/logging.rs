@@ -1,0 +1,68 @@
+//! Logging setup: `tracing` to stderr, human or JSON, with a filter from `RUST_LOG` or the config.
+//! Panics are logged as events too (one JSON line, not a raw backtrace), with their location.
+
+use certhound_actors::metrics::Snapshot;
+use certhound_config::{LogConfig, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+pub fn init(cfg: &LogConfig) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_new(&cfg.filter).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cfg.format {
+        LogFormat::Json => builder.json().flatten_event(false).try_init(),
+        LogFormat::Human => builder
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
+    std::panic::set_hook(Box::new(|info| {
+        let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
+            s.to_string()
+        } else if let Some(s) = info.payload().downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "non-text panic".to_string()
+        };
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
+        tracing::error!(panic = %message, location = %location, thread = %thread, "panic");
+    }));
+}
+
+/// Logs every counter as one `metrics` event.
+pub fn log_metrics(s: &Snapshot, last: bool) {
+    tracing::info!(
+        last,
+        frames = s.frames,
+        messages = s.messages,
+        certificates = s.certificates,
+        names = s.names,
+        malformed = s.malformed,
+        oversized = s.oversized,
+        non_text = s.non_text,
+        heartbeats = s.heartbeats,
+        unknown_type = s.unknown_type,
+        shed_messages = s.shed_messages,
+        findings = s.findings,
+        duplicates = s.duplicates,
+        allowlisted = s.allowlisted,
+        notify_failed = s.notify_failed,
+        reconnects = s.reconnects,
+        connect_failures = s.connect_failures,
+        idle_timeouts = s.idle_timeouts,
+        restarts = s.restarts,
+        "metrics"
+    );
+}
