@@ -16,8 +16,8 @@ impl Backoff {
 
     /// The delay before the next attempt; each call counts one more failure.
     pub fn next_delay(&mut self) -> Duration {
-        let base = self.cfg.initial.as_secs_f64()
-            * self.cfg.multiplier.powi(self.failures.min(64) as i32);
+        let base =
+            self.cfg.initial.as_secs_f64() * self.cfg.multiplier.powi(self.failures.min(64) as i32);
         let base = base.min(self.cfg.max.as_secs_f64());
         self.failures = self.failures.saturating_add(1);
         let spread = base * self.cfg.jitter;

@@ -152,12 +152,16 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
                 };
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
-                        "message_type" => env.message_type = Some(map.next_value::<BorrowedCow>()?.0),
+                        "message_type" => {
+                            env.message_type = Some(map.next_value::<BorrowedCow>()?.0)
+                        }
                         // When the type is known and is not one with data, skip the data
                         // whatever its shape. When data comes first, it is read by its shape.
-                        "data" if env.message_type.as_deref().is_some_and(|t| {
-                            t != "certificate_update" && t != "dns_entries"
-                        }) => {
+                        "data"
+                            if env.message_type.as_deref().is_some_and(|t| {
+                                t != "certificate_update" && t != "dns_entries"
+                            }) =>
+                        {
                             map.next_value::<IgnoredAny>()?;
                         }
                         "data" => env.data = Some(map.next_value::<Data>()?),

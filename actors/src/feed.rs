@@ -139,7 +139,10 @@ impl Batcher {
             {
                 self.last_shed_warning = Some(now);
                 tracing::warn!(
-                    shed_total = self.metrics.shed_messages.load(std::sync::atomic::Ordering::Relaxed),
+                    shed_total = self
+                        .metrics
+                        .shed_messages
+                        .load(std::sync::atomic::Ordering::Relaxed),
                     "matcher is behind: shedding feed messages"
                 );
             }
@@ -211,14 +214,19 @@ impl FeedLoop {
         if self.batcher.has_pending() {
             let n: usize = self.batcher.pending.iter().map(Vec::len).sum();
             Metrics::add(&self.metrics.shed_messages, n as u64);
-            tracing::warn!(messages = n, "feed stopped with messages the matcher had no room for");
+            tracing::warn!(
+                messages = n,
+                "feed stopped with messages the matcher had no room for"
+            );
         }
     }
 
     async fn connect(
         &self,
     ) -> Result<
-        tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
         String,
     > {
         let ceiling = self.watch.max_frame_bytes.saturating_mul(16);
@@ -240,7 +248,11 @@ impl FeedLoop {
         }
     }
 
-    async fn read<S>(&mut self, mut ws: tokio_tungstenite::WebSocketStream<S>, backoff: &mut Backoff) -> Ended
+    async fn read<S>(
+        &mut self,
+        mut ws: tokio_tungstenite::WebSocketStream<S>,
+        backoff: &mut Backoff,
+    ) -> Ended
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {

@@ -181,7 +181,8 @@ impl Matcher {
             return;
         }
         let backlog = std::mem::take(&mut self.backlog);
-        let mut sinks: Vec<Box<dyn FindingSink>> = self.sinks.iter().map(|s| s.boxed_clone()).collect();
+        let mut sinks: Vec<Box<dyn FindingSink>> =
+            self.sinks.iter().map(|s| s.boxed_clone()).collect();
         ctx.wait(
             async move {
                 for (i, f) in backlog {

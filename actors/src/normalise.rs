@@ -28,7 +28,7 @@ pub fn clean(name: &str) -> Cow<'_, str> {
         s = rest;
     }
     let s = s.strip_suffix('.').unwrap_or(s);
-    if s.bytes().any(|b| b.is_ascii_uppercase()) || !s.is_ascii() {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
         Cow::Owned(s.to_lowercase())
     } else {
         Cow::Borrowed(s)
@@ -38,7 +38,8 @@ pub fn clean(name: &str) -> Cow<'_, str> {
 /// Cleans `name` and, for IDNs, computes both the ASCII (punycode) and the Unicode form.
 pub fn normalise(name: &str) -> Normalised<'_> {
     let cleaned = clean(name);
-    if cleaned.is_ascii() {
+    // `clean` lowercases non-ASCII names, so a borrowed result is ASCII.
+    if matches!(cleaned, Cow::Borrowed(_)) || cleaned.is_ascii() {
         if has_punycode(&cleaned) {
             let (unicode, result) = idna::domain_to_unicode(&cleaned);
             // On a decoding error keep the ASCII form: a broken xn-- label is matched as it is.
@@ -63,7 +64,7 @@ pub fn normalise(name: &str) -> Normalised<'_> {
 }
 
 fn has_punycode(ascii: &str) -> bool {
-    ascii.starts_with("xn--") || ascii.contains(".xn--")
+    ascii.starts_with("xn--") || memchr::memmem::find(ascii.as_bytes(), b".xn--").is_some()
 }
 
 impl Normalised<'_> {
@@ -73,56 +74,79 @@ impl Normalised<'_> {
     }
 
     /// Writes the skeleton of this name into `out` (cleared first).
-    pub fn skeleton_into(&self, out: &mut String) {
+    pub fn skeleton_into(&self, out: &mut Vec<u8>) {
         skeleton_into(self.display(), out)
     }
 }
 
-/// Writes the lowercase TR39 skeleton of an already cleaned (lowercase) name into `out`.
-pub fn skeleton_into(name: &str, out: &mut String) {
+/// Writes the lowercase TR39 skeleton of an already cleaned (lowercase) name into `out` as
+/// UTF-8 bytes (cleared first). Bytes, not a `String`, so the ASCII path is a plain table copy.
+pub fn skeleton_into(name: &str, out: &mut Vec<u8>) {
     out.clear();
     if name.is_ascii() {
         let table = ascii_table();
-        for b in name.bytes() {
-            out.push_str(table[b as usize]);
+        out.reserve(name.len() + 8);
+        for &b in name.as_bytes() {
+            let i = usize::from(b & 0x7f);
+            match table.single[i] {
+                0 => out.extend_from_slice(table.multi[i].as_bytes()),
+                m => out.push(m),
+            }
         }
     } else {
+        let mut folded = String::with_capacity(name.len() + 8);
         for c in unicode_security::skeleton(name) {
-            for l in c.to_lowercase() {
-                out.push(l);
-            }
+            folded.extend(c.to_lowercase());
         }
         // The skeleton of a lowercase letter can be an uppercase one (`0` → `O`): fold again so
         // that rules match the same text whatever path a name took.
-        if out.bytes().any(|b| b.is_ascii_uppercase()) {
-            *out = out.to_lowercase();
+        if folded.bytes().any(|b| b.is_ascii_uppercase()) {
+            folded = folded.to_lowercase();
         }
+        out.extend_from_slice(folded.as_bytes());
     }
 }
 
 /// The skeleton of a keyword or any text: lowercase, then folded like names are.
 pub fn skeleton_of(text: &str) -> String {
     let lower = text.trim().to_lowercase();
-    let mut out = String::with_capacity(lower.len());
+    let mut out = Vec::with_capacity(lower.len());
     skeleton_into(&lower, &mut out);
-    out
+    String::from_utf8(out).expect("skeletons of UTF-8 text are UTF-8")
 }
 
 /// The skeleton of each ASCII character, lowercased; computed once from the TR39 data so the
 /// fast path agrees with the full one.
-fn ascii_table() -> &'static [&'static str; 128] {
-    static TABLE: OnceLock<[&'static str; 128]> = OnceLock::new();
+/// The skeleton of each ASCII character, lowercased, computed once from the TR39 data so that
+/// the fast path agrees with the full one. Among DNS characters only `0` → `o`, `1` → `l` and
+/// `m` → `rn` change.
+struct AsciiTable {
+    /// The skeleton when it is one byte (most are themselves), else 0.
+    single: [u8; 128],
+    /// The skeleton when it is longer.
+    multi: [&'static str; 128],
+}
+
+fn ascii_table() -> &'static AsciiTable {
+    static TABLE: OnceLock<AsciiTable> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut table = [""; 128];
-        for (i, slot) in table.iter_mut().enumerate() {
-            let c = char::from(i as u8);
+        let mut t = AsciiTable {
+            single: [0; 128],
+            multi: [""; 128],
+        };
+        for i in 0..128u8 {
+            let c = char::from(i);
             let mut s = String::new();
             for k in unicode_security::skeleton(c.encode_utf8(&mut [0; 4])) {
                 s.extend(k.to_lowercase());
             }
-            *slot = Box::leak(s.into_boxed_str());
+            if s.len() == 1 && s.as_bytes()[0] != 0 {
+                t.single[usize::from(i)] = s.as_bytes()[0];
+            } else {
+                t.multi[usize::from(i)] = Box::leak(s.into_boxed_str());
+            }
         }
-        table
+        t
     })
 }
 
@@ -132,9 +156,9 @@ mod tests {
 
     fn skel(name: &str) -> String {
         let n = normalise(name);
-        let mut out = String::new();
+        let mut out = Vec::new();
         n.skeleton_into(&mut out);
-        out
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -172,7 +196,11 @@ mod tests {
 
     #[test]
     fn ascii_fast_path_agrees_with_full_skeleton() {
-        for name in ["paypal-login.example", "a0-1lm|x.com", "www.bancodirecta.es"] {
+        for name in [
+            "paypal-login.example",
+            "a0-1lm|x.com",
+            "www.bancodirecta.es",
+        ] {
             let fast = skel(name);
             let mut full = String::new();
             for c in unicode_security::skeleton(name) {
@@ -184,7 +212,14 @@ mod tests {
 
     #[test]
     fn broken_punycode_does_not_panic() {
-        for name in ["xn--.com", "xn--zzzzzzz-.example", "xn--a.xn--b", "\u{0}", "..", ""] {
+        for name in [
+            "xn--.com",
+            "xn--zzzzzzz-.example",
+            "xn--a.xn--b",
+            "\u{0}",
+            "..",
+            "",
+        ] {
             let _ = skel(name);
         }
     }

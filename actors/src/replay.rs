@@ -58,7 +58,10 @@ pub async fn replay(
             // The matcher died while on this batch (a panic); the supervisor restarts it. The
             // batch is not sent again: it may be what killed it.
             Metrics::add(&metrics.shed_messages, n as u64);
-            tracing::warn!(messages = n, "matcher failed on a batch; its messages are skipped");
+            tracing::warn!(
+                messages = n,
+                "matcher failed on a batch; its messages are skipped"
+            );
         }
     }
     reader

@@ -56,7 +56,7 @@ pub struct Explanation {
 /// Reusable buffers so that matching allocates nothing for names that do not match.
 #[derive(Default)]
 pub struct Scratch {
-    skeleton: String,
+    skeleton: Vec<u8>,
     hits: Vec<usize>,
 }
 
@@ -122,10 +122,14 @@ impl RuleSet {
     /// only for a match. The allowlist is not consulted here (see [`RuleSet::is_allowlisted`]).
     pub fn match_name(&self, name: &Normalised<'_>, scratch: &mut Scratch) -> Option<NameMatch> {
         name.skeleton_into(&mut scratch.skeleton);
+        // Nearly no name matches: a plain scan says so faster than collecting overlapping hits.
+        if !self.automaton.is_match(scratch.skeleton.as_slice()) {
+            return None;
+        }
         scratch.hits.clear();
         for m in self
             .automaton
-            .find_overlapping_iter(scratch.skeleton.as_str())
+            .find_overlapping_iter(scratch.skeleton.as_slice())
         {
             let id = m.pattern().as_usize();
             if !scratch.hits.contains(&id) {
@@ -208,7 +212,7 @@ impl RuleSet {
                 let mut words = Vec::new();
                 for mt in self
                     .automaton
-                    .find_overlapping_iter(scratch.skeleton.as_str())
+                    .find_overlapping_iter(scratch.skeleton.as_slice())
                 {
                     let (k, kind) = &self.patterns[mt.pattern().as_usize()];
                     if *kind == Kind::Word && !words.contains(k) {
@@ -231,7 +235,7 @@ impl RuleSet {
             input: input.to_string(),
             ascii: name.ascii.to_string(),
             unicode: name.unicode.clone(),
-            skeleton: scratch.skeleton.clone(),
+            skeleton: String::from_utf8_lossy(&scratch.skeleton).into_owned(),
             registrable_domain: registrable,
             homoglyph: m.as_ref().map(|m| m.homoglyph).unwrap_or(false),
             rules: m.map(|m| m.rules).unwrap_or_default(),
@@ -290,7 +294,11 @@ mod tests {
     #[test]
     fn benign_names_do_not_match() {
         let r = rules();
-        for n in ["example.org", "cebit.hannover-verkehr.de", "portal.dragonjar.org"] {
+        for n in [
+            "example.org",
+            "cebit.hannover-verkehr.de",
+            "portal.dragonjar.org",
+        ] {
             assert_eq!(check(&r, n), None, "{n}");
         }
     }
@@ -307,7 +315,10 @@ mod tests {
 
     #[test]
     fn registrable_domain_uses_the_public_suffix_list() {
-        assert_eq!(registrable_domain("a.b.example.co.uk"), Some("example.co.uk"));
+        assert_eq!(
+            registrable_domain("a.b.example.co.uk"),
+            Some("example.co.uk")
+        );
         assert_eq!(registrable_domain("login.paypal.com"), Some("paypal.com"));
         assert_eq!(registrable_domain("co.uk"), None);
         assert_eq!(registrable_domain(""), None);
@@ -317,7 +328,10 @@ mod tests {
     fn explain_says_why() {
         let r = rules();
         assert!(r.explain("www.paypal.com").verdict.contains("allowlist"));
-        assert!(r.explain("example.org").verdict.starts_with("no rule matched"));
+        assert!(r
+            .explain("example.org")
+            .verdict
+            .starts_with("no rule matched"));
         let e = r.explain(&idna::domain_to_ascii("раypal-login.com").unwrap());
         assert!(e.verdict.starts_with("finding"), "{e:?}");
         assert_eq!(e.unicode.as_deref(), Some("раypal-login.com"));

@@ -1,1 +1,231 @@
-fn main(){}
+//! certhound's benchmarks: a binary that measures the hot path and prints a table.
+//!
+//! `cargo build --release --bins && cargo run --release -p certhound-bench` (add `-- --quick` for a
+//! short run). Figures are medians of several runs on whatever machine runs them; they are
+//! measured here, never asserted in tests. What it measures:
+//! - certstream parsing, lite and full messages (msgs/s, one core);
+//! - the matcher with 10 and 1,000 keywords, normalisation included (names/s, one core);
+//! - `certhound replay` end to end on 200,000 messages with 1 % phishing (msgs/s, peak RSS);
+//! - peak RSS of `certhound replay` holding 1,000,000 registrable domains in the dedupe set.
+//!
+//! `certhound-bench sample OUT.gz` writes the sample stream shipped in `config/`.
+
+mod gen;
+
+use certhound_actors::certstream;
+use certhound_actors::normalise;
+use certhound_actors::rules::{RuleSet, Scratch};
+use certhound_config::MatcherConfig;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    if args.first().map(String::as_str) == Some("sample") {
+        let out = args
+            .get(1)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("config/sample-stream.ndjson.gz"));
+        let n = gen::Generator::write_sample(&root, &out).expect("write sample");
+        println!("wrote {n} messages to {}", out.display());
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    // Any other argument selects the benchmarks whose name contains it.
+    let filter = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_default();
+    let wanted = |label: &str| label.contains(filter.as_str());
+    let scale = if quick { 10 } else { 1 };
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+
+    let g = gen::Generator::load(&root);
+    // Parsing.
+    for (label, full) in [
+        ("parse lite messages", false),
+        ("parse full messages", true),
+    ] {
+        if !wanted(label) {
+            continue;
+        }
+        let msgs = g.messages(20_000, full, 0.0);
+        let rate = median_rate(5, || {
+            let t = Instant::now();
+            let mut names = 0usize;
+            for m in &msgs {
+                if let Ok(certstream::Message::Certificate(c)) = certstream::parse(m) {
+                    names += c.leaf_cert.all_domains.len();
+                }
+            }
+            std::hint::black_box(names);
+            (msgs.len(), t.elapsed().as_secs_f64())
+        });
+        rows.push((label.into(), fmt_rate(rate, "msgs/s"), "one core".into()));
+    }
+    // Matching, normalisation included.
+    let names = g.names(200_000 / scale);
+    for (label, cfg) in [
+        ("match, 10 keywords", keywords(10)),
+        ("match, default rules", MatcherConfig::default()),
+        ("match, 1,000 keywords", keywords(1_000)),
+    ] {
+        if !wanted(label) {
+            continue;
+        }
+        let rules = RuleSet::new(&cfg).expect("rules");
+        let mut scratch = Scratch::default();
+        let rate = median_rate(5, || {
+            let t = Instant::now();
+            let mut hits = 0usize;
+            for n in &names {
+                let norm = normalise::normalise(n);
+                if rules.match_name(&norm, &mut scratch).is_some() {
+                    hits += 1;
+                }
+            }
+            std::hint::black_box(hits);
+            (names.len(), t.elapsed().as_secs_f64())
+        });
+        rows.push((
+            label.into(),
+            fmt_rate(rate, "names/s"),
+            format!("{} patterns", rules.len()),
+        ));
+    }
+    // End to end through the real binary.
+    let bin = root.join("target/release/certhound");
+    if !wanted("replay") {
+    } else if bin.exists() {
+        let dir = tempfile_dir();
+        let file = dir.join("replay.ndjson");
+        let n = 200_000 / scale;
+        g.write_stream(&file, n, 0.01).expect("write stream");
+        let (secs, rss) = run_replay(&bin, &file, None);
+        rows.push((
+            format!("replay {n} messages, 1 % findings"),
+            fmt_rate(n as f64 / secs, "msgs/s"),
+            format!("peak RSS {:.1} MB", rss as f64 / 1024.0),
+        ));
+        let n = 1_000_000 / scale;
+        let file = dir.join("dedupe.ndjson");
+        g.write_distinct_findings(&file, n).expect("write stream");
+        let cfg = dir.join("dedupe.toml");
+        std::fs::write(
+            &cfg,
+            format!("[dedupe]\ncapacity = {n}\n[notify.jsonl]\npath = \"/dev/null\"\n"),
+        )
+        .unwrap();
+        let (secs, rss) = run_replay(&bin, &file, Some(&cfg));
+        rows.push((
+            format!("replay with {n} domains in dedupe"),
+            fmt_rate(n as f64 / secs, "msgs/s"),
+            format!("peak RSS {:.1} MB", rss as f64 / 1024.0),
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        rows.push((
+            "replay".into(),
+            "skipped".into(),
+            format!("build {} first", bin.display()),
+        ));
+    }
+
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
+    println!("{:w$}  {:>22}  note", "benchmark", "rate");
+    for (a, b, c) in rows {
+        println!("{a:w$}  {b:>22}  {c}");
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("certhound-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs `f` `runs` times; each returns (items, seconds). Median items per second.
+fn median_rate(runs: usize, mut f: impl FnMut() -> (usize, f64)) -> f64 {
+    let mut rates: Vec<f64> = (0..runs)
+        .map(|_| {
+            let (n, s) = f();
+            n as f64 / s
+        })
+        .collect();
+    rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    rates[runs / 2]
+}
+
+fn fmt_rate(r: f64, unit: &str) -> String {
+    format!("{:>12} {unit}", group(r.round() as u64))
+}
+
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `n` keywords: the default brands first, then made-up brand-like words.
+fn keywords(n: usize) -> MatcherConfig {
+    let mut cfg = MatcherConfig::default();
+    let mut kw: Vec<String> = cfg.keywords.iter().take(n).cloned().collect();
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    while kw.len() < n {
+        let len = 5 + (gen::next(&mut seed) % 6) as usize;
+        let w: String = (0..len)
+            .map(|_| (b'a' + (gen::next(&mut seed) % 26) as u8) as char)
+            .collect();
+        kw.push(w);
+    }
+    cfg.keywords = kw;
+    cfg
+}
+
+/// Runs `certhound replay` and returns (seconds, peak RSS in KiB) as certhound itself reports
+/// them in its last `metrics` event (the rusage of a child also counts the bench's own pages
+/// from before `exec`, so it is not used).
+fn run_replay(bin: &Path, file: &Path, cfg: Option<&Path>) -> (f64, u64) {
+    let mut cmd = Command::new(bin);
+    if let Some(c) = cfg {
+        cmd.arg("--config").arg(c);
+    }
+    cmd.env("CERTHOUND_LOG__FORMAT", "json")
+        .arg("replay")
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let t = Instant::now();
+    let out = cmd.output().expect("run certhound");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "certhound replay failed: {}",
+        out.status
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let peak = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "metrics")
+        .filter_map(|v| v["fields"]["peak_rss_kb"].as_u64())
+        .next_back()
+        .unwrap_or(0);
+    (secs, peak)
+}

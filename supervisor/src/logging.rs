@@ -41,10 +41,26 @@ pub fn init(cfg: &LogConfig) {
     }));
 }
 
-/// Logs every counter as one `metrics` event.
+/// Resident memory now and at its peak, in KiB, from /proc (0 where there is none).
+fn rss_kb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Logs every counter as one `metrics` event, with the process's memory.
 pub fn log_metrics(s: &Snapshot, last: bool) {
+    let (rss_kb, peak_rss_kb) = rss_kb();
     tracing::info!(
         last,
+        rss_kb,
+        peak_rss_kb,
         frames = s.frames,
         messages = s.messages,
         certificates = s.certificates,

@@ -77,7 +77,10 @@ impl<N: Notifier> Handler<Deliver> for NotifierActor<N> {
 
     fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
         // The notifier moves into the future and back, so deliveries run one at a time, in order.
-        let mut notifier = self.notifier.take().expect("notifier is back after each delivery");
+        let mut notifier = self
+            .notifier
+            .take()
+            .expect("notifier is back after each delivery");
         let metrics = self.metrics.clone();
         AtomicResponse::new(Box::pin(
             async move {
@@ -161,7 +164,10 @@ impl<N: Notifier> FindingSink for NotifierSink<N> {
             let mut msg = Deliver(f);
             loop {
                 let Some(addr) = self.slot.next_live().await else {
-                    tracing::error!(channel = self.channel, "notifier is gone; finding not delivered");
+                    tracing::error!(
+                        channel = self.channel,
+                        "notifier is gone; finding not delivered"
+                    );
                     return;
                 };
                 // `send` waits for room in the mailbox; it fails only if the actor died, in which

@@ -1,0 +1,58 @@
+//! Detection quality of the shipped default rules on the labelled set in
+//! `tests/fixtures/domains/labelled.tsv` (2,988 phishing and 2,736 benign host names from
+//! wesleyraptor/streamingphish, Apache-2.0). Every name is judged alone, as the matcher does:
+//! rules, then the allowlist on its registrable domain. The figures are printed; the floors
+//! asserted are below them, so that a change that breaks detection fails here.
+
+use certhound_actors::normalise::normalise;
+use certhound_actors::rules::{registrable_domain, RuleSet, Scratch};
+use certhound_config::MatcherConfig;
+
+#[test]
+fn default_rules_on_the_labelled_set() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/domains/labelled.tsv"
+    );
+    let text = std::fs::read_to_string(path).expect("labelled set");
+    let rules = RuleSet::new(&MatcherConfig::default()).unwrap();
+    let mut scratch = Scratch::default();
+    let (mut tp, mut fp, mut fn_, mut tn) = (0u32, 0u32, 0u32, 0u32);
+    let mut false_positives = Vec::new();
+    let mut missed = Vec::new();
+    for line in text.lines().skip(1) {
+        let Some((domain, label)) = line.split_once('\t') else {
+            continue;
+        };
+        let n = normalise(domain);
+        let flagged = rules.match_name(&n, &mut scratch).is_some()
+            && registrable_domain(&n.ascii).is_some_and(|r| !rules.is_allowlisted(r));
+        match (label, flagged) {
+            ("phishing", true) => tp += 1,
+            ("phishing", false) => {
+                fn_ += 1;
+                missed.push(domain.to_string());
+            }
+            ("benign", true) => {
+                fp += 1;
+                false_positives.push(domain.to_string());
+            }
+            _ => tn += 1,
+        }
+    }
+    let precision = f64::from(tp) / f64::from(tp + fp);
+    let recall = f64::from(tp) / f64::from(tp + fn_);
+    let fp_rate = f64::from(fp) / f64::from(fp + tn);
+    println!(
+        "tp={tp} fp={fp} fn={fn_} tn={tn} precision={precision:.3} recall={recall:.3} benign flagged={fp_rate:.3}"
+    );
+    println!(
+        "false positives: {:?}",
+        &false_positives[..false_positives.len().min(60)]
+    );
+    println!("missed: {:?}", &missed[..missed.len().min(60)]);
+    assert_eq!(tp + fn_, 2988);
+    assert_eq!(fp + tn, 2736);
+    assert!(recall >= 0.93, "recall {recall:.3}");
+    assert!(precision >= 0.95, "precision {precision:.3}");
+}

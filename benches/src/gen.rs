@@ -1,0 +1,160 @@
+//! Deterministic generators of certstream traffic for the benchmarks and the shipped sample,
+//! built from the real messages in `tests/fixtures/ct/live_entries.json` (their shape, issuers and
+//! sizes) and the labelled names in `tests/fixtures/domains/labelled.tsv`.
+
+use serde_json::Value;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// A small xorshift PRNG: reproducible runs without a dependency.
+pub fn next(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
+}
+
+pub struct Generator {
+    lite: Vec<Value>,
+    full: Vec<Value>,
+    phishing: Vec<String>,
+    benign: Vec<String>,
+}
+
+impl Generator {
+    pub fn load(root: &Path) -> Generator {
+        let entries: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(root.join("tests/fixtures/ct/live_entries.json"))
+                .expect("tests/fixtures/ct/live_entries.json"),
+        )
+        .expect("live entries parse");
+        let parse = |k: &str| -> Vec<Value> {
+            entries
+                .iter()
+                .map(|e| serde_json::from_str(e[k].as_str().unwrap()).unwrap())
+                .collect()
+        };
+        let labelled = std::fs::read_to_string(root.join("tests/fixtures/domains/labelled.tsv"))
+            .expect("tests/fixtures/domains/labelled.tsv");
+        let mut phishing = Vec::new();
+        let mut benign = Vec::new();
+        for line in labelled.lines().skip(1) {
+            match line.split_once('\t') {
+                Some((d, "phishing")) => phishing.push(d.to_string()),
+                Some((d, "benign")) => benign.push(d.to_string()),
+                _ => {}
+            }
+        }
+        Generator {
+            lite: parse("expected_lite"),
+            full: parse("expected_full"),
+            phishing,
+            benign,
+        }
+    }
+
+    /// Background names: real benign names with a varying first label, so that they are
+    /// distinct like the names of a live stream.
+    fn benign_name(&self, i: usize) -> String {
+        let b = &self.benign[i % self.benign.len()];
+        format!("h{i}.{b}")
+    }
+
+    /// One message for `names`, in the shape of real entry `i`.
+    fn message(&self, i: usize, full: bool, names: &[String], index: u64) -> String {
+        let src = if full { &self.full } else { &self.lite };
+        let mut v = src[i % src.len()].clone();
+        let data = &mut v["data"];
+        data["leaf_cert"]["all_domains"] = names.iter().map(|n| Value::String(n.clone())).collect();
+        data["leaf_cert"]["subject"]["CN"] = Value::String(names[0].clone());
+        data["cert_index"] = Value::from(index);
+        v.to_string()
+    }
+
+    /// `n` messages; a fraction `phish` of them carries a phishing name from the labelled set.
+    pub fn messages(&self, n: usize, full: bool, phish: f64) -> Vec<String> {
+        self.messages_from(0, n, full, phish)
+    }
+
+    /// Messages `start..start + n` of the same sequence.
+    pub fn messages_from(&self, start: usize, n: usize, full: bool, phish: f64) -> Vec<String> {
+        let every = if phish > 0.0 {
+            (1.0 / phish).round() as usize
+        } else {
+            usize::MAX
+        };
+        (start..start + n)
+            .map(|i| {
+                let name = if every != usize::MAX && i % every == 0 {
+                    self.phishing[(i / every) % self.phishing.len()].clone()
+                } else {
+                    self.benign_name(i)
+                };
+                self.message(i, full, &[name], i as u64)
+            })
+            .collect()
+    }
+
+    /// `n` names as a live stream has them: mostly benign, 1 % phishing.
+    pub fn names(&self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                if i % 100 == 0 {
+                    self.phishing[(i / 100) % self.phishing.len()].clone()
+                } else {
+                    self.benign_name(i)
+                }
+            })
+            .collect()
+    }
+
+    pub fn write_stream(&self, path: &Path, n: usize, phish: f64) -> io::Result<()> {
+        let mut w = BufWriter::new(std::fs::File::create(path)?);
+        for chunk_start in (0..n).step_by(10_000) {
+            let len = 10_000.min(n - chunk_start);
+            for m in self.messages_from(chunk_start, len, false, phish) {
+                writeln!(w, "{m}")?;
+            }
+        }
+        w.flush()
+    }
+
+    /// `n` domains-only messages, each a distinct registrable domain that matches a keyword:
+    /// fills the dedupe set.
+    pub fn write_distinct_findings(&self, path: &Path, n: usize) -> io::Result<()> {
+        let mut w = BufWriter::new(std::fs::File::create(path)?);
+        for i in 0..n {
+            writeln!(
+                w,
+                "{{\"message_type\":\"dns_entries\",\"data\":[\"paypal-{i}-verify.com\"]}}"
+            )?;
+        }
+        w.flush()
+    }
+
+    /// The sample stream shipped in `config/`: every labelled name once, in lite messages, in a
+    /// fixed shuffled order, gzip-compressed. Returns the number of messages.
+    pub fn write_sample(root: &Path, out: &Path) -> io::Result<usize> {
+        let g = Generator::load(root);
+        let mut names: Vec<&String> = g.phishing.iter().chain(g.benign.iter()).collect();
+        let mut seed = 42u64;
+        for i in (1..names.len()).rev() {
+            let j = (next(&mut seed) % (i as u64 + 1)) as usize;
+            names.swap(i, j);
+        }
+        let file = std::fs::File::create(out)?;
+        let mut w =
+            flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::best());
+        for (i, n) in names.iter().enumerate() {
+            writeln!(
+                w,
+                "{}",
+                g.message(i, false, &[n.to_string()], 1_000_000 + i as u64)
+            )?;
+        }
+        w.finish()?.flush()?;
+        Ok(names.len())
+    }
+}
