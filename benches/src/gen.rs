@@ -101,7 +101,7 @@ impl Generator {
     pub fn names(&self, n: usize) -> Vec<String> {
         (0..n)
             .map(|i| {
-                if i % 100 == 0 {
+                if i.is_multiple_of(100) {
                     self.phishing[(i / 100) % self.phishing.len()].clone()
                 } else {
                     self.benign_name(i)

@@ -42,7 +42,7 @@ pub const REFERENCE_TOML: &str = include_str!("../certhound.toml");
 pub const ENV_PREFIX: &str = "CERTHOUND_";
 
 /// The whole configuration. Every section has defaults, so an empty file is a valid config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Logging: format and filter.
@@ -60,20 +60,6 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Restart policy of the actor supervisor.
     pub supervisor: SupervisorConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            log: LogConfig::default(),
-            watch: WatchConfig::default(),
-            pipeline: PipelineConfig::default(),
-            matcher: MatcherConfig::default(),
-            dedupe: DedupeConfig::default(),
-            notify: NotifyConfig::default_channels(),
-            supervisor: SupervisorConfig::default(),
-        }
-    }
 }
 
 /// A configuration problem, with the key it is about when there is one.
