@@ -23,24 +23,39 @@ pub struct Normalised<'a> {
 
 /// Strips `*.` and a trailing dot and lowercases; borrows when nothing changes.
 pub fn clean(name: &str) -> Cow<'_, str> {
-    let mut s = name.trim();
+    clean_scan(name).0
+}
+
+/// [`clean`], and whether the result has a punycode label; one pass over the bytes.
+fn clean_scan(name: &str) -> (Cow<'_, str>, bool) {
+    let mut s = name.trim_ascii();
     while let Some(rest) = s.strip_prefix("*.") {
         s = rest;
     }
     let s = s.strip_suffix('.').unwrap_or(s);
-    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-        Cow::Owned(s.to_lowercase())
+    let bytes = s.as_bytes();
+    let mut needs_lowering = false;
+    let mut punycode = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        needs_lowering |= b.is_ascii_uppercase() || !b.is_ascii();
+        punycode |= (b == b'x' || b == b'X')
+            && (i == 0 || bytes[i - 1] == b'.')
+            && bytes[i + 1..].len() >= 3
+            && bytes[i + 1..i + 4].eq_ignore_ascii_case(b"n--");
+    }
+    if needs_lowering {
+        (Cow::Owned(s.to_lowercase()), punycode)
     } else {
-        Cow::Borrowed(s)
+        (Cow::Borrowed(s), punycode)
     }
 }
 
 /// Cleans `name` and, for IDNs, computes both the ASCII (punycode) and the Unicode form.
 pub fn normalise(name: &str) -> Normalised<'_> {
-    let cleaned = clean(name);
+    let (cleaned, punycode) = clean_scan(name);
     // `clean` lowercases non-ASCII names, so a borrowed result is ASCII.
     if matches!(cleaned, Cow::Borrowed(_)) || cleaned.is_ascii() {
-        if has_punycode(&cleaned) {
+        if punycode {
             let (unicode, result) = idna::domain_to_unicode(&cleaned);
             // On a decoding error keep the ASCII form: a broken xn-- label is matched as it is.
             let unicode = (result.is_ok() && unicode != cleaned.as_ref()).then_some(unicode);
@@ -61,10 +76,6 @@ pub fn normalise(name: &str) -> Normalised<'_> {
         ascii: Cow::Owned(ascii),
         unicode: Some(unicode),
     }
-}
-
-fn has_punycode(ascii: &str) -> bool {
-    ascii.starts_with("xn--") || memchr::memmem::find(ascii.as_bytes(), b".xn--").is_some()
 }
 
 impl Normalised<'_> {
@@ -107,6 +118,24 @@ pub fn skeleton_into(name: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// The skeleton of ASCII bytes, for callers that fold byte by byte.
+pub fn ascii_skeletons() -> &'static AsciiTable {
+    ascii_table()
+}
+
+impl AsciiTable {
+    /// The skeleton of one ASCII byte: `Ok` when it is one byte (nearly always itself), `Err`
+    /// with the longer skeleton otherwise (`m` → `rn`).
+    #[inline]
+    pub fn get(&self, b: u8) -> Result<u8, &'static str> {
+        let i = usize::from(b & 0x7f);
+        match self.single[i] {
+            0 => Err(self.multi[i]),
+            m => Ok(m),
+        }
+    }
+}
+
 /// The skeleton of a keyword or any text: lowercase, then folded like names are.
 pub fn skeleton_of(text: &str) -> String {
     let lower = text.trim().to_lowercase();
@@ -120,7 +149,7 @@ pub fn skeleton_of(text: &str) -> String {
 /// The skeleton of each ASCII character, lowercased, computed once from the TR39 data so that
 /// the fast path agrees with the full one. Among DNS characters only `0` → `o`, `1` → `l` and
 /// `m` → `rn` change.
-struct AsciiTable {
+pub struct AsciiTable {
     /// The skeleton when it is one byte (most are themselves), else 0.
     single: [u8; 128],
     /// The skeleton when it is longer.

@@ -7,7 +7,8 @@
 //! compiled into the `psl` crate).
 
 use crate::normalise::{self, Normalised};
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa::DFA, AhoCorasick, AhoCorasickKind, Anchored, MatchKind};
 use certhound_config::MatcherConfig;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -21,6 +22,8 @@ enum Kind {
 
 /// The compiled `[matcher]` rules.
 pub struct RuleSet {
+    /// The same patterns as `automaton`, stepped by hand on the hot path (see `any_match`).
+    dfa: DFA,
     automaton: AhoCorasick,
     /// Per pattern id: the keyword as configured and its kind.
     patterns: Vec<(String, Kind)>,
@@ -91,6 +94,10 @@ impl RuleSet {
                     .build(&skeletons)
             })
             .map_err(|e| format!("cannot compile keywords: {e}"))?;
+        let dfa = DFA::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&skeletons)
+            .map_err(|e| format!("cannot compile keywords: {e}"))?;
         let mut allow_exact = HashSet::new();
         let mut allow_any_suffix = HashSet::new();
         for a in &cfg.allowlist {
@@ -101,6 +108,7 @@ impl RuleSet {
             };
         }
         Ok(RuleSet {
+            dfa,
             automaton,
             patterns,
             min_words: cfg.min_suspicious_words,
@@ -121,11 +129,10 @@ impl RuleSet {
     /// Matches one normalised name. `None` for the vast majority of names; allocation happens
     /// only for a match. The allowlist is not consulted here (see [`RuleSet::is_allowlisted`]).
     pub fn match_name(&self, name: &Normalised<'_>, scratch: &mut Scratch) -> Option<NameMatch> {
-        name.skeleton_into(&mut scratch.skeleton);
-        // Nearly no name matches: a plain scan says so faster than collecting overlapping hits.
-        if !self.automaton.is_match(scratch.skeleton.as_slice()) {
+        if name.unicode.is_none() && !self.any_match(name.ascii.as_bytes()) {
             return None;
         }
+        name.skeleton_into(&mut scratch.skeleton);
         scratch.hits.clear();
         for m in self
             .automaton
@@ -140,6 +147,38 @@ impl RuleSet {
             return None;
         }
         self.decide(name, &scratch.hits)
+    }
+
+    /// Whether any pattern occurs in the skeleton of an ASCII name, without building the
+    /// skeleton: each byte's skeleton is fed to the DFA directly. Nearly every name ends here, so
+    /// this loop is the cost of matching (no allocation, no copy, no per-call setup).
+    fn any_match(&self, ascii: &[u8]) -> bool {
+        let dfa = &self.dfa;
+        let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+            return true; // cannot happen for an unanchored DFA; take the full path
+        };
+        let mut step = |b: u8| {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            dfa.is_special(sid) && dfa.is_match(sid)
+        };
+        let table = normalise::ascii_skeletons();
+        for &b in ascii {
+            match table.get(b) {
+                Ok(one) => {
+                    if step(one) {
+                        return true;
+                    }
+                }
+                Err(many) => {
+                    for &m in many.as_bytes() {
+                        if step(m) {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+        false
     }
 
     fn decide(&self, name: &Normalised<'_>, hits: &[usize]) -> Option<NameMatch> {
