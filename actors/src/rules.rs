@@ -364,6 +364,40 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_agrees_with_the_full_skeleton_scan() {
+        let r = rules();
+        let text = include_str!("../../tests/fixtures/domains/labelled.tsv");
+        let extra = [
+            "rnicrosoft.com",
+            "paypa1.com",
+            "g00gle.com",
+            "xn--pypal-4ve.com",
+            "m",
+            "",
+        ];
+        let mut buf = Vec::new();
+        let mut checked = 0;
+        for name in text
+            .lines()
+            .filter_map(|l| l.split('\t').next())
+            .chain(extra)
+        {
+            let n = normalise::normalise(name);
+            if n.unicode.is_some() {
+                continue;
+            }
+            n.skeleton_into(&mut buf);
+            assert_eq!(
+                r.any_match(n.ascii.as_bytes()),
+                r.automaton.is_match(buf.as_slice()),
+                "{name}"
+            );
+            checked += 1;
+        }
+        assert!(checked > 5000);
+    }
+
+    #[test]
     fn explain_says_why() {
         let r = rules();
         assert!(r.explain("www.paypal.com").verdict.contains("allowlist"));

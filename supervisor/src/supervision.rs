@@ -53,7 +53,7 @@ impl Budget {
 pub struct Supervisor {
     cfg: SupervisorConfig,
     budget: Arc<Mutex<Budget>>,
-    fatal: mpsc::UnboundedSender<i32>,
+    fatal: mpsc::Sender<i32>,
     stopping: CancellationToken,
     metrics: Arc<Metrics>,
 }
@@ -71,8 +71,9 @@ impl Supervisor {
         cfg: SupervisorConfig,
         metrics: Arc<Metrics>,
         stopping: CancellationToken,
-    ) -> (Supervisor, mpsc::UnboundedReceiver<i32>) {
-        let (fatal, fatal_rx) = mpsc::unbounded_channel();
+    ) -> (Supervisor, mpsc::Receiver<i32>) {
+        // One exit code is enough; later ones are dropped.
+        let (fatal, fatal_rx) = mpsc::channel(1);
         let budget = Budget {
             times: VecDeque::new(),
             budget: cfg.restart_budget,
@@ -144,7 +145,7 @@ impl Supervisor {
                         window_s = this.cfg.restart_window.as_secs_f64(),
                         "restart budget exhausted: exiting so that the task is replaced"
                     );
-                    let _ = this.fatal.send(EXIT_BUDGET_EXHAUSTED);
+                    let _ = this.fatal.try_send(EXIT_BUDGET_EXHAUSTED);
                     break;
                 }
                 if started.elapsed() > this.cfg.restart_window {
