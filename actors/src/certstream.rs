@@ -109,8 +109,19 @@ pub struct Source<'a> {
 /// Parses one websocket text frame.
 pub fn parse(text: &str) -> Result<Message<'_>, ParseError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let env = Envelope::deserialize(&mut de)?;
-    de.end()?;
+    let env = match Envelope::deserialize(&mut de).and_then(|env| de.end().map(|_| env)) {
+        Ok(env) => env,
+        Err(e) => {
+            // `data` before `message_type` is read by its shape; an unknown type's data may not
+            // fit the known shapes. Only for such failures, look at the type alone.
+            return match peek_type(text) {
+                Some(kind) if !matches!(kind.as_ref(), "certificate_update" | "dns_entries") => {
+                    Ok(Message::Unknown(kind))
+                }
+                _ => Err(e.into()),
+            };
+        }
+    };
     let Some(kind) = env.message_type else {
         return Err(ParseError::NoType);
     };
@@ -175,6 +186,17 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
         }
         d.deserialize_map(V)
     }
+}
+
+/// The `message_type` of a frame, reading nothing else; `None` if the frame is not an object
+/// with a string `message_type`.
+fn peek_type(text: &str) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct TypeOnly<'a> {
+        #[serde(borrow, default, deserialize_with = "opt_str")]
+        message_type: Option<Cow<'a, str>>,
+    }
+    serde_json::from_str::<TypeOnly>(text).ok()?.message_type
 }
 
 fn opt_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
@@ -292,6 +314,12 @@ mod tests {
             parse(r#"{"message_type":"news","data":{}}"#),
             Ok(Message::Unknown(_))
         ));
+        // Unknown type with data first, in a shape the known types do not have.
+        let m = parse(r#"{"data":{"cert_index":2},"message_type":"certificate_revoked"}"#);
+        assert!(
+            matches!(m, Ok(Message::Unknown(ref k)) if k == "certificate_revoked"),
+            "{m:?}"
+        );
     }
 
     #[test]

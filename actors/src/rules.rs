@@ -184,24 +184,24 @@ impl RuleSet {
     fn decide(&self, name: &Normalised<'_>, hits: &[usize]) -> Option<NameMatch> {
         let mut rules = Vec::new();
         let mut words: Vec<&str> = Vec::new();
-        let mut plain_hit = false;
+        // A rule that matched only after folding look-alikes makes the finding a homoglyph one:
+        // that is the tell-tale of a deliberate imitation, even when another rule matched plainly.
+        let mut folded = false;
         let plain = name.display();
         for &id in hits {
             let (k, kind) = &self.patterns[id];
             match kind {
                 Kind::Keyword => {
                     rules.push(format!("keyword:{k}"));
-                    plain_hit |= plain.contains(k.as_str());
+                    folded |= !plain.contains(k.as_str());
                 }
                 Kind::Word => words.push(k),
             }
         }
-        // "log-in" and "login" both hit on "log-in": count distinct words by skeleton overlap
-        // only once each is a different configured word, which is what the list says.
         if self.min_words > 0 && words.len() >= self.min_words {
             words.sort_unstable();
             rules.push(format!("words:{}", words.join("+")));
-            plain_hit |= words.iter().all(|w| plain.contains(w));
+            folded |= !words.iter().all(|w| plain.contains(w));
         }
         if rules.is_empty() {
             return None;
@@ -209,7 +209,7 @@ impl RuleSet {
         rules.sort_unstable();
         Some(NameMatch {
             rules,
-            homoglyph: !plain_hit,
+            homoglyph: folded,
         })
     }
 
@@ -314,6 +314,9 @@ mod tests {
         let m = check(&r, "раypal-secure.com").unwrap();
         assert_eq!(m.rules, vec!["keyword:paypal"]);
         assert!(m.homoglyph);
+        // Cyrillic о in the brand; the suspicious words match plainly.
+        let m = check(&r, "micrоsoft-account-update.net").unwrap();
+        assert!(m.homoglyph, "{m:?}");
         let puny = idna::domain_to_ascii("раypal-secure.com").unwrap();
         assert_eq!(check(&r, &puny).unwrap().rules, vec!["keyword:paypal"]);
         assert!(check(&r, "bancodirecta-seguro.com")

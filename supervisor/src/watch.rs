@@ -181,8 +181,10 @@ async fn pipeline(
         }
     }
 
-    // Stop ingest, then drain downstream in order, all within the deadline.
+    // From here on an actor that stops is not restarted: tell the supervisor first, then stop
+    // ingest and drain downstream in order, all within the deadline.
     let deadline = cfg.supervisor.shutdown_deadline;
+    stopping.cancel();
     feed_stop.cancel();
     let drained = tokio::time::timeout(deadline, async {
         if !ingest_finished {
@@ -197,7 +199,6 @@ async fn pipeline(
         }
     })
     .await;
-    stopping.cancel();
     if drained.is_err() {
         tracing::warn!(
             deadline_s = deadline.as_secs_f64(),
