@@ -1,1 +1,26 @@
-//! stub
+//! End-to-end tests of certhound: fixtures, message builders, a fake certstream server and a
+//! harness that runs the real `certhound` binary. The tests themselves are in `tests/`.
+
+pub mod certstream_server;
+pub mod config;
+pub mod domains;
+pub mod fixtures;
+pub mod messages;
+pub mod output;
+pub mod process;
+
+pub use certstream_server::{FakeCertstream, Step};
+pub use config::TestConfig;
+pub use process::{Certhound, CerthoundCommand, Finished};
+
+/// Generous timeouts: the machine is slow and shared with builds.
+pub mod timeouts {
+    use std::time::Duration;
+    /// For one thing to happen (a connection, a log event, a few findings).
+    pub const EVENT: Duration = Duration::from_secs(30);
+    /// For a large stream to be processed.
+    pub const BULK: Duration = Duration::from_secs(120);
+    /// For the process to exit after a signal or on its own (certhound allows its pipeline 25 s
+    /// to drain after SIGTERM).
+    pub const EXIT: Duration = Duration::from_secs(60);
+}

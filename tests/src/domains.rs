@@ -1,0 +1,371 @@
+//! Domain names for the tests: certhound's default keyword and suspicious-word lists (copied from
+//! `config/src/matcher.rs`, checked against it by a unit test), a filter that tells whether a name
+//! could trigger any default rule (also after TR39 look-alike folding, as certhound folds names),
+//! a deterministic generator of benign background names that never trigger one, and punycode.
+
+use std::sync::OnceLock;
+
+/// `DEFAULT_KEYWORDS` of `config/src/matcher.rs`.
+pub const DEFAULT_KEYWORDS: &[&str] = &[
+    "paypal",
+    "amazon",
+    "ebay",
+    "mercadolibre",
+    "mercadopago",
+    "alibaba",
+    "aliexpress",
+    "walmart",
+    "americanexpress",
+    "mastercard",
+    "apple",
+    "icloud",
+    "itunes",
+    "microsoft",
+    "office365",
+    "outlook",
+    "hotmail",
+    "onedrive",
+    "sharepoint",
+    "gmail",
+    "google",
+    "yahoo",
+    "dropbox",
+    "docusign",
+    "adobe",
+    "wetransfer",
+    "linkedin",
+    "facebook",
+    "instagram",
+    "whatsapp",
+    "netflix",
+    "spotify",
+    "steamcommunity",
+    "steampowered",
+    "roblox",
+    "verizon",
+    "xfinity",
+    "comcast",
+    "coinbase",
+    "binance",
+    "metamask",
+    "blockchain",
+    "kraken",
+    "trustwallet",
+    "ledger-live",
+    "chase",
+    "wellsfargo",
+    "bankofamerica",
+    "citibank",
+    "hsbc",
+    "santander",
+    "bbva",
+    "barclays",
+    "natwest",
+    "lloyds",
+    "halifax",
+    "caixa",
+    "bradesco",
+    "itau",
+    "bancolombia",
+    "scotiabank",
+    "banorte",
+    "ing-bank",
+    "unicredit",
+    "intesasanpaolo",
+    "postepay",
+    "sparkasse",
+    "commerzbank",
+    "banco",
+    "bancodirecta",
+    "particular",
+    "directa",
+    "dhl",
+    "fedex",
+    "royalmail",
+    "correos",
+    "laposte",
+    "usps",
+    "hmrc",
+    "gov-uk",
+];
+
+/// `DEFAULT_SUSPICIOUS_WORDS` of `config/src/matcher.rs`.
+pub const DEFAULT_SUSPICIOUS_WORDS: &[&str] = &[
+    "login",
+    "log-in",
+    "signin",
+    "sign-in",
+    "logon",
+    "verify",
+    "verification",
+    "validate",
+    "account",
+    "secure",
+    "security",
+    "update",
+    "confirm",
+    "unlock",
+    "suspend",
+    "recover",
+    "authenticate",
+    "auth",
+    "billing",
+    "invoice",
+    "payment",
+    "wallet",
+    "support",
+    "service",
+    "webscr",
+    "password",
+    "credential",
+    "alert",
+    "limited",
+    "client",
+    "customer",
+    "online",
+    "banking",
+    "refund",
+    "claim",
+    "bonus",
+];
+
+/// Default `matcher.min_suspicious_words`.
+pub const DEFAULT_MIN_SUSPICIOUS_WORDS: usize = 2;
+
+/// The forms of a string a matcher may compare: lowercased, and its TR39 skeleton (lowercased
+/// again, since skeletons map some characters to capitals, e.g. `0` to `O`), plus the crude
+/// ASCII folds `m`→`rn`, `0`→`o`, `1`→`l`.
+fn forms(s: &str) -> Vec<String> {
+    let lower = s.to_lowercase();
+    let skeleton: String = unicode_security::skeleton(&lower)
+        .collect::<String>()
+        .to_lowercase();
+    let skeleton2: String = unicode_security::skeleton(&skeleton)
+        .collect::<String>()
+        .to_lowercase();
+    let crude = lower.replace('m', "rn").replace('0', "o").replace('1', "l");
+    let mut v = vec![lower, skeleton, skeleton2, crude];
+    v.sort();
+    v.dedup();
+    v
+}
+
+type Needles = Vec<(&'static str, Vec<String>)>;
+
+fn needles(list: &'static [&'static str]) -> Needles {
+    list.iter().map(|k| (*k, forms(k))).collect()
+}
+
+fn hits(name: &str, needles: &Needles) -> Vec<&'static str> {
+    let name_forms = forms(name);
+    needles
+        .iter()
+        .filter(|(_, needle_forms)| {
+            name_forms
+                .iter()
+                .any(|n| needle_forms.iter().any(|k| n.contains(k.as_str())))
+        })
+        .map(|(k, _)| *k)
+        .collect()
+}
+
+/// Default keywords `name` contains, in any folded form.
+pub fn keyword_hits(name: &str) -> Vec<&'static str> {
+    static NEEDLES: OnceLock<Needles> = OnceLock::new();
+    hits(name, NEEDLES.get_or_init(|| needles(DEFAULT_KEYWORDS)))
+}
+
+/// Default suspicious words `name` contains, in any folded form.
+pub fn suspicious_hits(name: &str) -> Vec<&'static str> {
+    static NEEDLES: OnceLock<Needles> = OnceLock::new();
+    hits(
+        name,
+        NEEDLES.get_or_init(|| needles(DEFAULT_SUSPICIOUS_WORDS)),
+    )
+}
+
+/// Whether `name` triggers no default rule: no keyword, fewer suspicious words than
+/// [`DEFAULT_MIN_SUSPICIOUS_WORDS`] (both counted generously, over all folded forms).
+pub fn is_benign(name: &str) -> bool {
+    keyword_hits(name).is_empty() && suspicious_hits(name).len() < DEFAULT_MIN_SUSPICIOUS_WORDS
+}
+
+/// Whether `name` contains neither a keyword nor any suspicious word at all.
+pub fn is_squeaky_clean(name: &str) -> bool {
+    keyword_hits(name).is_empty() && suspicious_hits(name).is_empty()
+}
+
+/// The ASCII (punycode, `xn--`) form of a domain name.
+pub fn punycode(domain: &str) -> String {
+    idna::domain_to_ascii(domain).unwrap_or_else(|e| panic!("cannot punycode {domain}: {e:?}"))
+}
+
+const CONSONANTS: &[u8] = b"bdfgknprstvz"; // no `m`: it folds to `rn`
+const VOWELS: &[u8] = b"aeiou";
+const TLDS: &[&str] = &["com", "net", "org", "de", "io"];
+
+/// Deterministic generator of benign-looking names (`kadobeti.net`, `www.sorufa.io`): one label
+/// of 2 to 5 consonant-vowel syllables (no `m`, no digits, no hyphen), sometimes a `www.` or
+/// another short host label in front, and a TLD among com, net, org, de, io. Every name is checked
+/// with [`is_squeaky_clean`].
+#[derive(Debug, Clone)]
+pub struct Background {
+    state: u64,
+}
+
+impl Background {
+    pub fn new(seed: u64) -> Self {
+        Background {
+            state: seed ^ 0x6A09_E667_F3BC_C908,
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        // splitmix64
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    fn label(&mut self, min: u64, max: u64) -> String {
+        let syllables = min + self.below(max - min + 1);
+        let mut s = String::new();
+        for _ in 0..syllables {
+            s.push(CONSONANTS[self.below(CONSONANTS.len() as u64) as usize] as char);
+            s.push(VOWELS[self.below(VOWELS.len() as u64) as usize] as char);
+        }
+        s
+    }
+
+    /// The next benign name.
+    pub fn next_name(&mut self) -> String {
+        loop {
+            let base = format!(
+                "{}.{}",
+                self.label(2, 5),
+                TLDS[self.below(TLDS.len() as u64) as usize]
+            );
+            let name = match self.below(4) {
+                0 => format!("www.{base}"),
+                1 => format!("{}.{base}", self.label(1, 2)),
+                _ => base,
+            };
+            if is_squeaky_clean(&name) {
+                return name;
+            }
+        }
+    }
+
+    /// The next `n` names.
+    pub fn names(&mut self, n: usize) -> Vec<String> {
+        (0..n).map(|_| self.next_name()).collect()
+    }
+}
+
+/// The benign names of `domains/labelled.tsv` that contain no keyword and no suspicious word (in
+/// any folded form), in file order.
+pub fn labelled_benign_names() -> Vec<String> {
+    crate::fixtures::labelled_domains()
+        .into_iter()
+        .filter(|(d, label)| label == "benign" && d.is_ascii() && !d.contains('*'))
+        .map(|(d, _)| d)
+        .filter(|d| is_squeaky_clean(d))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The copies above must equal the lists certhound ships (read from its source when present).
+    #[test]
+    fn keyword_lists_match_certhound_source() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/src/matcher.rs");
+        let Ok(src) = std::fs::read_to_string(&path) else {
+            eprintln!("{} not found: list check skipped", path.display());
+            return;
+        };
+        let list = |name: &str| -> Vec<String> {
+            let start = src
+                .find(&format!("pub const {name}"))
+                .unwrap_or_else(|| panic!("{name} not in matcher.rs"));
+            let body = &src[start..];
+            let body = &body[body.find("= &[").unwrap()..body.find("];").unwrap()];
+            body.lines()
+                .map(|l| l.split("//").next().unwrap())
+                .flat_map(|l| {
+                    l.split('"')
+                        .skip(1)
+                        .step_by(2)
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        assert_eq!(list("DEFAULT_KEYWORDS"), DEFAULT_KEYWORDS);
+        assert_eq!(list("DEFAULT_SUSPICIOUS_WORDS"), DEFAULT_SUSPICIOUS_WORDS);
+    }
+
+    #[test]
+    fn filter_sees_through_look_alikes() {
+        assert_eq!(keyword_hits("paypal-login.com"), ["paypal"]);
+        assert_eq!(
+            keyword_hits("\u{440}\u{430}\u{443}\u{440}\u{430}l.com"),
+            ["paypal"],
+            "Cyrillic \u{440}, \u{430}, \u{443}"
+        );
+        assert!(keyword_hits("payp4l.com").is_empty());
+        assert!(!keyword_hits("rnicrosoft.net").is_empty(), "rn reads as m");
+        assert!(!keyword_hits("itau-app.com").is_empty());
+        assert!(!is_benign("secure-login.example"));
+        assert!(is_benign("update.example"));
+        assert!(!is_squeaky_clean("update.example"));
+    }
+
+    #[test]
+    fn background_names_are_clean_and_deterministic() {
+        let a = Background::new(7).names(5_000);
+        let b = Background::new(7).names(5_000);
+        assert_eq!(a, b);
+        assert_ne!(a, Background::new(8).names(5_000));
+        let distinct: std::collections::HashSet<_> = a.iter().collect();
+        assert!(distinct.len() > 4_500, "{}", distinct.len());
+        for n in &a {
+            let label = n.rsplit_once('.').unwrap().0;
+            assert!(
+                n.is_ascii() && !label.contains('m') && !n.chars().any(|c| c.is_ascii_digit()),
+                "{n}"
+            );
+            assert!(is_squeaky_clean(n), "{n}");
+            for bad in [
+                "dhl", "itau", "chase", "ing-bank", "usps", "verizon", "bonus",
+            ] {
+                assert!(!n.contains(bad), "{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn labelled_benign_names_are_many_and_clean() {
+        let names = labelled_benign_names();
+        assert!(names.len() > 1000, "{}", names.len());
+        assert!(names.iter().all(|n| is_squeaky_clean(n)));
+    }
+
+    #[test]
+    fn punycode_of_cyrillic_look_alike() {
+        let p = punycode("\u{440}\u{430}ypal-secure.com");
+        assert!(
+            p.starts_with("xn--ypal-secure-") && p.ends_with(".com"),
+            "{p}"
+        );
+        assert_eq!(punycode("Example.COM"), "example.com");
+    }
+}

@@ -1,0 +1,500 @@
+//! Runs the real `certhound` binary as a child process: config file in a temporary directory,
+//! `--config <file>` before the subcommand, stdout and stderr collected line by line (through
+//! channels, so tests wait on lines, never on time), signals, exit status; killed on drop.
+
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Child;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::config::TestConfig;
+use crate::output;
+
+/// The certhound binary: `$CERTHOUND_BIN`, or `certhound` next to the test's `deps/` directory
+/// (`target/debug/deps/<test>` → `target/debug/certhound`).
+pub fn certhound_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("CERTHOUND_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe
+        .parent()
+        .expect("test binary has a directory")
+        .to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let bin = dir.join(format!("certhound{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        panic!(
+            "certhound binary not found at {}: build it first: cargo build --bins \
+             (or set CERTHOUND_BIN)",
+            bin.display()
+        );
+    }
+    bin
+}
+
+/// A certhound command line to run.
+#[derive(Debug, Clone, Default)]
+pub struct CerthoundCommand {
+    config: Option<String>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl CerthoundCommand {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes this TOML to `certhound.toml` in a temporary directory and passes
+    /// `--config <file>` before the subcommand.
+    pub fn config(mut self, toml: impl Into<String>) -> Self {
+        self.config = Some(toml.into());
+        self
+    }
+
+    pub fn test_config(self, config: &TestConfig) -> Self {
+        self.config(config.render())
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// An environment variable of the child (the child starts without `RUST_LOG`,
+    /// `RUST_BACKTRACE` and any `CERTHOUND_*` variable of the test's environment).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Starts the process.
+    pub fn spawn(self) -> Certhound {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cmd = tokio::process::Command::new(certhound_bin());
+        if let Some(toml) = &self.config {
+            let path = dir.path().join("certhound.toml");
+            std::fs::write(&path, toml).expect("write config");
+            cmd.arg("--config").arg(&path);
+        }
+        cmd.args(&self.args);
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("CERTHOUND_") || k == "RUST_LOG" || k == "RUST_BACKTRACE" {
+                cmd.env_remove(k.as_ref());
+            }
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", certhound_bin().display()));
+        let stdout_rx = lines_of(child.stdout.take().unwrap());
+        let stderr_rx = lines_of(child.stderr.take().unwrap());
+        Certhound {
+            child,
+            stdout_rx,
+            stderr_rx,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stdout_open: true,
+            stderr_open: true,
+            exit: None,
+            command_line: format!("certhound {}", self.args.join(" ")),
+            config: self.config,
+            dir,
+        }
+    }
+
+    /// Runs the process to its end (killed after `timeout`) and returns everything it wrote.
+    pub async fn run(self, timeout: Duration) -> Finished {
+        let mut p = self.spawn();
+        let status = p.wait_exit(timeout).await;
+        Finished {
+            status,
+            stdout: p.stdout.clone(),
+            stderr: p.stderr.clone(),
+        }
+    }
+}
+
+/// What a process that ended wrote.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+impl Finished {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+    pub fn stdout_text(&self) -> String {
+        self.stdout.join("\n")
+    }
+    pub fn stderr_text(&self) -> String {
+        self.stderr.join("\n")
+    }
+    /// Exit status and output, for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "status: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status,
+            tail(&self.stdout, 60),
+            tail(&self.stderr, 60)
+        )
+    }
+}
+
+fn lines_of(reader: impl AsyncRead + Unpin + Send + 'static) -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(reader).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn tail(lines: &[String], n: usize) -> String {
+    let start = lines.len().saturating_sub(n);
+    let mut s = String::new();
+    if start > 0 {
+        s.push_str(&format!("[... {start} earlier lines]\n"));
+    }
+    for l in &lines[start..] {
+        let l = if l.len() > 2000 {
+            &l[..l.floor_char_boundary_compat(2000)]
+        } else {
+            l.as_str()
+        };
+        s.push_str(l);
+        s.push('\n');
+    }
+    s
+}
+
+trait FloorCharBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+impl FloorCharBoundary for str {
+    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+        while !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+/// A running certhound.
+pub struct Certhound {
+    child: Child,
+    stdout_rx: mpsc::UnboundedReceiver<String>,
+    stderr_rx: mpsc::UnboundedReceiver<String>,
+    /// Every stdout line received so far.
+    pub stdout: Vec<String>,
+    /// Every stderr line received so far.
+    pub stderr: Vec<String>,
+    stdout_open: bool,
+    stderr_open: bool,
+    exit: Option<ExitStatus>,
+    command_line: String,
+    config: Option<String>,
+    dir: tempfile::TempDir,
+}
+
+impl Certhound {
+    /// `certhound --config <file> watch` (the feed URL comes from the config).
+    pub fn watch(config: &TestConfig) -> Certhound {
+        CerthoundCommand::new()
+            .test_config(config)
+            .arg("watch")
+            .spawn()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("process still has a pid")
+    }
+
+    /// The temporary directory the process runs in (and its config file is in).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Moves the lines received so far into `stdout`/`stderr` without waiting.
+    pub fn pump(&mut self) {
+        while self.stdout_open {
+            match self.stdout_rx.try_recv() {
+                Ok(l) => self.stdout.push(l),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.stdout_open = false,
+            }
+        }
+        while self.stderr_open {
+            match self.stderr_rx.try_recv() {
+                Ok(l) => self.stderr.push(l),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.stderr_open = false,
+            }
+        }
+    }
+
+    /// Waits for the next line of either stream; `false` when both are closed or at the deadline.
+    async fn next_line(&mut self, deadline: Instant) -> bool {
+        if !self.stdout_open && !self.stderr_open {
+            return false;
+        }
+        let got = tokio::time::timeout_at(deadline, async {
+            tokio::select! {
+                l = self.stdout_rx.recv(), if self.stdout_open => match l {
+                    Some(l) => self.stdout.push(l),
+                    None => self.stdout_open = false,
+                },
+                l = self.stderr_rx.recv(), if self.stderr_open => match l {
+                    Some(l) => self.stderr.push(l),
+                    None => self.stderr_open = false,
+                },
+            }
+        })
+        .await;
+        got.is_ok()
+    }
+
+    /// Waits until `cond` holds for the lines received so far; `Err` with a description of the
+    /// process's output when the timeout passes or the process closed its output first.
+    pub async fn wait_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut cond: impl FnMut(&[String], &[String]) -> bool,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.pump();
+            if cond(&self.stdout, &self.stderr) {
+                return Ok(());
+            }
+            if !self.next_line(deadline).await {
+                self.pump();
+                if cond(&self.stdout, &self.stderr) {
+                    return Ok(());
+                }
+                let why = if Instant::now() >= deadline {
+                    format!("timed out after {timeout:?}")
+                } else {
+                    "the process closed stdout and stderr".to_string()
+                };
+                return Err(self.describe(&format!("waiting for {what}: {why}")));
+            }
+        }
+    }
+
+    /// Waits until stdout has at least `n` lines; returns them all.
+    pub async fn wait_for_stdout_lines(
+        &mut self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<String>, String> {
+        self.wait_until(&format!("{n} stdout lines"), timeout, |out, _| {
+            out.len() >= n
+        })
+        .await?;
+        Ok(self.stdout.clone())
+    }
+
+    /// Waits for a stderr line satisfying `pred` (lines already received count); returns it.
+    pub async fn wait_for_stderr(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> Result<String, String> {
+        self.wait_for_stderr_count(what, 1, timeout, &mut pred)
+            .await?;
+        Ok(self.stderr.iter().find(|l| pred(l)).cloned().unwrap())
+    }
+
+    /// Waits until at least `n` stderr lines satisfy `pred`.
+    pub async fn wait_for_stderr_count(
+        &mut self,
+        what: &str,
+        n: usize,
+        timeout: Duration,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> Result<(), String> {
+        self.wait_until(&format!("{n} × {what} on stderr"), timeout, |_, err| {
+            err.iter().filter(|l| pred(l)).count() >= n
+        })
+        .await
+    }
+
+    /// Waits for `n` log events with message `message` (and `pred` on the parsed event); returns
+    /// all such events.
+    pub async fn wait_for_events(
+        &mut self,
+        message: &str,
+        n: usize,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Vec<Value>, String> {
+        let matches = |l: &str| {
+            output::parse_event(l)
+                .filter(|e| {
+                    output::event_message(e).is_some_and(|m| output::message_is(m, message))
+                })
+                .is_some_and(|e| pred(&e))
+        };
+        self.wait_for_stderr_count(&format!("event `{message}`"), n, timeout, matches)
+            .await?;
+        Ok(self
+            .stderr
+            .iter()
+            .filter_map(|l| output::parse_event(l))
+            .filter(|e| {
+                output::event_message(e).is_some_and(|m| output::message_is(m, message)) && pred(e)
+            })
+            .collect())
+    }
+
+    /// Waits until stdout holds findings for every one of `registrable_domains`.
+    pub async fn wait_for_findings(
+        &mut self,
+        registrable_domains: &[&str],
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let wanted: Vec<String> = registrable_domains.iter().map(|s| s.to_string()).collect();
+        self.wait_until(&format!("findings for {wanted:?}"), timeout, |out, _| {
+            let seen: Vec<String> = out
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter_map(|f| f["registrable_domain"].as_str().map(str::to_string))
+                .collect();
+            wanted.iter().all(|w| seen.contains(w))
+        })
+        .await
+    }
+
+    /// Stdout lines parsed as findings (panics on a line that is not JSON).
+    pub fn findings(&mut self) -> Vec<Value> {
+        self.pump();
+        self.stdout
+            .iter()
+            .map(|l| output::parse_finding(l))
+            .collect()
+    }
+
+    /// Log events with this message received so far.
+    pub fn events(&mut self, message: &str) -> Vec<Value> {
+        self.pump();
+        output::events(&self.stderr, message)
+    }
+
+    /// Sends a signal (`libc::SIGTERM`, `libc::SIGINT`...).
+    pub fn send_signal(&self, signal: i32) {
+        let pid = self.child.id().expect("process already reaped") as libc::pid_t;
+        // SAFETY: kill(2) with the pid of our own child.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(
+            rc,
+            0,
+            "kill({pid}, {signal}) failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        if self.exit.is_some() {
+            return false;
+        }
+        match self.child.try_wait() {
+            Ok(Some(status)) => {
+                self.exit = Some(status);
+                false
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Waits for the process to exit (killed, and the test failed, after `timeout`), then reads
+    /// the rest of its output.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        if let Some(s) = self.exit {
+            self.drain().await;
+            return s;
+        }
+        let deadline = Instant::now() + timeout;
+        // Read output while waiting, so that a full pipe cannot block the child.
+        let status = loop {
+            tokio::select! {
+                s = self.child.wait() => break s.expect("wait for certhound"),
+                l = self.stdout_rx.recv(), if self.stdout_open => match l {
+                    Some(l) => self.stdout.push(l),
+                    None => self.stdout_open = false,
+                },
+                l = self.stderr_rx.recv(), if self.stderr_open => match l {
+                    Some(l) => self.stderr.push(l),
+                    None => self.stderr_open = false,
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    let _ = self.child.start_kill();
+                    let _ = self.child.wait().await;
+                    self.drain().await;
+                    panic!("{}", self.describe(&format!("process did not exit within {timeout:?} (killed)")));
+                }
+            }
+        };
+        self.exit = Some(status);
+        self.drain().await;
+        status
+    }
+
+    /// Reads the output until both pipes close (a grandchild could keep them open: bounded).
+    async fn drain(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.next_line(deadline).await {}
+        self.pump();
+    }
+
+    /// The command, config, and the tail of the output, for assertion messages.
+    pub fn describe(&self, what: &str) -> String {
+        format!(
+            "{what}\ncommand: {}\nexit: {:?}\n--- config ---\n{}\n--- stdout ({} lines) ---\n{}--- stderr ({} lines) ---\n{}",
+            self.command_line,
+            self.exit,
+            self.config.as_deref().unwrap_or("(none)"),
+            self.stdout.len(),
+            tail(&self.stdout, 40),
+            self.stderr.len(),
+            tail(&self.stderr, 60),
+        )
+    }
+}

@@ -1,0 +1,147 @@
+//! The feed drops the TCP connection (no close frame) three times mid-stream: certhound must
+//! reconnect each time, report the findings sent on every connection, and count the reconnects
+//! (`connected to feed` events, final `metrics` event).
+
+use certhound_tests::domains::Background;
+use certhound_tests::messages::{domains_only, full, lite};
+use certhound_tests::output::{event_u64, registrable_domain};
+use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
+
+/// A batch of background messages with one planted finding in the middle.
+fn batch(bg: &mut Background, planted: &str, base: u64) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for i in 0..30u64 {
+        let n = bg.next_name();
+        steps.push(Step::Text(match i % 3 {
+            0 => lite(&[&n], base + i),
+            1 => full(&[&n], base + i),
+            _ => domains_only(&[&n]),
+        }));
+        if i == 15 {
+            steps.push(Step::Text(lite(
+                &[planted, &format!("www.{planted}")],
+                base + 100,
+            )));
+        }
+    }
+    steps
+}
+
+const PLANTED: [&str; 4] = [
+    "paypal-account-recovery.com",
+    "netflix-payment-failed.net",
+    "coinbase-secure-login.org",
+    "dhl-express-customs.info",
+];
+
+fn config(server: &FakeCertstream) -> TestConfig {
+    let mut c = TestConfig::new();
+    c.feed(&server.url_with_path("/full-stream"));
+    c
+}
+
+async fn check_reconnects_logged(certhound: &mut Certhound) {
+    // One `connected to feed` per connection, the last one with reconnects = 3.
+    let connected = certhound
+        .wait_for_events("connected to feed", 4, timeouts::EVENT, |_| true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let counts: Vec<Option<u64>> = connected
+        .iter()
+        .map(|e| event_u64(e, "reconnects"))
+        .collect();
+    assert_eq!(counts.len(), 4, "{connected:#?}");
+    assert_eq!(
+        counts.last(),
+        Some(&Some(3)),
+        "reconnects of the 4th connection: {connected:#?}"
+    );
+    assert!(
+        counts.windows(2).all(|w| w[0] < w[1]),
+        "reconnects grow: {counts:?}"
+    );
+    let lost = certhound.events("feed connection lost");
+    assert!(lost.len() >= 3, "{lost:#?}");
+
+    certhound.send_signal(libc::SIGTERM);
+    let status = certhound.wait_exit(timeouts::EXIT).await;
+    let describe = certhound.describe("after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{describe}");
+    let metrics = certhound.events("metrics");
+    let last = metrics
+        .last()
+        .unwrap_or_else(|| panic!("no metrics event\n{describe}"));
+    assert_eq!(event_u64(last, "reconnects"), Some(3), "{last}");
+    assert_eq!(event_u64(last, "findings"), Some(4), "{last}");
+
+    let mut got: Vec<String> = certhound
+        .findings()
+        .iter()
+        .map(|f| registrable_domain(f).to_string())
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = PLANTED.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want, "{describe}");
+}
+
+/// Each drop happens once the previous batch's finding is out, so every batch was fully read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_each_drop_and_reports_every_batch() {
+    let mut bg = Background::new(11);
+    let mut script = Vec::new();
+    for (i, planted) in PLANTED.iter().enumerate() {
+        if i > 0 {
+            script.push(Step::Gate);
+            script.push(Step::DropConnection);
+        }
+        script.extend(batch(&mut bg, planted, 1000 * i as u64));
+    }
+    let server = FakeCertstream::start(script).await;
+    let mut certhound = Certhound::watch(&config(&server));
+
+    for (i, planted) in PLANTED.iter().enumerate() {
+        certhound
+            .wait_for_findings(&[planted], timeouts::EVENT)
+            .await
+            .unwrap_or_else(|e| panic!("batch {i}: {e}\nserver: {:?}", server.stats()));
+        if let Err(stats) = server.wait_for_connections(i + 1, timeouts::EVENT).await {
+            panic!("connection {} not made: {stats:?}", i + 1);
+        }
+        server.release();
+    }
+    assert_eq!(server.connections(), 4, "{:?}", server.stats());
+    assert_eq!(server.steps_left(), 0);
+    check_reconnects_logged(&mut certhound).await;
+    assert_eq!(
+        server.connections(),
+        4,
+        "no extra connection: {:?}",
+        server.stats()
+    );
+}
+
+/// The drops follow the batches at once: what was sent before a drop must still be read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_sent_just_before_a_drop_are_not_lost() {
+    let mut bg = Background::new(12);
+    let mut script = Vec::new();
+    for (i, planted) in PLANTED.iter().enumerate() {
+        if i > 0 {
+            script.push(Step::DropConnection);
+        }
+        script.extend(batch(&mut bg, planted, 1000 * i as u64));
+    }
+    let server = FakeCertstream::start(script).await;
+    let mut certhound = Certhound::watch(&config(&server));
+
+    certhound
+        .wait_for_findings(&PLANTED, timeouts::EVENT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nserver: {:?}", server.stats()));
+    server
+        .wait_for_connections(4, timeouts::EVENT)
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    check_reconnects_logged(&mut certhound).await;
+}
