@@ -108,6 +108,11 @@ pub struct Source<'a> {
 
 /// Parses one websocket text frame.
 pub fn parse(text: &str) -> Result<Message<'_>, ParseError> {
+    parse_with_seq(text).map(|(m, _)| m)
+}
+
+/// Parses one frame and its `seq` (certhound's server numbers its messages; others do not).
+pub fn parse_with_seq(text: &str) -> Result<(Message<'_>, Option<u64>), ParseError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let env = match Envelope::deserialize(&mut de).and_then(|env| de.end().map(|_| env)) {
         Ok(env) => env,
@@ -116,7 +121,7 @@ pub fn parse(text: &str) -> Result<Message<'_>, ParseError> {
             // fit the known shapes. Only for such failures, look at the type alone.
             return match peek_type(text) {
                 Some(kind) if !matches!(kind.as_ref(), "certificate_update" | "dns_entries") => {
-                    Ok(Message::Unknown(kind))
+                    Ok((Message::Unknown(kind), None))
                 }
                 _ => Err(e.into()),
             };
@@ -125,14 +130,16 @@ pub fn parse(text: &str) -> Result<Message<'_>, ParseError> {
     let Some(kind) = env.message_type else {
         return Err(ParseError::NoType);
     };
-    match (kind.as_ref(), env.data) {
+    let seq = env.seq;
+    let message = match (kind.as_ref(), env.data) {
         ("certificate_update", Some(Data::Cert(c))) => Ok(Message::Certificate(c)),
         ("certificate_update", _) => Err(ParseError::NoData("certificate_update")),
         ("dns_entries", Some(Data::Names(n))) => Ok(Message::Domains(n)),
         ("dns_entries", _) => Err(ParseError::NoData("dns_entries")),
         ("heartbeat", _) => Ok(Message::Heartbeat),
         _ => Ok(Message::Unknown(kind)),
-    }
+    };
+    message.map(|m| (m, seq))
 }
 
 /// `{"message_type": ..., "data": ...}` in either key order. `data` is read by its shape (object
@@ -140,6 +147,7 @@ pub fn parse(text: &str) -> Result<Message<'_>, ParseError> {
 struct Envelope<'a> {
     message_type: Option<Cow<'a, str>>,
     data: Option<Data<'a>>,
+    seq: Option<u64>,
 }
 
 enum Data<'a> {
@@ -160,6 +168,7 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
                 let mut env = Envelope {
                     message_type: None,
                     data: None,
+                    seq: None,
                 };
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
@@ -176,6 +185,7 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
                             map.next_value::<IgnoredAny>()?;
                         }
                         "data" => env.data = Some(map.next_value::<Data>()?),
+                        "seq" => env.seq = Some(map.next_value::<u64>()?),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -320,6 +330,16 @@ mod tests {
             matches!(m, Ok(Message::Unknown(ref k)) if k == "certificate_revoked"),
             "{m:?}"
         );
+    }
+
+    #[test]
+    fn seq_is_read_when_present() {
+        let (m, seq) =
+            parse_with_seq(r#"{"seq":42,"message_type":"dns_entries","data":["a.example"]}"#)
+                .unwrap();
+        assert!(matches!(m, Message::Domains(_)));
+        assert_eq!(seq, Some(42));
+        assert_eq!(parse_with_seq(CALIDOG).unwrap().1, None);
     }
 
     #[test]

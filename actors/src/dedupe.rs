@@ -10,7 +10,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Keys are already random hashes: hash them again with the identity.
 #[derive(Default)]
@@ -33,10 +33,10 @@ impl Hasher for IdentityHasher {
 pub struct Dedupe {
     keys: RandomState,
     set: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
-    ring: VecDeque<(u64, u32)>,
+    /// (hash, Unix seconds of the report), oldest first.
+    ring: VecDeque<(u64, u64)>,
     window: Duration,
     capacity: usize,
-    epoch: Instant,
 }
 
 impl Dedupe {
@@ -47,20 +47,19 @@ impl Dedupe {
             ring: VecDeque::new(),
             window,
             capacity: capacity.max(1),
-            epoch: Instant::now(),
         }
     }
 
-    /// True when `domain` was not reported within the window: it is recorded now and should be
-    /// reported. False for a repeat.
-    pub fn first_report(&mut self, domain: &str, now: Instant) -> bool {
-        let t = now.saturating_duration_since(self.epoch).as_secs() as u32;
-        self.expire(t);
+    /// True when `domain` was not reported within the window before `now` (Unix seconds): it is
+    /// recorded now and should be reported. False for a repeat.
+    pub fn first_report(&mut self, domain: &str, now: u64) -> bool {
+        self.expire(now);
         let h = self.keys.hash_one(domain);
         if !self.set.insert(h) {
             return false;
         }
-        self.ring.push_back((h, t));
+        self.ring
+            .push_back((h, now.max(self.ring.back().map_or(0, |b| b.1))));
         if self.ring.len() > self.capacity {
             if let Some((old, _)) = self.ring.pop_front() {
                 self.set.remove(&old);
@@ -69,8 +68,13 @@ impl Dedupe {
         true
     }
 
-    fn expire(&mut self, now: u32) {
-        let window = self.window.as_secs().min(u64::from(u32::MAX)) as u32;
+    /// Loads a report from the store (oldest first), as if it had just been made at `at`.
+    pub fn remember(&mut self, domain: &str, at: u64) {
+        self.first_report(domain, at);
+    }
+
+    fn expire(&mut self, now: u64) {
+        let window = self.window.as_secs();
         while let Some(&(h, t)) = self.ring.front() {
             if now.saturating_sub(t) < window {
                 break;
@@ -95,18 +99,26 @@ mod tests {
 
     #[test]
     fn once_per_window() {
-        let t0 = Instant::now();
+        let t0 = 1_800_000_000;
         let mut d = Dedupe::new(Duration::from_secs(60), 10);
         assert!(d.first_report("a.example", t0));
-        assert!(!d.first_report("a.example", t0 + Duration::from_secs(30)));
-        assert!(d.first_report("b.example", t0 + Duration::from_secs(30)));
-        assert!(d.first_report("a.example", t0 + Duration::from_secs(61)));
-        assert!(!d.first_report("b.example", t0 + Duration::from_secs(61)));
+        assert!(!d.first_report("a.example", t0 + 30));
+        assert!(d.first_report("b.example", t0 + 30));
+        assert!(d.first_report("a.example", t0 + 61));
+        assert!(!d.first_report("b.example", t0 + 61));
+    }
+
+    #[test]
+    fn remembered_reports_count() {
+        let mut d = Dedupe::new(Duration::from_secs(60), 10);
+        d.remember("a.example", 1000);
+        assert!(!d.first_report("a.example", 1030));
+        assert!(d.first_report("a.example", 1061));
     }
 
     #[test]
     fn bounded_oldest_goes_first() {
-        let t0 = Instant::now();
+        let t0 = 1_800_000_000;
         let mut d = Dedupe::new(Duration::from_secs(3600), 3);
         for n in ["a", "b", "c", "d"] {
             assert!(d.first_report(n, t0));

@@ -5,6 +5,10 @@
 //! for `idle_timeout`, the connection is taken as half-open and replaced. Every failure leads to
 //! a reconnect after an exponential backoff with jitter, reset once a connection delivers.
 //!
+//! Resume: when the feed's messages carry a `seq` and `watch.resume` is on, each connection asks
+//! for `?since=<highest seq matched>` (at start: the position stored with the last findings), so
+//! a drop or a restart loses nothing; what is received twice is deduplicated downstream.
+//!
 //! Backpressure: the feed never waits for the matcher. Batches the matcher has no room for wait
 //! in a small local queue (as long as the matcher's mailbox); past that the oldest are shed and
 //! counted in `shed_messages`, with a warning. The certstream server would drop a slow client's
@@ -39,6 +43,8 @@ pub struct FeedActor {
     /// Connections made by earlier incarnations of this actor, so that a restart does not make
     /// the first connection of the new one look like a first connection.
     connections: Arc<std::sync::atomic::AtomicU64>,
+    /// Highest feed `seq` matched (see the module comment).
+    position: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl FeedActor {
@@ -49,6 +55,7 @@ impl FeedActor {
         metrics: Arc<Metrics>,
         stop: CancellationToken,
         connections: Arc<std::sync::atomic::AtomicU64>,
+        position: Arc<std::sync::atomic::AtomicU64>,
     ) -> Self {
         FeedActor {
             watch,
@@ -57,6 +64,7 @@ impl FeedActor {
             metrics,
             stop,
             connections,
+            position,
         }
     }
 }
@@ -72,6 +80,7 @@ impl Actor for FeedActor {
             stop: self.stop.clone(),
             connections: self.connections.clone(),
             linger: self.pipeline.batch_linger,
+            position: self.position.clone(),
         };
         ctx.wait(
             run.run()
@@ -161,6 +170,7 @@ struct FeedLoop {
     stop: CancellationToken,
     connections: Arc<std::sync::atomic::AtomicU64>,
     linger: Duration,
+    position: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Why a connection ended.
@@ -172,7 +182,6 @@ enum Ended {
 impl FeedLoop {
     async fn run(mut self) {
         let mut backoff = Backoff::new(self.watch.reconnect.clone());
-        let url = redact_url(&self.watch.feed_url);
         loop {
             if self.stop.is_cancelled() {
                 break;
@@ -189,7 +198,7 @@ impl FeedLoop {
                         .metrics
                         .reconnects
                         .load(std::sync::atomic::Ordering::Relaxed);
-                    tracing::info!(url = %url, reconnects, "connected to feed");
+                    tracing::info!(url = %redact_url(&self.url()), reconnects, "connected to feed");
                     self.read(ws, &mut backoff).await
                 }
                 Err(e) => {
@@ -202,7 +211,7 @@ impl FeedLoop {
                 Ended::Stopped => break,
                 Ended::Lost(reason) => {
                     let delay = backoff.next_delay();
-                    tracing::warn!(url = %url, reason = %reason, retry_in_ms = delay.as_millis() as u64, "feed connection lost");
+                    tracing::warn!(url = %redact_url(&self.watch.feed_url), reason = %reason, retry_in_ms = delay.as_millis() as u64, "feed connection lost");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = self.stop.cancelled() => break,
@@ -233,11 +242,8 @@ impl FeedLoop {
         let cfg = WebSocketConfig::default()
             .max_message_size(Some(ceiling))
             .max_frame_size(Some(ceiling));
-        let fut = tokio_tungstenite::connect_async_with_config(
-            self.watch.feed_url.as_str(),
-            Some(cfg),
-            true,
-        );
+        let url = self.url();
+        let fut = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(cfg), true);
         tokio::select! {
             r = timeout(self.watch.connect_timeout, fut) => match r {
                 Ok(Ok((ws, _response))) => Ok(ws),
@@ -246,6 +252,17 @@ impl FeedLoop {
             },
             _ = self.stop.cancelled() => Err("stopping".into()),
         }
+    }
+
+    /// The feed URL, with `since` when resuming.
+    fn url(&self) -> String {
+        let position = self.position.load(std::sync::atomic::Ordering::Relaxed);
+        let base = &self.watch.feed_url;
+        if !self.watch.resume || position == 0 {
+            return base.clone();
+        }
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{sep}since={position}")
     }
 
     async fn read<S>(

@@ -1,16 +1,18 @@
 //! A finding: one registrable domain of one certificate that matched the rules. This is what
 //! every notifier delivers, and the JSONL sink writes it as it is.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
+    /// Stable id, `<store id>:<number>`, given when the finding is stored; receivers use it to
+    /// recognise a repeat (webhook `Idempotency-Key`).
+    pub id: String,
     /// When certhound matched it (RFC 3339, UTC).
     pub detected_at: String,
     /// The first matching name, lowercase ASCII, wildcard stripped.
     pub domain: String,
-    /// Its Unicode form, when it is an IDN.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Its Unicode form, when it is an IDN; null otherwise.
     pub domain_unicode: Option<String>,
     /// eTLD+1 of `domain`: what dedupe and lookups work on.
     pub registrable_domain: String,
@@ -27,7 +29,7 @@ pub struct Finding {
 }
 
 /// The certificate behind a finding, as far as the feed told.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CertInfo {
     pub cn: Option<String>,
     pub all_domains: Vec<String>,
@@ -42,7 +44,7 @@ pub struct CertInfo {
 }
 
 /// The CT log the certificate was seen in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceInfo {
     pub name: Option<String>,
     pub url: Option<String>,

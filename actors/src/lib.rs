@@ -4,19 +4,23 @@
 //! - [`feed`]: the websocket connection to a certstream server (or [`replay`] from a file);
 //! - [`matcher`]: parses ([`certstream`]), normalises ([`normalise`]), matches ([`rules`]) and
 //!   dedupes ([`dedupe`]) into [`finding::Finding`]s;
-//! - [`notify`]: one actor per channel delivers findings.
+//! - [`recorder`]: commits findings to the [`store`] (the outbox) before they count as done;
+//! - [`delivery`]: one actor per channel delivers stored findings with its [`notify`]er.
 //!
 //! Actors reach each other through [`slot::Slot`]s, which follow restarts by the supervisor.
 
 pub mod backoff;
 pub mod certstream;
 pub mod dedupe;
+pub mod delivery;
 pub mod feed;
 pub mod finding;
 pub mod matcher;
 pub mod metrics;
 pub mod normalise;
 pub mod notify;
+pub mod recorder;
 pub mod replay;
 pub mod rules;
 pub mod slot;
+pub mod store;

@@ -1,23 +1,26 @@
 //! The matcher actor: parses batches of certstream frames, matches every name against the rules,
-//! drops allowlisted and already reported registrable domains, and hands each finding to every
-//! notifier.
+//! drops allowlisted and already reported registrable domains, and hands each batch's findings,
+//! with the batch's feed position, to the recorder, which stores them.
 //!
-//! Backpressure: a finding is never dropped. When a notifier's mailbox is full (or the notifier
-//! is being restarted), the matcher stops taking batches until the finding is handed over
-//! (`ctx.wait`). Its own mailbox then fills, and the feed sheds batches before it, where shedding
-//! is counted. In normal operation findings are rare and this never happens.
+//! Backpressure: a finding is never dropped. When the recorder's mailbox is full (or it is being
+//! restarted), the matcher stops taking batches until the findings are handed over (`ctx.wait`).
+//! Its own mailbox then fills, and the feed sheds batches before it, where shedding is counted.
+//! In normal operation findings are rare and this never happens.
 
 use crate::certstream::{self, Message};
 use crate::dedupe::Dedupe;
 use crate::finding::{CertInfo, Finding, SourceInfo};
 use crate::metrics::Metrics;
 use crate::normalise;
-use crate::notify::FindingSink;
+use crate::recorder::{Record, Recorder};
 use crate::rules::{registrable_domain, RuleSet, Scratch};
+use crate::slot::Slot;
+use crate::store::unix_now;
+use actix::dev::SendError;
 use actix::prelude::*;
-use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Environment variable of the test-only fault hook: a name equal to its value makes the matcher
@@ -37,11 +40,11 @@ pub struct Drain;
 pub struct Matcher {
     rules: Arc<RuleSet>,
     dedupe: Dedupe,
-    sinks: Vec<Box<dyn FindingSink>>,
+    recorder: Slot<Recorder>,
     metrics: Arc<Metrics>,
     scratch: Scratch,
-    /// Findings a sink had no room for yet, with the sink's index.
-    backlog: VecDeque<(usize, Arc<Finding>)>,
+    /// Highest feed `seq` matched so far, shared with the feed for `?since=` on reconnects.
+    position: Arc<AtomicU64>,
     panic_name: Option<String>,
 }
 
@@ -49,29 +52,30 @@ impl Matcher {
     pub fn new(
         rules: Arc<RuleSet>,
         dedupe: Dedupe,
-        sinks: Vec<Box<dyn FindingSink>>,
+        recorder: Slot<Recorder>,
         metrics: Arc<Metrics>,
+        position: Arc<AtomicU64>,
     ) -> Self {
         Matcher {
             rules,
             dedupe,
-            sinks,
+            recorder,
             metrics,
             scratch: Scratch::default(),
-            backlog: VecDeque::new(),
+            position,
             panic_name: std::env::var(TEST_PANIC_ENV).ok().filter(|s| !s.is_empty()),
         }
     }
 
-    /// Parses and matches one frame; returns its findings.
-    pub fn process_frame(&mut self, text: &str, now: Instant, out: &mut Vec<Finding>) {
+    /// Parses and matches one frame; adds its findings to `out`, returns its feed `seq`.
+    pub fn process_frame(&mut self, text: &str, now: u64, out: &mut Vec<Finding>) -> Option<u64> {
         let m = &self.metrics;
-        let msg = match certstream::parse(text) {
-            Ok(msg) => msg,
+        let (msg, seq) = match certstream::parse_with_seq(text) {
+            Ok(parsed) => parsed,
             Err(e) => {
                 Metrics::add(&m.malformed, 1);
                 tracing::debug!(error = %e, "skipped malformed frame");
-                return;
+                return None;
             }
         };
         Metrics::add(&m.messages, 1);
@@ -90,13 +94,14 @@ impl Matcher {
                 tracing::debug!(message_type = %kind, "skipped unknown message type");
             }
         }
+        seq
     }
 
     fn match_names<S: AsRef<str>>(
         &mut self,
         names: &[S],
         cert: Option<&certstream::CertUpdate<'_>>,
-        now: Instant,
+        now: u64,
         out: &mut Vec<Finding>,
     ) {
         Metrics::add(&self.metrics.names, names.len() as u64);
@@ -133,6 +138,7 @@ impl Matcher {
                 continue;
             }
             found.push(Finding {
+                id: String::new(),
                 detected_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
                 domain: name.ascii.to_string(),
                 domain_unicode: name.unicode.clone(),
@@ -158,35 +164,39 @@ impl Matcher {
         }
     }
 
-    /// Hands findings to every sink; what does not fit now goes to the backlog.
-    fn dispatch(&mut self, findings: Vec<Finding>) {
-        for f in findings {
-            Metrics::add(&self.metrics.findings, 1);
-            let f = Arc::new(f);
-            for (i, sink) in self.sinks.iter().enumerate() {
-                // Keep order per sink: once a backlog exists, later findings queue behind it.
-                if !self.backlog.is_empty() {
-                    self.backlog.push_back((i, f.clone()));
-                } else if let Err(f) = sink.try_deliver(f.clone()) {
-                    self.backlog.push_back((i, f));
-                }
-            }
-        }
-    }
-
-    /// Blocks the mailbox until the backlog has been handed over. This is where backpressure
-    /// from slow notifiers reaches the matcher (see the module comment).
-    fn wait_for_backlog(&mut self, ctx: &mut Context<Self>) {
-        if self.backlog.is_empty() {
-            return;
-        }
-        let backlog = std::mem::take(&mut self.backlog);
-        let mut sinks: Vec<Box<dyn FindingSink>> =
-            self.sinks.iter().map(|s| s.boxed_clone()).collect();
+    /// Hands the batch's findings and position to the recorder, waiting for room if it has
+    /// none: this is where backpressure from storage reaches the matcher (see the module comment).
+    fn record(&mut self, findings: Vec<Finding>, cursor: Option<u64>, ctx: &mut Context<Self>) {
+        Metrics::add(&self.metrics.findings, findings.len() as u64);
+        let msg = Record { findings, cursor };
+        let msg = match self.recorder.current() {
+            Some(addr) => match addr.try_send(msg) {
+                Ok(()) => return,
+                Err(SendError::Full(m)) | Err(SendError::Closed(m)) => m,
+            },
+            None => msg,
+        };
+        let mut slot = self.recorder.clone();
         ctx.wait(
             async move {
-                for (i, f) in backlog {
-                    sinks[i].deliver(f).await;
+                let mut msg = msg;
+                loop {
+                    let Some(addr) = slot.next_live().await else {
+                        tracing::error!("recorder is gone; findings not stored");
+                        return;
+                    };
+                    // `send` waits for room; it fails only when the recorder died, and then the
+                    // findings go to its successor.
+                    let keep = (msg.findings.clone(), msg.cursor);
+                    match addr.send(msg).await {
+                        Ok(()) => return,
+                        Err(_) => {
+                            msg = Record {
+                                findings: keep.0,
+                                cursor: keep.1,
+                            }
+                        }
+                    }
                 }
             }
             .into_actor(self),
@@ -233,14 +243,19 @@ impl Handler<CertBatch> for Matcher {
     type Result = ();
 
     fn handle(&mut self, batch: CertBatch, ctx: &mut Context<Self>) {
-        let now = Instant::now();
+        let now = unix_now();
         let mut findings = Vec::new();
+        let mut cursor: Option<u64> = None;
         for frame in &batch.0 {
-            self.process_frame(frame.as_str(), now, &mut findings);
+            if let Some(seq) = self.process_frame(frame.as_str(), now, &mut findings) {
+                cursor = Some(cursor.map_or(seq, |c| c.max(seq)));
+            }
         }
-        if !findings.is_empty() {
-            self.dispatch(findings);
-            self.wait_for_backlog(ctx);
+        if let Some(c) = cursor {
+            self.position.fetch_max(c, Ordering::Relaxed);
+        }
+        if !findings.is_empty() || cursor.is_some() {
+            self.record(findings, cursor, ctx);
         }
     }
 }

@@ -48,8 +48,14 @@ counters! {
     duplicates,
     /// Matches suppressed by the allowlist.
     allowlisted,
-    /// Findings a notifier failed to deliver for good.
-    notify_failed,
+    /// Findings stored durably (the outbox).
+    stored,
+    /// Deliveries marked sent, over all channels.
+    delivered,
+    /// Deliveries that failed for good (recorded with their reason).
+    delivery_failed,
+    /// Delivery attempts that failed transiently and were retried.
+    delivery_retries,
     /// Successful connections to the feed after the first one.
     reconnects,
     /// Failed connection attempts.

@@ -15,20 +15,24 @@
 //! without a double underscore (such as `CERTHOUND_CONFIG`) are not overrides.
 
 mod dedupe;
+mod delivery;
 mod log;
 mod matcher;
 mod notify;
 mod pipeline;
 mod secret;
+mod store;
 mod supervisor;
 mod watch;
 
 pub use dedupe::DedupeConfig;
+pub use delivery::DeliveryConfig;
 pub use log::{LogConfig, LogFormat};
 pub use matcher::{MatcherConfig, DEFAULT_ALLOWLIST, DEFAULT_KEYWORDS, DEFAULT_SUSPICIOUS_WORDS};
-pub use notify::{JsonlConfig, NotifyConfig};
+pub use notify::{JsonlConfig, NotifyConfig, WebhookConfig};
 pub use pipeline::PipelineConfig;
 pub use secret::{redact_url, Secret};
+pub use store::{StoreConfig, IN_MEMORY};
 pub use supervisor::SupervisorConfig;
 pub use watch::{BackoffConfig, WatchConfig};
 
@@ -55,6 +59,10 @@ pub struct Config {
     pub matcher: MatcherConfig,
     /// How long a reported registrable domain stays quiet.
     pub dedupe: DedupeConfig,
+    /// The embedded database of findings, delivery state, dedupe and feed position.
+    pub store: StoreConfig,
+    /// How each channel works through its queue of stored findings.
+    pub delivery: DeliveryConfig,
     /// Where findings go. Without a `[notify]` section findings are written as JSON lines to
     /// stdout; with one, exactly the channels it lists are on.
     pub notify: NotifyConfig,
@@ -190,6 +198,8 @@ impl Config {
         self.pipeline.validate()?;
         self.matcher.validate()?;
         self.dedupe.validate()?;
+        self.store.validate()?;
+        self.delivery.validate()?;
         self.notify.validate()?;
         self.supervisor.validate()?;
         Ok(())

@@ -22,6 +22,9 @@ pub struct WatchConfig {
     pub idle_timeout: Duration,
     /// Largest websocket message accepted, in bytes. Larger frames are counted and skipped.
     pub max_frame_bytes: usize,
+    /// When the feed's messages carry a `seq` (certhound's own server does), reconnect with
+    /// `?since=<last processed seq>` so that nothing is missed across drops and restarts.
+    pub resume: bool,
     /// Delay between reconnection attempts.
     pub reconnect: BackoffConfig,
 }
@@ -34,6 +37,7 @@ impl Default for WatchConfig {
             ping_interval: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(60),
             max_frame_bytes: 1 << 20,
+            resume: true,
             reconnect: BackoffConfig::default(),
         }
     }

@@ -4,6 +4,7 @@
 //! line naming the key), sets up logging and hands over to a role.
 
 mod explain;
+mod findings;
 mod logging;
 mod supervision;
 mod watch;
@@ -50,6 +51,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List stored findings and their delivery state per channel (works while certhound runs).
+    Findings {
+        /// Only findings stored since then: a duration back (`1h`, `2days`) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a config file and print the effective config (defaults and overrides applied,
     /// secrets redacted).
     CheckConfig {
@@ -83,6 +93,16 @@ fn main() {
             0
         }
         Command::Explain { domain, json } => explain::run(&cfg, &domain, json),
+        Command::Findings { since, json } => {
+            let since = match since.as_deref().map(findings::parse_since).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("certhound: --since: {e}");
+                    std::process::exit(EXIT_CONFIG);
+                }
+            };
+            findings::run(&cfg, since, json)
+        }
         Command::Watch { feed } => {
             if let Some(f) = feed {
                 cfg.watch.feed_url = f;

@@ -1,32 +1,44 @@
-//! The watch role, wired: feed (or replay file) → matcher → one notifier actor per channel, all
-//! under the [`Supervisor`].
+//! The watch role, wired: feed (or replay file) → matcher → recorder (store) → one delivery
+//! actor per channel, all under the [`Supervisor`].
 //!
-//! Threads: the matcher, the CPU-heavy part, has an arbiter (thread) of its own; the feed, the
-//! notifiers and the supervision loops share the system arbiter.
+//! Threads: the matcher, the CPU-heavy part, and the recorder, which waits on fsync, have an
+//! arbiter (thread) each; the feed, the delivery actors and the supervision loops share the
+//! system arbiter.
 //!
 //! Shutdown (SIGTERM from ECS, SIGINT from a terminal, or the end of a replay file): the feed
 //! stops reading and hands over its last batch; a `Drain` through the matcher's mailbox returns
-//! once every batch before it is matched; a `Flush` to each notifier returns once every finding
-//! before it is delivered. All of it within `supervisor.shutdown_deadline`; then the final
-//! `metrics` event is logged and the process exits 0.
+//! once every batch before it is matched; a `Commit` to the recorder once its findings are
+//! stored; a `Drain` to each delivery actor once its queue is empty. All of it within
+//! `supervisor.shutdown_deadline`: what is not delivered by then stays stored and is delivered
+//! after the next start. Then the final `metrics` event is logged and the process exits 0.
 
 use crate::logging::log_metrics;
 use crate::supervision::Supervisor;
 use actix::prelude::*;
 use certhound_actors::dedupe::Dedupe;
+use certhound_actors::delivery::{self, DeliveryActor};
 use certhound_actors::feed::FeedActor;
 use certhound_actors::matcher::{Drain, Matcher};
 use certhound_actors::metrics::Metrics;
 use certhound_actors::notify::jsonl::JsonlNotifier;
-use certhound_actors::notify::{FindingSink, NotifierActor, NotifierSink};
+use certhound_actors::notify::webhook::WebhookNotifier;
+use certhound_actors::notify::Notifier;
+use certhound_actors::recorder::{Commit, Recorder};
 use certhound_actors::replay;
 use certhound_actors::rules::RuleSet;
+use certhound_actors::slot::Slot;
+use certhound_actors::store::{unix_now, Store};
 use certhound_config::Config;
+use futures_util::future::LocalBoxFuture;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// Exit code when the store cannot be opened (EX_IOERR).
+pub const EXIT_STORE: i32 = 74;
 
 /// Where certificates come from.
 pub enum Source {
@@ -53,17 +65,65 @@ pub fn run(cfg: Config, source: Source) -> i32 {
         },
         Source::Feed => None,
     };
-    // Refuse to start with a sink that cannot be opened, rather than restart on it forever.
+    // Refuse to start with a channel that cannot be opened, rather than restart on it forever.
     if let Some(j) = &cfg.notify.jsonl {
         if let Err(e) = JsonlNotifier::open(&j.path) {
             tracing::error!(path = %j.path, error = %e, "cannot open notify.jsonl.path");
             return 1;
         }
     }
+    if let Some(w) = &cfg.notify.webhook {
+        if let Err(e) = WebhookNotifier::new(w) {
+            tracing::error!(error = %e, "cannot set up notify.webhook");
+            return 1;
+        }
+    }
+    let store = match Store::open(&cfg.store) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("certhound: {e}");
+            return EXIT_STORE;
+        }
+    };
+    match store.summary() {
+        Ok(s) => tracing::info!(
+            path = %cfg.store.path,
+            findings = s.findings,
+            pending = s.pending,
+            cursor = s.cursor.unwrap_or(0),
+            "store opened"
+        ),
+        Err(e) => {
+            eprintln!("certhound: cannot open store {}: {e}", cfg.store.path);
+            return EXIT_STORE;
+        }
+    }
     let system = actix_rt::System::new();
-    let code = system.block_on(pipeline(cfg, source, input, rules));
+    let (code, threads) = system.block_on(pipeline(cfg, source, input, rules, store.clone()));
+    // Close the store cleanly: every actor holding it must be gone first (the system's on drop,
+    // the other arbiters' once their threads end). An unclean close is safe (redb repairs it on
+    // the next start) but makes the next start slower and read-only opens fail until then.
     drop(system);
+    for t in threads {
+        t.stop();
+        let _ = t.join();
+    }
+    drop(store);
     code
+}
+
+/// How shutdown reaches a delivery actor, whatever its notifier type.
+type DrainFn = Box<dyn FnMut() -> LocalBoxFuture<'static, ()>>;
+
+fn drain_fn<N: Notifier>(slot: Slot<DeliveryActor<N>>) -> DrainFn {
+    Box::new(move || {
+        let mut slot = slot.clone();
+        Box::pin(async move {
+            if let Some(addr) = slot.next_live().await {
+                let _ = addr.send(delivery::Drain).await;
+            }
+        })
+    })
 }
 
 async fn pipeline(
@@ -71,45 +131,113 @@ async fn pipeline(
     source: Source,
     input: Option<Box<dyn std::io::BufRead + Send>>,
     rules: Arc<RuleSet>,
-) -> i32 {
+    store: Store,
+) -> (i32, Vec<actix_rt::Arbiter>) {
     let metrics = Arc::new(Metrics::default());
     let stopping = CancellationToken::new();
     let (supervisor, mut fatal) =
         Supervisor::new(cfg.supervisor.clone(), metrics.clone(), stopping.clone());
     let here = actix_rt::Arbiter::current();
 
-    // Notifiers first: the matcher needs their slots.
-    let mut sinks: Vec<Box<dyn FindingSink>> = Vec::new();
+    // Delivery first, then the recorder that wakes it, then the matcher that feeds the recorder.
+    let mut channels: Vec<&'static str> = Vec::new();
+    let mut wakes: Vec<Arc<Notify>> = Vec::new();
+    let mut drains: Vec<DrainFn> = Vec::new();
     if let Some(j) = cfg.notify.jsonl.clone() {
-        let m = metrics.clone();
-        let sup = supervisor.supervise(
-            "notify-jsonl",
-            &here,
-            cfg.pipeline.notify_queue,
-            move || {
-                let n = JsonlNotifier::open(&j.path).map_err(|e| format!("{}: {e}", j.path))?;
-                Ok(NotifierActor::new(n, m.clone()))
-            },
+        let (store, d, m, wake) = (
+            store.clone(),
+            cfg.delivery.clone(),
+            metrics.clone(),
+            Arc::new(Notify::new()),
         );
-        sinks.push(Box::new(NotifierSink::new("jsonl", sup.slot)));
+        let w = wake.clone();
+        let sup = supervisor.supervise("deliver-jsonl", &here, 16, move || {
+            let n = JsonlNotifier::open(&j.path).map_err(|e| format!("{}: {e}", j.path))?;
+            Ok(DeliveryActor::new(
+                n,
+                store.clone(),
+                d.clone(),
+                w.clone(),
+                m.clone(),
+            ))
+        });
+        channels.push("jsonl");
+        wakes.push(wake);
+        drains.push(drain_fn(sup.slot));
     }
-    tracing::info!(channels = ?cfg.notify.channels(), keywords = rules.len(), "notifiers ready");
+    if let Some(h) = cfg.notify.webhook.clone() {
+        let (store, d, m, wake) = (
+            store.clone(),
+            cfg.delivery.clone(),
+            metrics.clone(),
+            Arc::new(Notify::new()),
+        );
+        let w = wake.clone();
+        let sup = supervisor.supervise("deliver-webhook", &here, 16, move || {
+            let n = WebhookNotifier::new(&h)?;
+            Ok(DeliveryActor::new(
+                n,
+                store.clone(),
+                d.clone(),
+                w.clone(),
+                m.clone(),
+            ))
+        });
+        channels.push("webhook");
+        wakes.push(wake);
+        drains.push(drain_fn(sup.slot));
+    }
+    tracing::info!(channels = ?channels, keywords = rules.len(), "channels ready");
 
+    let recorder_thread = actix_rt::Arbiter::new();
+    let recorder = {
+        let (store, m, sc) = (store.clone(), metrics.clone(), cfg.store.clone());
+        let channels = channels.clone();
+        supervisor.supervise(
+            "recorder",
+            &recorder_thread.handle(),
+            cfg.pipeline.matcher_queue,
+            move || {
+                Ok(Recorder::new(
+                    store.clone(),
+                    channels.clone(),
+                    sc.commit_interval,
+                    sc.commit_batch,
+                    wakes.clone(),
+                    m.clone(),
+                ))
+            },
+        )
+    };
+
+    // Where the feed resumes: the position stored with the last findings.
+    let position = Arc::new(AtomicU64::new(store.cursor().ok().flatten().unwrap_or(0)));
     let matcher_thread = actix_rt::Arbiter::new();
     let matcher = {
         let m = metrics.clone();
         let dedupe_cfg = cfg.dedupe.clone();
-        let sinks: Vec<Box<dyn FindingSink>> = sinks.iter().map(|s| s.boxed_clone()).collect();
+        let (store, recorder_slot, position) =
+            (store.clone(), recorder.slot.clone(), position.clone());
         supervisor.supervise(
             "matcher",
             &matcher_thread.handle(),
             cfg.pipeline.matcher_queue,
             move || {
+                // The dedupe set is rebuilt from the store at each start, so a restarted matcher (or
+                // process) does not report again what was reported within the window.
+                let now = unix_now();
+                let since = now.saturating_sub(dedupe_cfg.window.as_secs());
+                let _ = store.compact_dedupe(since, dedupe_cfg.capacity);
+                let mut dedupe = Dedupe::new(dedupe_cfg.window, dedupe_cfg.capacity);
+                for (domain, at) in store.dedupe_since(since).map_err(|e| e.to_string())? {
+                    dedupe.remember(&domain, at);
+                }
                 Ok(Matcher::new(
                     rules.clone(),
-                    Dedupe::new(dedupe_cfg.window, dedupe_cfg.capacity),
-                    sinks.iter().map(|s| s.boxed_clone()).collect(),
+                    dedupe,
+                    recorder_slot.clone(),
                     m.clone(),
+                    position.clone(),
                 ))
             },
         )
@@ -140,6 +268,7 @@ async fn pipeline(
                     feed_stop.clone(),
                 );
                 let connections = Arc::new(AtomicU64::new(0));
+                let position = position.clone();
                 let feed = supervisor.supervise("feed", &here, 16, move || {
                     Ok(FeedActor::new(
                         w.clone(),
@@ -148,6 +277,7 @@ async fn pipeline(
                         m.clone(),
                         stop.clone(),
                         connections.clone(),
+                        position.clone(),
                     ))
                 });
                 Box::pin(async move {
@@ -194,8 +324,12 @@ async fn pipeline(
         if let Some(addr) = slot.next_live().await {
             let _ = addr.send(Drain).await;
         }
-        for s in sinks.iter_mut() {
-            s.flush().await;
+        let mut slot = recorder.slot.clone();
+        if let Some(addr) = slot.next_live().await {
+            let _ = addr.send(Commit).await;
+        }
+        for drain in drains.iter_mut() {
+            drain().await;
         }
     })
     .await;
@@ -218,9 +352,8 @@ async fn pipeline(
         );
     }
     log_metrics(&snap, true);
-    matcher_thread.stop();
     System::current().stop_with_code(code);
-    code
+    (code, vec![matcher_thread, recorder_thread])
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,182 @@
+//! The delivery actor: one per channel. Works through the channel's queue of stored findings in
+//! the order they were found, delivers each with its notifier and marks it sent (or failed for
+//! good, with the reason) in the store.
+//!
+//! Exactly once: a finding is marked only after its channel has it (for a file: written and
+//! fsynced). A crash between the two leaves it pending; on start the notifier is asked which
+//! findings it already has (a file reads its own tail) and those are marked without delivering
+//! again. Channels that cannot tell (HTTP APIs) get the finding again, with the same id as
+//! idempotency key: at least once, and the window is one delivery round.
+//!
+//! Transient failures are retried with backoff for as long as it takes; the queue waits behind
+//! the finding, in order. The loop sleeps when the queue is empty and is woken by the recorder
+//! after each commit.
+
+use crate::backoff::Backoff;
+use crate::finding::Finding;
+use crate::metrics::Metrics;
+use crate::notify::{DeliveryError, Notifier};
+use crate::store::{unix_now, Delivery, Store};
+use actix::prelude::*;
+use certhound_config::DeliveryConfig;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Answered once the channel's queue is empty (everything stored so far is delivered or failed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+pub struct DeliveryActor<N: Notifier> {
+    notifier: Option<N>,
+    store: Store,
+    cfg: DeliveryConfig,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+    idle: watch::Sender<bool>,
+}
+
+impl<N: Notifier> DeliveryActor<N> {
+    pub fn new(
+        notifier: N,
+        store: Store,
+        cfg: DeliveryConfig,
+        wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        DeliveryActor {
+            notifier: Some(notifier),
+            store,
+            cfg,
+            wake,
+            metrics,
+            idle: watch::channel(false).0,
+        }
+    }
+}
+
+impl<N: Notifier> Actor for DeliveryActor<N> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let Some(notifier) = self.notifier.take() else {
+            return;
+        };
+        let run = DeliveryLoop {
+            notifier,
+            store: self.store.clone(),
+            cfg: self.cfg.clone(),
+            wake: self.wake.clone(),
+            metrics: self.metrics.clone(),
+            idle: self.idle.clone(),
+        };
+        // When the loop ends (it only does on a store error) the actor stops and the supervisor
+        // starts a new one.
+        ctx.spawn(
+            run.run()
+                .into_actor(self)
+                .map(|_, _, ctx: &mut Context<Self>| ctx.stop()),
+        );
+    }
+}
+
+impl<N: Notifier> Handler<Drain> for DeliveryActor<N> {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+        let mut idle = self.idle.subscribe();
+        self.wake.notify_one();
+        Box::pin(async move {
+            let _ = idle.wait_for(|i| *i).await;
+        })
+    }
+}
+
+struct DeliveryLoop<N: Notifier> {
+    notifier: N,
+    store: Store,
+    cfg: DeliveryConfig,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+    idle: watch::Sender<bool>,
+}
+
+impl<N: Notifier> DeliveryLoop<N> {
+    async fn run(mut self) {
+        let channel = self.notifier.channel();
+        let mut already = self.notifier.already_delivered();
+        loop {
+            let batch = match self.store.pending(channel, self.cfg.batch) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(channel, error = %e, "cannot read the delivery queue");
+                    return;
+                }
+            };
+            if batch.is_empty() {
+                self.idle.send_replace(true);
+                // The recorder wakes us after each commit; the timeout is a safety net only.
+                let _ = tokio::time::timeout(Duration::from_secs(30), self.wake.notified()).await;
+                continue;
+            }
+            self.idle.send_replace(false);
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (n, finding) in batch {
+                if already.remove(&finding.id) {
+                    tracing::info!(channel, id = %finding.id, "already delivered before a restart; marking sent");
+                    outcomes.push((n, Delivery::Sent { at: unix_now() }));
+                    continue;
+                }
+                let outcome = self.deliver(channel, &finding).await;
+                outcomes.push((n, outcome));
+            }
+            if let Err(e) = self.notifier.flush() {
+                // Nothing is marked: the round is delivered again, and for a file recognised.
+                tracing::warn!(channel, error = %e, "flush failed; the round will be checked again");
+                already = self.notifier.already_delivered();
+                continue;
+            }
+            let sent = outcomes
+                .iter()
+                .filter(|(_, o)| matches!(o, Delivery::Sent { .. }))
+                .count() as u64;
+            let failed = outcomes.len() as u64 - sent;
+            if let Err(e) = self.store.mark(channel, &outcomes) {
+                tracing::error!(channel, error = %e, "cannot record deliveries");
+                return;
+            }
+            Metrics::add(&self.metrics.delivered, sent);
+            Metrics::add(&self.metrics.delivery_failed, failed);
+        }
+    }
+
+    /// Delivers one finding, retrying transient failures until it is delivered or fails for good.
+    async fn deliver(&mut self, channel: &'static str, finding: &Finding) -> Delivery {
+        let mut backoff = Backoff::new(self.cfg.retry.clone());
+        loop {
+            let wait = match self.notifier.deliver(finding).await {
+                Ok(()) => return Delivery::Sent { at: unix_now() },
+                Err(DeliveryError::Permanent(reason)) => {
+                    tracing::error!(channel, id = %finding.id, domain = %finding.domain, error = %reason, "delivery failed for good");
+                    return Delivery::Failed {
+                        at: unix_now(),
+                        reason,
+                    };
+                }
+                Err(DeliveryError::RetryAfter(d, reason)) => {
+                    let wait = d.max(backoff.next_delay());
+                    tracing::warn!(channel, id = %finding.id, error = %reason, retry_in_ms = wait.as_millis() as u64, "delivery throttled");
+                    wait
+                }
+                Err(DeliveryError::Transient(reason)) => {
+                    let wait = backoff.next_delay();
+                    tracing::warn!(channel, id = %finding.id, error = %reason, retry_in_ms = wait.as_millis() as u64, "delivery failed, retrying");
+                    wait
+                }
+            };
+            Metrics::add(&self.metrics.delivery_retries, 1);
+            tokio::time::sleep(wait).await;
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The recorder actor: makes findings durable. The matcher hands it each batch's findings and
+//! feed position; it commits them to the store in groups (one fsync per `store.commit_interval`
+//! or `store.commit_batch` findings), then wakes the delivery loops.
+//!
+//! A finding counts as done only once committed. The feed position goes into the same commit, so
+//! after a crash certhound resumes the feed from the last stored position and matches again what
+//! came after it: a finding committed before the crash is then a duplicate (its dedupe entry was
+//! committed with it) and one that was not committed is found anew. Each is stored exactly once.
+//!
+//! A position alone (a batch without findings) is committed at most once a second: losing it only
+//! means matching a little more again after a crash.
+//!
+//! Backpressure: while a commit fails (disk full, I/O error) the recorder retries and takes no new
+//! messages, so its mailbox fills and the matcher waits; findings are never dropped here.
+
+use crate::finding::Finding;
+use crate::metrics::Metrics;
+use crate::store::{unix_now, Store};
+use actix::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Findings of one batch, and the highest feed `seq` of that batch (when the feed has them).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Record {
+    pub findings: Vec<Finding>,
+    pub cursor: Option<u64>,
+}
+
+/// Answered once everything received before it is committed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Commit;
+
+pub struct Recorder {
+    store: Store,
+    channels: Vec<&'static str>,
+    waiting: Vec<Finding>,
+    cursor: Option<u64>,
+    cursor_dirty: bool,
+    commit_interval: Duration,
+    commit_batch: usize,
+    /// A commit is scheduled within `commit_interval` (for findings) / within a second (for a
+    /// position alone).
+    scheduled: bool,
+    scheduled_slow: bool,
+    wake: Vec<Arc<Notify>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Recorder {
+    pub fn new(
+        store: Store,
+        channels: Vec<&'static str>,
+        commit_interval: Duration,
+        commit_batch: usize,
+        wake: Vec<Arc<Notify>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Recorder {
+            store,
+            channels,
+            waiting: Vec::new(),
+            cursor: None,
+            cursor_dirty: false,
+            commit_interval,
+            commit_batch,
+            scheduled: false,
+            scheduled_slow: false,
+            wake,
+            metrics,
+        }
+    }
+
+    /// Commits what is waiting. On failure keeps it, blocks the mailbox for a second and tries
+    /// again.
+    fn commit(&mut self, ctx: &mut Context<Self>) {
+        if self.waiting.is_empty() && !self.cursor_dirty {
+            return;
+        }
+        let cursor = self.cursor_dirty.then_some(self.cursor).flatten();
+        match self
+            .store
+            .record(&mut self.waiting, &self.channels, cursor, unix_now())
+        {
+            Ok(()) => {
+                let n = self.waiting.len() as u64;
+                self.waiting.clear();
+                self.cursor_dirty = false;
+                Metrics::add(&self.metrics.stored, n);
+                if n > 0 {
+                    for w in &self.wake {
+                        w.notify_one();
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, waiting = self.waiting.len(), "cannot commit findings; retrying");
+                ctx.wait(tokio::time::sleep(Duration::from_secs(1)).into_actor(self));
+                self.schedule(ctx);
+            }
+        }
+    }
+
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        if !self.waiting.is_empty() {
+            if !self.scheduled {
+                self.scheduled = true;
+                ctx.run_later(self.commit_interval, |act, ctx| {
+                    act.scheduled = false;
+                    act.commit(ctx)
+                });
+            }
+        } else if self.cursor_dirty && !self.scheduled && !self.scheduled_slow {
+            self.scheduled_slow = true;
+            let after = self.commit_interval.max(Duration::from_secs(1));
+            ctx.run_later(after, |act, ctx| {
+                act.scheduled_slow = false;
+                act.commit(ctx)
+            });
+        }
+    }
+}
+
+impl Actor for Recorder {
+    type Context = Context<Self>;
+}
+
+impl Handler<Record> for Recorder {
+    type Result = ();
+
+    fn handle(&mut self, msg: Record, ctx: &mut Context<Self>) {
+        if let Some(c) = msg.cursor {
+            if self.cursor.is_none_or(|cur| c > cur) {
+                self.cursor = Some(c);
+                self.cursor_dirty = true;
+            }
+        }
+        self.waiting.extend(msg.findings);
+        if self.waiting.len() >= self.commit_batch {
+            self.commit(ctx);
+        } else {
+            self.schedule(ctx);
+        }
+    }
+}
+
+impl Handler<Commit> for Recorder {
+    type Result = ();
+
+    fn handle(&mut self, _: Commit, ctx: &mut Context<Self>) {
+        self.commit(ctx);
+    }
+}

@@ -1,0 +1,436 @@
+//! The durable store: one redb file holding
+//! - `findings`: every finding with its delivery state per channel (the outbox);
+//! - `pending`: per channel, the findings still to deliver, in the order they were found;
+//! - `dedupe` and `dedupe_by_time`: registrable domains already reported and when, so that a
+//!   restart does not report them again within the window;
+//! - `meta`: the format, this store's id and the feed position (`cursor`): the highest feed
+//!   `seq` whose findings are all stored, committed in the same transaction as those findings.
+//!
+//! Room for the WHOIS cache and pending urlscan scans is left to their own tables.
+//!
+//! Writers are the recorder (findings, dedupe, cursor) and the delivery loops (delivery state);
+//! redb serialises write transactions. Every commit is durable (fsync) before it returns.
+//! Opened in single-writer mode, so `certhound findings` can read while certhound runs.
+
+pub mod codec;
+
+use crate::finding::Finding;
+use certhound_config::StoreConfig;
+use redb::{
+    backends::InMemoryBackend, ConcurrencyMode, Database, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, TableDefinition,
+};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const FINDINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("findings");
+const PENDING: TableDefinition<(&str, u64), ()> = TableDefinition::new("pending");
+const DEDUPE: TableDefinition<&str, u64> = TableDefinition::new("dedupe");
+const DEDUPE_BY_TIME: TableDefinition<(u64, &str), ()> = TableDefinition::new("dedupe_by_time");
+
+const META_FORMAT: &str = "format";
+const META_STORE_ID: &str = "store_id";
+const META_CURSOR: &str = "cursor";
+
+/// A finding as stored: what was found and where it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub finding: Finding,
+    /// When it was stored (Unix seconds).
+    pub stored_at: u64,
+    pub channels: Vec<ChannelState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelState {
+    pub channel: String,
+    pub state: Delivery,
+}
+
+/// Delivery state of one finding on one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Delivery {
+    Pending,
+    Sent { at: u64 },
+    Failed { at: u64, reason: String },
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Delivery::Pending => f.write_str("pending"),
+            Delivery::Sent { .. } => f.write_str("sent"),
+            Delivery::Failed { reason, .. } => write!(f, "failed: {reason}"),
+        }
+    }
+}
+
+/// Why the store cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open store {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("store: {0}")]
+    Db(#[from] redb::Error),
+    #[error("store: {0}")]
+    Codec(#[from] codec::CodecError),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// A handle to the store; cheap to clone and to share between threads.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    id: Arc<str>,
+}
+
+/// What is in the store, for the `store opened` log line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Summary {
+    pub findings: u64,
+    pub pending: u64,
+    pub cursor: Option<u64>,
+}
+
+fn open_error(path: &str, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Open {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn describe_open(e: redb::DatabaseError) -> String {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => {
+            "it is in use by another process (another certhound?)".into()
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
+            format!("the file is corrupted ({m})")
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(e)) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn builder() -> redb::Builder {
+    let mut b = Database::builder();
+    b.set_concurrency_mode(ConcurrencyMode::SingleWriter);
+    b
+}
+
+impl Store {
+    /// Opens (or creates) the store of `cfg`, checks its format and creates missing tables.
+    pub fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
+        let path = cfg.path.as_str();
+        let db = if cfg.in_memory() {
+            // In memory there is no other process to share with: the default mode.
+            Database::builder()
+                .create_with_backend(InMemoryBackend::new())
+                .map_err(|e| open_error(path, describe_open(e)))?
+        } else {
+            let p = Path::new(path);
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    open_error(path, format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            if p.is_dir() {
+                return Err(open_error(path, "it is a directory"));
+            }
+            builder()
+                .create(p)
+                .map_err(|e| open_error(path, describe_open(e)))?
+        };
+        let store = Store {
+            db: Arc::new(db),
+            id: Arc::from(""),
+        };
+        let id = store.init().map_err(|e| open_error(path, e))?;
+        Ok(Store {
+            id: Arc::from(id),
+            ..store
+        })
+    }
+
+    /// Creates the tables, checks the format, returns the store id.
+    fn init(&self) -> Result<String, StoreError> {
+        let tx = self.db.begin_write()?;
+        let id;
+        {
+            let mut meta = tx.open_table(META)?;
+            let format = meta.get(META_FORMAT)?.map(|v| v.value().to_vec());
+            match format.as_deref() {
+                None => {
+                    meta.insert(META_FORMAT, [codec::FORMAT].as_slice())?;
+                }
+                Some([f]) if *f == codec::FORMAT => {}
+                Some(other) => {
+                    return Err(codec::CodecError::Format {
+                        found: other.first().copied().unwrap_or(0),
+                    }
+                    .into())
+                }
+            }
+            let existing = meta.get(META_STORE_ID)?.map(|v| v.value().to_vec());
+            id = match existing {
+                Some(v) => String::from_utf8_lossy(&v).into_owned(),
+                None => {
+                    let new = format!("{:08x}", rand::random::<u32>());
+                    meta.insert(META_STORE_ID, new.as_bytes())?;
+                    new
+                }
+            };
+            tx.open_table(FINDINGS)?;
+            tx.open_table(PENDING)?;
+            tx.open_table(DEDUPE)?;
+            tx.open_table(DEDUPE_BY_TIME)?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// This store's id, the prefix of every finding id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn summary(&self) -> Result<Summary, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(Summary {
+            findings: tx.open_table(FINDINGS)?.len()?,
+            pending: tx.open_table(PENDING)?.len()?,
+            cursor: read_cursor(&tx.open_table(META)?)?,
+        })
+    }
+
+    /// The highest feed `seq` whose findings are all stored.
+    pub fn cursor(&self) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        read_cursor(&meta)
+    }
+
+    /// Stores `findings` (giving each its id), queues each for every channel, records their
+    /// registrable domains for dedupe at `now` (Unix seconds) and moves the cursor, in one
+    /// durable transaction.
+    pub fn record(
+        &self,
+        findings: &mut [Finding],
+        channels: &[&str],
+        cursor: Option<u64>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(FINDINGS)?;
+            let mut pending = tx.open_table(PENDING)?;
+            let mut dedupe = tx.open_table(DEDUPE)?;
+            let mut by_time = tx.open_table(DEDUPE_BY_TIME)?;
+            let first = table.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+            for (next, f) in (first..).zip(findings.iter_mut()) {
+                f.id = format!("{}:{next}", self.id);
+                let record = Record {
+                    finding: f.clone(),
+                    stored_at: now,
+                    channels: channels
+                        .iter()
+                        .map(|c| ChannelState {
+                            channel: c.to_string(),
+                            state: Delivery::Pending,
+                        })
+                        .collect(),
+                };
+                table.insert(next, codec::encode(&record)?.as_slice())?;
+                for c in channels {
+                    pending.insert((*c, next), ())?;
+                }
+                let old = dedupe
+                    .insert(f.registrable_domain.as_str(), now)?
+                    .map(|v| v.value());
+                if let Some(old) = old {
+                    by_time.remove((old, f.registrable_domain.as_str()))?;
+                }
+                by_time.insert((now, f.registrable_domain.as_str()), ())?;
+            }
+            if let Some(c) = cursor {
+                let mut meta = tx.open_table(META)?;
+                let current = read_cursor(&meta)?;
+                if current.is_none_or(|cur| c > cur) {
+                    meta.insert(META_CURSOR, c.to_le_bytes().as_slice())?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Up to `limit` findings still to deliver on `channel`, oldest first.
+    pub fn pending(&self, channel: &str, limit: usize) -> Result<Vec<(u64, Finding)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let pending = tx.open_table(PENDING)?;
+        let table = tx.open_table(FINDINGS)?;
+        let mut out = Vec::new();
+        for entry in pending.range((channel, 0u64)..=(channel, u64::MAX))? {
+            let (key, _) = entry?;
+            let (_, n) = key.value();
+            if let Some(v) = table.get(n)? {
+                let record: Record = codec::decode(v.value())?;
+                out.push((n, record.finding));
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records how deliveries on `channel` ended and takes them off its queue, in one commit.
+    pub fn mark(&self, channel: &str, outcomes: &[(u64, Delivery)]) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(FINDINGS)?;
+            let mut pending = tx.open_table(PENDING)?;
+            for (n, outcome) in outcomes {
+                pending.remove((channel, *n))?;
+                let record = table.get(*n)?.map(|v| codec::decode::<Record>(v.value()));
+                if let Some(record) = record {
+                    let mut record = record?;
+                    for c in record.channels.iter_mut().filter(|c| c.channel == channel) {
+                        c.state = outcome.clone();
+                    }
+                    table.insert(*n, codec::encode(&record)?.as_slice())?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Registrable domains reported at or after `since` (Unix seconds), oldest first.
+    pub fn dedupe_since(&self, since: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let by_time = tx.open_table(DEDUPE_BY_TIME)?;
+        let mut out = Vec::new();
+        for entry in by_time.range((since, "")..)? {
+            let (key, _) = entry?;
+            let (t, d) = key.value();
+            out.push((d.to_string(), t));
+        }
+        Ok(out)
+    }
+
+    /// Forgets dedupe entries older than `before` and, past `capacity`, the oldest ones.
+    /// Returns how many were removed.
+    pub fn compact_dedupe(&self, before: u64, capacity: usize) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut removed = 0;
+        {
+            let mut dedupe = tx.open_table(DEDUPE)?;
+            let mut by_time = tx.open_table(DEDUPE_BY_TIME)?;
+            let excess = by_time.len()?.saturating_sub(capacity as u64);
+            let mut doomed = Vec::new();
+            for entry in by_time.iter()? {
+                let (key, _) = entry?;
+                let (t, d) = key.value();
+                if t >= before && (doomed.len() as u64) >= excess {
+                    break;
+                }
+                doomed.push((t, d.to_string()));
+            }
+            for (t, d) in doomed {
+                by_time.remove((t, d.as_str()))?;
+                dedupe.remove(d.as_str())?;
+                removed += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Stored findings, oldest first; only those stored at or after `since` when given.
+    pub fn list(&self, since: Option<u64>) -> Result<Vec<Record>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(FINDINGS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            let record: Record = codec::decode(v.value())?;
+            if since.is_none_or(|s| record.stored_at >= s) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Opens a store file for reading only, next to a running certhound.
+pub fn open_read_only(path: &str) -> Result<ReadOnlyStore, StoreError> {
+    if !Path::new(path).exists() {
+        return Err(open_error(path, "no such file"));
+    }
+    let db = builder()
+        .open_read_only(path)
+        .map_err(|e| open_error(path, describe_open(e)))?;
+    Ok(ReadOnlyStore { db })
+}
+
+/// A read-only view of a store, for `certhound findings`.
+pub struct ReadOnlyStore {
+    db: redb::ReadOnlyDatabase,
+}
+
+impl ReadOnlyStore {
+    pub fn list(&self, since: Option<u64>) -> Result<Vec<Record>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(FINDINGS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            let record: Record = codec::decode(v.value())?;
+            if since.is_none_or(|s| record.stored_at >= s) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn read_cursor(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<u64>, StoreError> {
+    Ok(meta.get(META_CURSOR)?.and_then(|v| {
+        let b: [u8; 8] = v.value().try_into().ok()?;
+        Some(u64::from_le_bytes(b))
+    }))
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

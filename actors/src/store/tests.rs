@@ -1,0 +1,169 @@
+//! Tests of the store on real files.
+
+use super::*;
+use crate::finding::CertInfo;
+
+fn finding(domain: &str) -> Finding {
+    Finding {
+        id: String::new(),
+        detected_at: "2026-11-28T12:00:00.000Z".into(),
+        domain: domain.into(),
+        domain_unicode: None,
+        registrable_domain: domain.into(),
+        matched_names: vec![domain.into()],
+        rules: vec!["keyword:paypal".into()],
+        homoglyph: false,
+        cert: CertInfo::default(),
+        source: None,
+        seen: Some(1.5),
+    }
+}
+
+fn cfg(path: &Path) -> StoreConfig {
+    StoreConfig {
+        path: path.display().to_string(),
+        ..StoreConfig::default()
+    }
+}
+
+#[test]
+fn outbox_round_trip_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/dir/s.redb");
+    let id;
+    {
+        let s = Store::open(&cfg(&path)).unwrap();
+        id = s.id().to_string();
+        let mut f = vec![finding("paypal-a.com"), finding("paypal-b.com")];
+        s.record(&mut f, &["jsonl", "webhook"], Some(41), 1000)
+            .unwrap();
+        assert_eq!(f[0].id, format!("{id}:1"));
+        assert_eq!(f[1].id, format!("{id}:2"));
+        s.mark("jsonl", &[(1, Delivery::Sent { at: 1001 })])
+            .unwrap();
+        s.mark(
+            "webhook",
+            &[(
+                2,
+                Delivery::Failed {
+                    at: 1001,
+                    reason: "400 bad".into(),
+                },
+            )],
+        )
+        .unwrap();
+    }
+    let s = Store::open(&cfg(&path)).unwrap();
+    assert_eq!(s.id(), id, "the id is kept");
+    assert_eq!(s.cursor().unwrap(), Some(41));
+    let jsonl: Vec<u64> = s
+        .pending("jsonl", 10)
+        .unwrap()
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    let webhook: Vec<u64> = s
+        .pending("webhook", 10)
+        .unwrap()
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(jsonl, vec![2]);
+    assert_eq!(webhook, vec![1]);
+    let list = s.list(None).unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].channels[0].state, Delivery::Sent { at: 1001 });
+    assert_eq!(list[1].channels[1].state.to_string(), "failed: 400 bad");
+    let mut more = vec![finding("paypal-c.com")];
+    s.record(&mut more, &["jsonl"], Some(7), 1002).unwrap();
+    assert_eq!(more[0].id, format!("{id}:3"), "ids keep counting");
+    assert_eq!(s.cursor().unwrap(), Some(41), "the cursor never goes back");
+    let sum = s.summary().unwrap();
+    assert_eq!((sum.findings, sum.pending), (3, 3));
+}
+
+#[test]
+fn pending_is_in_order_and_limited() {
+    let s = Store::open(&StoreConfig {
+        path: IN_MEMORY_PATH.into(),
+        ..StoreConfig::default()
+    })
+    .unwrap();
+    let mut f: Vec<Finding> = (0..10).map(|i| finding(&format!("d{i}.com"))).collect();
+    s.record(&mut f, &["jsonl"], None, 5).unwrap();
+    let p = s.pending("jsonl", 4).unwrap();
+    assert_eq!(p.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(p[0].1.registrable_domain, "d0.com");
+    assert!(s.pending("other", 4).unwrap().is_empty());
+}
+
+const IN_MEMORY_PATH: &str = certhound_config::IN_MEMORY;
+
+#[test]
+fn dedupe_entries_expire_and_are_bounded() {
+    let s = Store::open(&StoreConfig {
+        path: IN_MEMORY_PATH.into(),
+        ..StoreConfig::default()
+    })
+    .unwrap();
+    for (i, t) in [(0, 100u64), (1, 200), (2, 300), (3, 400)] {
+        s.record(&mut [finding(&format!("d{i}.com"))], &[], None, t)
+            .unwrap();
+    }
+    // Reported again later: only the newer time counts.
+    s.record(&mut [finding("d0.com")], &[], None, 450).unwrap();
+    let since: Vec<String> = s
+        .dedupe_since(250)
+        .unwrap()
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
+    assert_eq!(since, vec!["d2.com", "d3.com", "d0.com"]);
+    assert_eq!(s.compact_dedupe(250, 100).unwrap(), 1, "d1 expired");
+    assert_eq!(
+        s.compact_dedupe(0, 2).unwrap(),
+        1,
+        "over capacity: the oldest goes"
+    );
+    let left: Vec<String> = s
+        .dedupe_since(0)
+        .unwrap()
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
+    assert_eq!(left, vec!["d3.com", "d0.com"]);
+}
+
+#[test]
+fn open_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    // A path under a regular file.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Store::open(&cfg(&file.join("s.redb")))
+        .err()
+        .expect("error");
+    assert!(err.to_string().starts_with("cannot open store"), "{err}");
+    // A corrupted file.
+    let garbage = dir.path().join("garbage.redb");
+    std::fs::write(&garbage, vec![0xA5u8; 65536]).unwrap();
+    let err = Store::open(&cfg(&garbage)).err().expect("error");
+    assert!(err.to_string().contains("garbage.redb"), "{err}");
+    // A directory.
+    let err = Store::open(&cfg(dir.path())).err().expect("error");
+    assert!(err.to_string().contains("directory"), "{err}");
+}
+
+#[test]
+fn read_only_view_lists_while_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let s = Store::open(&cfg(&path)).unwrap();
+    s.record(&mut [finding("paypal-x.com")], &["jsonl"], None, 10)
+        .unwrap();
+    let ro = open_read_only(path.to_str().unwrap()).unwrap();
+    let list = ro.list(None).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].finding.registrable_domain, "paypal-x.com");
+    assert!(ro.list(Some(11)).unwrap().is_empty());
+}

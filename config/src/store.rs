@@ -1,0 +1,61 @@
+//! `[store]`: the embedded database (redb) that keeps findings, their delivery state, the dedupe
+//! set and the feed position across restarts.
+
+use crate::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What `path` says to keep nothing on disk.
+pub const IN_MEMORY: &str = ":memory:";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The database file, created with its directory if missing. `":memory:"` keeps nothing
+    /// across restarts (for trials and benchmarks). Only one certhound may write it at a time;
+    /// `certhound findings` can read it while certhound runs.
+    pub path: String,
+    /// Findings are committed in groups: at most this long after they were matched...
+    #[serde(with = "humantime_serde")]
+    pub commit_interval: Duration,
+    /// ...or as soon as this many are waiting. Each commit is one fsync.
+    pub commit_batch: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: "./data/certhound.redb".into(),
+            commit_interval: Duration::from_millis(20),
+            commit_batch: 512,
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn in_memory(&self) -> bool {
+        self.path == IN_MEMORY
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.path.trim().is_empty() {
+            return Err(ConfigError::key_error(
+                "store.path",
+                "must be a file path or \":memory:\"",
+            ));
+        }
+        if self.commit_batch == 0 {
+            return Err(ConfigError::key_error(
+                "store.commit_batch",
+                "must be at least 1",
+            ));
+        }
+        if self.commit_interval.is_zero() {
+            return Err(ConfigError::key_error(
+                "store.commit_interval",
+                "must be above zero",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! `certhound findings`: the stored findings with their delivery state per channel, for the
+//! analyst and for debugging. Reads the store file next to a running certhound.
+
+use certhound_actors::store::{self, unix_now};
+use certhound_config::Config;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Parses `--since`: a duration back from now (`1h`, `2days`) or an RFC 3339 time.
+pub fn parse_since(s: &str) -> Result<u64, String> {
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(unix_now().saturating_sub(d.as_secs()));
+    }
+    humantime::parse_rfc3339_weak(s)
+        .map(|t| {
+            t.duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_secs()
+        })
+        .map_err(|_| {
+            format!("`{s}` is neither a duration like 1h nor a time like 2026-11-28T10:00:00Z")
+        })
+}
+
+pub fn run(cfg: &Config, since: Option<u64>, json: bool) -> i32 {
+    if cfg.store.in_memory() {
+        eprintln!("certhound: store.path is \":memory:\": nothing is stored to list");
+        return 1;
+    }
+    let records = match store::open_read_only(&cfg.store.path).and_then(|s| s.list(since)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("certhound: {e}");
+            return crate::watch::EXIT_STORE;
+        }
+    };
+    if json {
+        for r in &records {
+            let channels: serde_json::Map<String, serde_json::Value> = r
+                .channels
+                .iter()
+                .map(|c| (c.channel.clone(), c.state.to_string().into()))
+                .collect();
+            let line = serde_json::json!({
+                "id": r.finding.id,
+                "detected_at": r.finding.detected_at,
+                "domain": r.finding.domain,
+                "registrable_domain": r.finding.registrable_domain,
+                "rules": r.finding.rules,
+                "channels": channels,
+            });
+            println!("{line}");
+        }
+        return 0;
+    }
+    println!(
+        "{:<24}  {:<40}  {:<28}  delivery",
+        "detected", "domain", "rules"
+    );
+    for r in &records {
+        let f = &r.finding;
+        let states: Vec<String> = r
+            .channels
+            .iter()
+            .map(|c| format!("{}={}", c.channel, c.state))
+            .collect();
+        println!(
+            "{:<24}  {:<40}  {:<28}  {}",
+            f.detected_at,
+            f.domain,
+            f.rules.join(","),
+            states.join(" ")
+        );
+    }
+    eprintln!("{} findings", records.len());
+    0
+}
