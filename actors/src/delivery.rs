@@ -20,7 +20,7 @@ use crate::store::{unix_now, Delivery, Store};
 use actix::prelude::*;
 use certhound_config::DeliveryConfig;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 /// Answered once the channel's queue is empty (everything stored so far is delivered or failed).
@@ -102,6 +102,10 @@ struct DeliveryLoop<N: Notifier> {
     idle: watch::Sender<bool>,
 }
 
+/// Outcomes are recorded at least this often while a round goes on, so that a crash or the
+/// shutdown deadline repeats at most this much of a slow channel's work.
+const MARK_EVERY: Duration = Duration::from_millis(200);
+
 impl<N: Notifier> DeliveryLoop<N> {
     async fn run(mut self) {
         let channel = self.notifier.channel();
@@ -122,37 +126,63 @@ impl<N: Notifier> DeliveryLoop<N> {
             }
             self.idle.send_replace(false);
             let mut outcomes = Vec::with_capacity(batch.len());
+            let mut last_mark = Instant::now();
             for (n, finding) in batch {
                 if already.remove(&finding.id) {
                     tracing::info!(channel, id = %finding.id, "already delivered before a restart; marking sent");
                     outcomes.push((n, Delivery::Sent { at: unix_now() }));
                     continue;
                 }
-                let outcome = self.deliver(channel, &finding).await;
+                let outcome = self.deliver(channel, &finding, &mut outcomes).await;
                 outcomes.push((n, outcome));
+                if last_mark.elapsed() >= MARK_EVERY {
+                    if !self.mark(channel, &mut outcomes) {
+                        return;
+                    }
+                    last_mark = Instant::now();
+                }
             }
-            if let Err(e) = self.notifier.flush() {
-                // Nothing is marked: the round is delivered again, and for a file recognised.
-                tracing::warn!(channel, error = %e, "flush failed; the round will be checked again");
-                already = self.notifier.already_delivered();
-                continue;
-            }
-            let sent = outcomes
-                .iter()
-                .filter(|(_, o)| matches!(o, Delivery::Sent { .. }))
-                .count() as u64;
-            let failed = outcomes.len() as u64 - sent;
-            if let Err(e) = self.store.mark(channel, &outcomes) {
-                tracing::error!(channel, error = %e, "cannot record deliveries");
+            if !self.mark(channel, &mut outcomes) {
                 return;
             }
-            Metrics::add(&self.metrics.delivered, sent);
-            Metrics::add(&self.metrics.delivery_failed, failed);
         }
     }
 
-    /// Delivers one finding, retrying transient failures until it is delivered or fails for good.
-    async fn deliver(&mut self, channel: &'static str, finding: &Finding) -> Delivery {
+    /// Makes the deliveries durable at the channel, then records them. False when the store
+    /// cannot be written (the actor then stops and is restarted).
+    fn mark(&mut self, channel: &'static str, outcomes: &mut Vec<(u64, Delivery)>) -> bool {
+        if outcomes.is_empty() {
+            return true;
+        }
+        if let Err(e) = self.notifier.flush() {
+            // Nothing is marked: the findings stay pending and are checked again next round
+            // (a file recognises its own lines).
+            tracing::warn!(channel, error = %e, "flush failed; these deliveries will be checked again");
+            outcomes.clear();
+            return true;
+        }
+        if let Err(e) = self.store.mark(channel, outcomes) {
+            tracing::error!(channel, error = %e, "cannot record deliveries");
+            return false;
+        }
+        let sent = outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Delivery::Sent { .. }))
+            .count() as u64;
+        Metrics::add(&self.metrics.delivered, sent);
+        Metrics::add(&self.metrics.delivery_failed, outcomes.len() as u64 - sent);
+        outcomes.clear();
+        true
+    }
+
+    /// Delivers one finding, retrying transient failures until it is delivered or fails for
+    /// good. Before waiting to retry, what the round has done so far is recorded.
+    async fn deliver(
+        &mut self,
+        channel: &'static str,
+        finding: &Finding,
+        done: &mut Vec<(u64, Delivery)>,
+    ) -> Delivery {
         let mut backoff = Backoff::new(self.cfg.retry.clone());
         loop {
             let wait = match self.notifier.deliver(finding).await {
@@ -176,6 +206,7 @@ impl<N: Notifier> DeliveryLoop<N> {
                 }
             };
             Metrics::add(&self.metrics.delivery_retries, 1);
+            self.mark(channel, done);
             tokio::time::sleep(wait).await;
         }
     }

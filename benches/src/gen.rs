@@ -158,3 +158,34 @@ impl Generator {
         Ok(names.len())
     }
 }
+
+/// A finding like the matcher makes, for the outbox benchmark.
+pub fn finding(i: usize) -> certhound_actors::finding::Finding {
+    let d = format!("paypal-{i}-verify.com");
+    certhound_actors::finding::Finding {
+        id: String::new(),
+        detected_at: "2026-11-28T12:00:00.000Z".into(),
+        domain: d.clone(),
+        domain_unicode: None,
+        registrable_domain: d.clone(),
+        matched_names: vec![d.clone()],
+        rules: vec!["keyword:paypal".into(), "words:verify".into()],
+        homoglyph: false,
+        cert: certhound_actors::finding::CertInfo {
+            cn: Some(d.clone()),
+            all_domains: vec![d.clone(), format!("www.{d}")],
+            issuer: Some("/C=US/CN=R3/O=Let's Encrypt".into()),
+            not_before: Some(1_779_299_292),
+            not_after: Some(1_787_078_880),
+            serial_number: Some("B99764012EA87DB00E6A7788EBE7C44B".into()),
+            fingerprint: Some("30:AF:23:FE:9B:E0:77:2E:FF:5C:05:26:70:0B:79:FF:56:6B:BE:3A".into()),
+            update_type: Some("PrecertLogEntry".into()),
+            cert_index: Some(i as u64),
+            cert_link: Some(format!(
+                "https://ct.example/ct/v1/get-entries?start={i}&end={i}"
+            )),
+        },
+        source: None,
+        seen: Some(1_700_000_000.0),
+    }
+}

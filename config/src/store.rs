@@ -20,6 +20,8 @@ pub struct StoreConfig {
     pub commit_interval: Duration,
     /// ...or as soon as this many are waiting. Each commit is one fsync.
     pub commit_batch: usize,
+    /// Memory the database may use to cache pages, in bytes.
+    pub cache_bytes: usize,
 }
 
 impl Default for StoreConfig {
@@ -28,6 +30,7 @@ impl Default for StoreConfig {
             path: "./data/certhound.redb".into(),
             commit_interval: Duration::from_millis(20),
             commit_batch: 512,
+            cache_bytes: 16 << 20,
         }
     }
 }

@@ -1,11 +1,20 @@
 //! Config files for the certhound child process: the settings every test wants (JSON logs at
 //! `info`, findings as JSON lines on stdout, fast reconnects) plus per-test keys, rendered as
 //! TOML. The matcher lists are never set, so the shipped defaults are what the tests exercise.
+//!
+//! Every config owns a temporary directory (shared by its clones, removed when the last one is
+//! dropped) holding its store, `[store] path = "<dir>/certhound.redb"`: no test ever uses the
+//! default `./data/certhound.redb`, and a test that restarts certhound with the same config finds
+//! the same store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A certhound config file being put together, section by section.
 #[derive(Debug, Clone)]
 pub struct TestConfig {
     sections: Vec<(String, Vec<(String, String)>)>,
+    dir: Arc<tempfile::TempDir>,
 }
 
 impl Default for TestConfig {
@@ -16,10 +25,15 @@ impl Default for TestConfig {
 
 impl TestConfig {
     /// `[log] format = "json"`, `filter = "info"`; `[watch.reconnect] initial = "50ms"`,
-    /// `max = "500ms"`; `[notify.jsonl] path = "-"`.
+    /// `max = "500ms"`; `[notify.jsonl] path = "-"`; `[store] path = "<dir>/certhound.redb"`.
     pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("certhound-test-")
+            .tempdir()
+            .expect("tempdir for the test's store");
         let mut c = TestConfig {
             sections: Vec::new(),
+            dir: Arc::new(dir),
         };
         c.set_str("log", "format", "json");
         c.set_str("log", "filter", "info");
@@ -27,7 +41,30 @@ impl TestConfig {
         c.set_str("watch.reconnect", "initial", "50ms");
         c.set_str("watch.reconnect", "max", "500ms");
         c.set_str("notify.jsonl", "path", "-");
+        let store = c.store_path();
+        c.set_str("store", "path", store.to_str().expect("UTF-8 temp path"));
         c
+    }
+
+    /// The config's own temporary directory (the store is in it; tests put other files there).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path in [`Self::dir`].
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The default store file, `<dir>/certhound.redb` (`[store] path` unless a test changed it).
+    pub fn store_path(&self) -> PathBuf {
+        self.path("certhound.redb")
+    }
+
+    /// Keeps the temporary directory alive as long as the returned handle (the process harness
+    /// holds one while the child runs).
+    pub fn keep_alive(&self) -> Arc<tempfile::TempDir> {
+        self.dir.clone()
     }
 
     /// Sets `key = <raw TOML value>` in `[section]` (replacing an earlier value).
@@ -85,13 +122,39 @@ mod tests {
         c.set("supervisor", "restart_budget", "2");
         c.set_str("log", "filter", "debug");
         let s = c.render();
+        let store = serde_json::to_string(c.store_path().to_str().unwrap()).unwrap();
         assert_eq!(
             s,
-            "[log]\nformat = \"json\"\nfilter = \"debug\"\n\n\
-             [watch]\nfeed_url = \"ws://127.0.0.1:1/\"\nping_interval = \"200ms\"\n\n\
-             [watch.reconnect]\ninitial = \"50ms\"\nmax = \"500ms\"\n\n\
-             [notify.jsonl]\npath = \"-\"\n\n\
-             [supervisor]\nrestart_budget = 2\n\n"
+            format!(
+                "[log]\nformat = \"json\"\nfilter = \"debug\"\n\n\
+                 [watch]\nfeed_url = \"ws://127.0.0.1:1/\"\nping_interval = \"200ms\"\n\n\
+                 [watch.reconnect]\ninitial = \"50ms\"\nmax = \"500ms\"\n\n\
+                 [notify.jsonl]\npath = \"-\"\n\n\
+                 [store]\npath = {store}\n\n\
+                 [supervisor]\nrestart_budget = 2\n\n"
+            )
         );
+    }
+
+    #[test]
+    fn store_is_in_the_configs_own_directory() {
+        let c = TestConfig::new();
+        let store = c.store_path();
+        assert!(store.is_absolute(), "{}", store.display());
+        assert_eq!(store.parent(), Some(c.dir()));
+        assert!(c.dir().is_dir());
+        let toml: toml::Table = toml::from_str(&c.render()).unwrap();
+        assert_eq!(
+            toml["store"]["path"].as_str(),
+            Some(store.to_str().unwrap())
+        );
+        assert!(!c.render().contains("./data/"));
+        // Clones share the directory; it goes with the last of them.
+        let dir = c.dir().to_path_buf();
+        let clone = c.clone();
+        drop(c);
+        assert!(dir.is_dir());
+        drop(clone);
+        assert!(!dir.exists());
     }
 }

@@ -4,14 +4,19 @@
 pub mod certstream_server;
 pub mod config;
 pub mod domains;
+pub mod durable;
 pub mod fixtures;
 pub mod messages;
 pub mod output;
 pub mod process;
+pub mod seq_server;
+pub mod webhook_sink;
 
 pub use certstream_server::{FakeCertstream, Step};
 pub use config::TestConfig;
 pub use process::{Certhound, CerthoundCommand, Finished};
+pub use seq_server::SeqCertstream;
+pub use webhook_sink::WebhookSink;
 
 /// Generous timeouts: the machine is slow and shared with builds.
 pub mod timeouts {

@@ -46,6 +46,9 @@ pub struct CerthoundCommand {
     config: Option<String>,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// The temporary directories of the [`TestConfig`]s used (their stores), kept while the
+    /// child runs.
+    keep_alive: Vec<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl CerthoundCommand {
@@ -60,7 +63,10 @@ impl CerthoundCommand {
         self
     }
 
-    pub fn test_config(self, config: &TestConfig) -> Self {
+    /// [`Self::config`] with the rendered `config`; its temporary directory (with the store)
+    /// is kept while the process runs.
+    pub fn test_config(mut self, config: &TestConfig) -> Self {
+        self.keep_alive.push(config.keep_alive());
         self.config(config.render())
     }
 
@@ -126,6 +132,7 @@ impl CerthoundCommand {
             command_line: format!("certhound {}", self.args.join(" ")),
             config: self.config,
             dir,
+            _keep_alive: self.keep_alive,
         }
     }
 
@@ -228,6 +235,7 @@ pub struct Certhound {
     command_line: String,
     config: Option<String>,
     dir: tempfile::TempDir,
+    _keep_alive: Vec<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl Certhound {

@@ -84,6 +84,14 @@ async fn valid_file_prints_effective_toml() {
     config.feed(feed);
     let out = check(&config.render(), &[]).await;
     assert_effective_config(&out, feed);
+    // Every test config has its store in its own temporary directory, never `./data/`.
+    let effective: toml::Table = toml::from_str(&out.stdout_text()).unwrap();
+    assert_eq!(
+        effective["store"]["path"].as_str(),
+        config.store_path().to_str(),
+        "{}",
+        out.describe()
+    );
 }
 
 #[tokio::test]

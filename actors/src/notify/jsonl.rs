@@ -18,6 +18,8 @@ const TAIL_BYTES: u64 = 4 << 20;
 enum Out {
     Stdout(io::Stdout),
     File(File),
+    /// A device or pipe (`/dev/null`, a FIFO): written like a file, nothing to sync or read back.
+    Stream(File),
 }
 
 pub struct JsonlNotifier {
@@ -36,8 +38,12 @@ impl JsonlNotifier {
                 .read(true)
                 .append(true)
                 .open(path)?;
-            cut_torn_line(&mut f)?;
-            Out::File(f)
+            if f.metadata()?.is_file() {
+                cut_torn_line(&mut f)?;
+                Out::File(f)
+            } else {
+                Out::Stream(f)
+            }
         };
         Ok(JsonlNotifier {
             out,
@@ -48,7 +54,7 @@ impl JsonlNotifier {
     fn writer(&mut self) -> &mut dyn Write {
         match &mut self.out {
             Out::Stdout(s) => s,
-            Out::File(f) => f,
+            Out::File(f) | Out::Stream(f) => f,
         }
     }
 }
@@ -99,6 +105,7 @@ impl Notifier for JsonlNotifier {
         match &mut self.out {
             Out::Stdout(s) => s.flush(),
             Out::File(f) => f.sync_data(),
+            Out::Stream(f) => f.flush(),
         }
         .map_err(|e| DeliveryError::Transient(e.to_string()))
     }

@@ -1,5 +1,6 @@
 //! The durable store: one redb file holding
-//! - `findings`: every finding with its delivery state per channel (the outbox);
+//! - `findings`: every finding, by number (the outbox);
+//! - `delivery`: per finding and channel, its delivery state (pending, sent, failed and why);
 //! - `pending`: per channel, the findings still to deliver, in the order they were found;
 //! - `dedupe` and `dedupe_by_time`: registrable domains already reported and when, so that a
 //!   restart does not report them again within the window;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const FINDINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("findings");
 const PENDING: TableDefinition<(&str, u64), ()> = TableDefinition::new("pending");
+const DELIVERY: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("delivery");
 const DEDUPE: TableDefinition<&str, u64> = TableDefinition::new("dedupe");
 const DEDUPE_BY_TIME: TableDefinition<(u64, &str), ()> = TableDefinition::new("dedupe_by_time");
 
@@ -34,13 +36,21 @@ const META_FORMAT: &str = "format";
 const META_STORE_ID: &str = "store_id";
 const META_CURSOR: &str = "cursor";
 
-/// A finding as stored: what was found and where it went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A finding as listed: what was found and where it went.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub finding: Finding,
     /// When it was stored (Unix seconds).
     pub stored_at: u64,
     pub channels: Vec<ChannelState>,
+}
+
+/// A finding as stored in `findings`; its delivery state is kept apart so that marking a
+/// delivery does not rewrite the finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Stored {
+    finding: Finding,
+    stored_at: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,8 +140,16 @@ fn describe_open(e: redb::DatabaseError) -> String {
 }
 
 fn builder() -> redb::Builder {
+    builder_with_cache(DEFAULT_CACHE)
+}
+
+/// redb's own default cache is 1 GiB; certhound's working set is small.
+const DEFAULT_CACHE: usize = 16 << 20;
+
+fn builder_with_cache(bytes: usize) -> redb::Builder {
     let mut b = Database::builder();
     b.set_concurrency_mode(ConcurrencyMode::SingleWriter);
+    b.set_cache_size(bytes);
     b
 }
 
@@ -142,6 +160,7 @@ impl Store {
         let db = if cfg.in_memory() {
             // In memory there is no other process to share with: the default mode.
             Database::builder()
+                .set_cache_size(cfg.cache_bytes)
                 .create_with_backend(InMemoryBackend::new())
                 .map_err(|e| open_error(path, describe_open(e)))?
         } else {
@@ -154,7 +173,7 @@ impl Store {
             if p.is_dir() {
                 return Err(open_error(path, "it is a directory"));
             }
-            builder()
+            builder_with_cache(cfg.cache_bytes)
                 .create(p)
                 .map_err(|e| open_error(path, describe_open(e)))?
         };
@@ -199,6 +218,7 @@ impl Store {
             };
             tx.open_table(FINDINGS)?;
             tx.open_table(PENDING)?;
+            tx.open_table(DELIVERY)?;
             tx.open_table(DEDUPE)?;
             tx.open_table(DEDUPE_BY_TIME)?;
         }
@@ -241,25 +261,21 @@ impl Store {
         {
             let mut table = tx.open_table(FINDINGS)?;
             let mut pending = tx.open_table(PENDING)?;
+            let mut delivery = tx.open_table(DELIVERY)?;
             let mut dedupe = tx.open_table(DEDUPE)?;
             let mut by_time = tx.open_table(DEDUPE_BY_TIME)?;
             let first = table.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+            let pending_state = codec::encode(&Delivery::Pending)?;
             for (next, f) in (first..).zip(findings.iter_mut()) {
                 f.id = format!("{}:{next}", self.id);
-                let record = Record {
+                let stored = Stored {
                     finding: f.clone(),
                     stored_at: now,
-                    channels: channels
-                        .iter()
-                        .map(|c| ChannelState {
-                            channel: c.to_string(),
-                            state: Delivery::Pending,
-                        })
-                        .collect(),
                 };
-                table.insert(next, codec::encode(&record)?.as_slice())?;
+                table.insert(next, codec::encode(&stored)?.as_slice())?;
                 for c in channels {
                     pending.insert((*c, next), ())?;
+                    delivery.insert((next, *c), pending_state.as_slice())?;
                 }
                 let old = dedupe
                     .insert(f.registrable_domain.as_str(), now)?
@@ -291,8 +307,8 @@ impl Store {
             let (key, _) = entry?;
             let (_, n) = key.value();
             if let Some(v) = table.get(n)? {
-                let record: Record = codec::decode(v.value())?;
-                out.push((n, record.finding));
+                let stored: Stored = codec::decode(v.value())?;
+                out.push((n, stored.finding));
             }
             if out.len() >= limit {
                 break;
@@ -308,18 +324,11 @@ impl Store {
         }
         let tx = self.db.begin_write()?;
         {
-            let mut table = tx.open_table(FINDINGS)?;
             let mut pending = tx.open_table(PENDING)?;
+            let mut delivery = tx.open_table(DELIVERY)?;
             for (n, outcome) in outcomes {
                 pending.remove((channel, *n))?;
-                let record = table.get(*n)?.map(|v| codec::decode::<Record>(v.value()));
-                if let Some(record) = record {
-                    let mut record = record?;
-                    for c in record.channels.iter_mut().filter(|c| c.channel == channel) {
-                        c.state = outcome.clone();
-                    }
-                    table.insert(*n, codec::encode(&record)?.as_slice())?;
-                }
+                delivery.insert((*n, channel), codec::encode(outcome)?.as_slice())?;
             }
         }
         tx.commit()?;
@@ -369,50 +378,72 @@ impl Store {
 
     /// Stored findings, oldest first; only those stored at or after `since` when given.
     pub fn list(&self, since: Option<u64>) -> Result<Vec<Record>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(FINDINGS)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (_, v) = entry?;
-            let record: Record = codec::decode(v.value())?;
-            if since.is_none_or(|s| record.stored_at >= s) {
-                out.push(record);
-            }
-        }
-        Ok(out)
+        list(&self.db.begin_read()?, since)
     }
 }
 
-/// Opens a store file for reading only, next to a running certhound.
+/// Opens a store file to read it, next to a running certhound or not.
+///
+/// A file left unclean by a crash can only be repaired by a writer. With a certhound running,
+/// that certhound has repaired it; with none, the file is opened as a writer (which repairs it)
+/// just to read it.
 pub fn open_read_only(path: &str) -> Result<ReadOnlyStore, StoreError> {
     if !Path::new(path).exists() {
         return Err(open_error(path, "no such file"));
     }
-    let db = builder()
-        .open_read_only(path)
-        .map_err(|e| open_error(path, describe_open(e)))?;
-    Ok(ReadOnlyStore { db })
+    match builder().open_read_only(path) {
+        Ok(db) => Ok(ReadOnlyStore::ReadOnly(db)),
+        Err(redb::DatabaseError::RepairAborted) => builder()
+            .open(path)
+            .map(ReadOnlyStore::Repaired)
+            .map_err(|e| open_error(path, describe_open(e))),
+        Err(e) => Err(open_error(path, describe_open(e))),
+    }
 }
 
-/// A read-only view of a store, for `certhound findings`.
-pub struct ReadOnlyStore {
-    db: redb::ReadOnlyDatabase,
+/// A view of a store for reading, for `certhound findings`.
+pub enum ReadOnlyStore {
+    ReadOnly(redb::ReadOnlyDatabase),
+    /// Opened as a writer to repair it after a crash; only read.
+    Repaired(Database),
 }
 
 impl ReadOnlyStore {
     pub fn list(&self, since: Option<u64>) -> Result<Vec<Record>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(FINDINGS)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (_, v) = entry?;
-            let record: Record = codec::decode(v.value())?;
-            if since.is_none_or(|s| record.stored_at >= s) {
-                out.push(record);
-            }
-        }
-        Ok(out)
+        let tx = match self {
+            ReadOnlyStore::ReadOnly(db) => db.begin_read()?,
+            ReadOnlyStore::Repaired(db) => db.begin_read()?,
+        };
+        list(&tx, since)
     }
+}
+
+fn list(tx: &redb::ReadTransaction, since: Option<u64>) -> Result<Vec<Record>, StoreError> {
+    let table = tx.open_table(FINDINGS)?;
+    let delivery = tx.open_table(DELIVERY)?;
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (n, v) = entry?;
+        let n = n.value();
+        let stored: Stored = codec::decode(v.value())?;
+        if since.is_some_and(|s| stored.stored_at < s) {
+            continue;
+        }
+        let mut channels = Vec::new();
+        for d in delivery.range((n, "")..(n + 1, ""))? {
+            let (k, v) = d?;
+            channels.push(ChannelState {
+                channel: k.value().1.to_string(),
+                state: codec::decode(v.value())?,
+            });
+        }
+        out.push(Record {
+            finding: stored.finding,
+            stored_at: stored.stored_at,
+            channels,
+        });
+    }
+    Ok(out)
 }
 
 fn read_cursor(

@@ -1,0 +1,213 @@
+//! A store that cannot be opened stops certhound with exit code 74 and one stderr line
+//! `certhound: cannot open store ...` naming the path and the reason, never a panic: a path under
+//! a regular file, a file of garbage bytes (left as it was), and a store already held by a running
+//! `certhound watch` (which keeps running and working). `certhound findings` reads the store of a
+//! running instance.
+
+use certhound_tests::durable::{assert_cannot_open_store, findings_cli, stored_findings};
+use certhound_tests::output::registrable_domain;
+use certhound_tests::{timeouts, Certhound, CerthoundCommand, FakeCertstream, Step, TestConfig};
+
+/// `certhound watch` with this store path, run to its end.
+async fn watch_with_store(path: &std::path::Path) -> (TestConfig, certhound_tests::Finished) {
+    let server = FakeCertstream::start(vec![]).await;
+    let mut config = TestConfig::new();
+    config.feed(&server.url());
+    config.set_str("store", "path", path.to_str().unwrap());
+    let out = CerthoundCommand::new()
+        .test_config(&config)
+        .arg("watch")
+        .run(timeouts::EVENT)
+        .await;
+    (config, out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_path_under_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"not a directory\n").unwrap();
+    let store = file.join("x.redb");
+    let (_config, out) = watch_with_store(&store).await;
+    assert_cannot_open_store(&out, &store, &[]);
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a directory\n");
+}
+
+/// 64 KiB of deterministic garbage (splitmix64).
+fn garbage() -> Vec<u8> {
+    let mut state = 0x0BAD_5EED_u64;
+    let mut out = Vec::with_capacity(65_536);
+    while out.len() < 65_536 {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_file_of_garbage_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("garbage.redb");
+    let bytes = garbage();
+    std::fs::write(&store, &bytes).unwrap();
+    let (config, out) = watch_with_store(&store).await;
+    assert_cannot_open_store(&out, &store, &[]);
+    assert!(
+        std::fs::read(&store).unwrap() == bytes,
+        "the corrupted file was changed"
+    );
+
+    // `certhound findings` cannot open it either.
+    let out = findings_cli(&config, &[]).await;
+    assert_cannot_open_store(&out, &store, &[]);
+    assert!(std::fs::read(&store).unwrap() == bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_watch_on_a_store_in_use_exits_74_and_the_first_keeps_working() {
+    let server = FakeCertstream::start(vec![
+        Step::text(certhound_tests::messages::lite(
+            &["paypal-store-first.com"],
+            1,
+        )),
+        Step::Gate,
+        Step::text(certhound_tests::messages::lite(
+            &["netflix-store-after.net"],
+            2,
+        )),
+    ])
+    .await;
+    let mut config = TestConfig::new();
+    config.feed(&server.url());
+    let mut first = Certhound::watch(&config);
+    first
+        .wait_for_findings(&["paypal-store-first.com"], timeouts::EVENT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let second = CerthoundCommand::new()
+        .test_config(&config)
+        .arg("watch")
+        .run(timeouts::EVENT)
+        .await;
+    let line = assert_cannot_open_store(
+        &second,
+        &config.store_path(),
+        &["in use by another process"],
+    );
+    println!("{line}");
+
+    // The first one still runs and still works.
+    assert!(first.is_running(), "{}", first.describe("first watch"));
+    server.release();
+    first
+        .wait_for_findings(&["netflix-store-after.net"], timeouts::EVENT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(server.connections(), 1, "{:?}", server.stats());
+
+    first.send_signal(libc::SIGTERM);
+    let status = first.wait_exit(timeouts::EXIT).await;
+    assert_eq!(status.code(), Some(0), "{}", first.describe("first watch"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_reads_the_store_of_a_running_watch() {
+    let domains = ["paypal-running-store.com", "banco-running-store.net"];
+    let server = FakeCertstream::start(vec![
+        Step::text(certhound_tests::messages::lite(&[domains[0]], 1)),
+        Step::text(certhound_tests::messages::full(&[domains[1]], 2)),
+    ])
+    .await;
+    let mut config = TestConfig::new();
+    config.feed(&server.url());
+    let mut watch = Certhound::watch(&config);
+    watch
+        .wait_for_findings(&domains, timeouts::EVENT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = watch
+        .findings()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+
+    // JSON lines: both findings, with the ids they were delivered under.
+    let stored = stored_findings(&config).await;
+    let mut got: Vec<(String, String)> = stored
+        .iter()
+        .map(|f| {
+            (
+                registrable_domain(f).to_string(),
+                f["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = watch
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                registrable_domain(f).to_string(),
+                f["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "stored: {stored:#?}");
+    assert!(ids.iter().all(|i| !i.is_empty()), "{ids:?}");
+    for f in &stored {
+        for key in [
+            "id",
+            "detected_at",
+            "domain",
+            "registrable_domain",
+            "rules",
+            "channels",
+        ] {
+            assert!(!f[key].is_null(), "{key} missing: {f}");
+        }
+        assert!(f["channels"]["jsonl"].is_string(), "{f}");
+    }
+
+    // `--since`: a recent window lists them, a future instant lists none.
+    let recent = findings_cli(&config, &["--since", "1h"]).await;
+    assert_eq!(recent.code(), Some(0), "{}", recent.describe());
+    assert_eq!(
+        recent
+            .stdout
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .count(),
+        2,
+        "{}",
+        recent.describe()
+    );
+    let future = findings_cli(&config, &["--since", "2099-01-01T00:00:00Z"]).await;
+    assert_eq!(future.code(), Some(0), "{}", future.describe());
+    assert!(
+        future.stdout.iter().all(|l| l.trim().is_empty()),
+        "{}",
+        future.describe()
+    );
+
+    // The human table names both domains.
+    let table = CerthoundCommand::new()
+        .test_config(&config)
+        .arg("findings")
+        .run(timeouts::EXIT)
+        .await;
+    assert_eq!(table.code(), Some(0), "{}", table.describe());
+    for d in domains {
+        assert!(table.stdout_text().contains(d), "{}", table.describe());
+    }
+
+    assert!(watch.is_running(), "{}", watch.describe("watch"));
+    watch.send_signal(libc::SIGTERM);
+    let status = watch.wait_exit(timeouts::EXIT).await;
+    assert_eq!(status.code(), Some(0), "{}", watch.describe("watch"));
+}
