@@ -4,7 +4,7 @@
 //! a 64-bit keyed hash of the domain (SipHash with a per-process random key, so nobody can craft
 //! collisions) in a hash set, plus the same hash and its report time in a ring ordered by time.
 //! Reports arrive in time order, so the ring's front is always the oldest: expired entries and,
-//! when full, the least recently reported entry are dropped from there. About 30 bytes per entry.
+//! when full, the least recently reported entry are dropped from there. About 30 bytes per entry (12 in the rings, the rest in the set).
 //! A hash collision (probability ~n/2^64 per new domain) would silence one domain for one window.
 
 use std::collections::hash_map::RandomState;
@@ -33,8 +33,11 @@ impl Hasher for IdentityHasher {
 pub struct Dedupe {
     keys: RandomState,
     set: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
-    /// (hash, Unix seconds of the report), oldest first.
-    ring: VecDeque<(u64, u64)>,
+    /// Hashes and report times (Unix seconds, less `base`), oldest first; two rings rather
+    /// than one of pairs, which alignment would pad to 16 bytes.
+    hashes: VecDeque<u64>,
+    times: VecDeque<u32>,
+    base: u64,
     window: Duration,
     capacity: usize,
 }
@@ -44,7 +47,9 @@ impl Dedupe {
         Dedupe {
             keys: RandomState::new(),
             set: HashSet::default(),
-            ring: VecDeque::new(),
+            hashes: VecDeque::new(),
+            times: VecDeque::new(),
+            base: 0,
             window,
             capacity: capacity.max(1),
         }
@@ -53,17 +58,21 @@ impl Dedupe {
     /// True when `domain` was not reported within the window before `now` (Unix seconds): it is
     /// recorded now and should be reported. False for a repeat.
     pub fn first_report(&mut self, domain: &str, now: u64) -> bool {
+        if self.base == 0 {
+            self.base = now.saturating_sub(1);
+        }
         self.expire(now);
         let h = self.keys.hash_one(domain);
         if !self.set.insert(h) {
             return false;
         }
-        self.ring
-            .push_back((h, now.max(self.ring.back().map_or(0, |b| b.1))));
-        if self.ring.len() > self.capacity {
-            if let Some((old, _)) = self.ring.pop_front() {
-                self.set.remove(&old);
-            }
+        // Times only go forward in the ring, so that its front is always the oldest.
+        let t = now.saturating_sub(self.base).min(u64::from(u32::MAX)) as u32;
+        let t = t.max(self.times.back().copied().unwrap_or(0));
+        self.hashes.push_back(h);
+        self.times.push_back(t);
+        if self.hashes.len() > self.capacity {
+            self.pop_oldest();
         }
         true
     }
@@ -73,23 +82,29 @@ impl Dedupe {
         self.first_report(domain, at);
     }
 
+    fn pop_oldest(&mut self) {
+        if let Some(old) = self.hashes.pop_front() {
+            self.times.pop_front();
+            self.set.remove(&old);
+        }
+    }
+
     fn expire(&mut self, now: u64) {
         let window = self.window.as_secs();
-        while let Some(&(h, t)) = self.ring.front() {
-            if now.saturating_sub(t) < window {
+        while let Some(&t) = self.times.front() {
+            if now.saturating_sub(self.base + u64::from(t)) < window {
                 break;
             }
-            self.ring.pop_front();
-            self.set.remove(&h);
+            self.pop_oldest();
         }
     }
 
     pub fn len(&self) -> usize {
-        self.ring.len()
+        self.hashes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ring.is_empty()
+        self.hashes.is_empty()
     }
 }
 

@@ -48,7 +48,11 @@ pub struct Recorder {
     scheduled_slow: bool,
     wake: Vec<Arc<Notify>>,
     metrics: Arc<Metrics>,
+    retention: Duration,
 }
+
+/// How often delivered findings past `store.retention` are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Recorder {
     pub fn new(
@@ -58,6 +62,7 @@ impl Recorder {
         commit_batch: usize,
         wake: Vec<Arc<Notify>>,
         metrics: Arc<Metrics>,
+        retention: Duration,
     ) -> Self {
         Recorder {
             store,
@@ -71,6 +76,21 @@ impl Recorder {
             scheduled_slow: false,
             wake,
             metrics,
+            retention,
+        }
+    }
+
+    /// Deletes findings delivered everywhere and older than the retention: the outbox does not
+    /// grow without limit.
+    fn purge(&mut self) {
+        let before = unix_now().saturating_sub(self.retention.as_secs());
+        match self.store.purge(before) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                purged = n,
+                "deleted delivered findings past store.retention"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot purge old findings"),
         }
     }
 
@@ -126,6 +146,11 @@ impl Recorder {
 
 impl Actor for Recorder {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.purge();
+        ctx.run_interval(PURGE_EVERY, |act, _| act.purge());
+    }
 }
 
 impl Handler<Record> for Recorder {

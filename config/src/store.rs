@@ -22,6 +22,10 @@ pub struct StoreConfig {
     pub commit_batch: usize,
     /// Memory the database may use to cache pages, in bytes.
     pub cache_bytes: usize,
+    /// Findings delivered (or failed for good) on every channel are deleted after this long;
+    /// findings still pending somewhere are kept whatever their age.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 impl Default for StoreConfig {
@@ -30,7 +34,8 @@ impl Default for StoreConfig {
             path: "./data/certhound.redb".into(),
             commit_interval: Duration::from_millis(20),
             commit_batch: 512,
-            cache_bytes: 16 << 20,
+            cache_bytes: 4 << 20,
+            retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

@@ -205,6 +205,7 @@ async fn pipeline(
                     sc.commit_batch,
                     wakes.clone(),
                     m.clone(),
+                    sc.retention,
                 ))
             },
         )
@@ -229,9 +230,9 @@ async fn pipeline(
                 let since = now.saturating_sub(dedupe_cfg.window.as_secs());
                 let _ = store.compact_dedupe(since, dedupe_cfg.capacity);
                 let mut dedupe = Dedupe::new(dedupe_cfg.window, dedupe_cfg.capacity);
-                for (domain, at) in store.dedupe_since(since).map_err(|e| e.to_string())? {
-                    dedupe.remember(&domain, at);
-                }
+                store
+                    .for_each_dedupe_since(since, |domain, at| dedupe.remember(domain, at))
+                    .map_err(|e| e.to_string())?;
                 Ok(Matcher::new(
                     rules.clone(),
                     dedupe,

@@ -144,7 +144,7 @@ fn builder() -> redb::Builder {
 }
 
 /// redb's own default cache is 1 GiB; certhound's working set is small.
-const DEFAULT_CACHE: usize = 16 << 20;
+const DEFAULT_CACHE: usize = 4 << 20;
 
 fn builder_with_cache(bytes: usize) -> redb::Builder {
     let mut b = Database::builder();
@@ -335,19 +335,6 @@ impl Store {
         Ok(())
     }
 
-    /// Registrable domains reported at or after `since` (Unix seconds), oldest first.
-    pub fn dedupe_since(&self, since: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let by_time = tx.open_table(DEDUPE_BY_TIME)?;
-        let mut out = Vec::new();
-        for entry in by_time.range((since, "")..)? {
-            let (key, _) = entry?;
-            let (t, d) = key.value();
-            out.push((d.to_string(), t));
-        }
-        Ok(out)
-    }
-
     /// Forgets dedupe entries older than `before` and, past `capacity`, the oldest ones.
     /// Returns how many were removed.
     pub fn compact_dedupe(&self, before: u64, capacity: usize) -> Result<u64, StoreError> {
@@ -374,6 +361,65 @@ impl Store {
         }
         tx.commit()?;
         Ok(removed)
+    }
+
+    /// Deletes findings stored before `before` that no channel still has to deliver. Returns how
+    /// many were deleted. Findings are numbered in the order they were stored, so this stops at
+    /// the first one that is young enough.
+    pub fn purge(&self, before: u64) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut removed = 0;
+        {
+            let mut table = tx.open_table(FINDINGS)?;
+            let mut delivery = tx.open_table(DELIVERY)?;
+            let mut doomed = Vec::new();
+            for entry in table.iter()? {
+                let (n, v) = entry?;
+                let stored: Stored = codec::decode(v.value())?;
+                if stored.stored_at >= before {
+                    break;
+                }
+                let n = n.value();
+                let mut done = true;
+                for d in delivery.range((n, "")..(n + 1, ""))? {
+                    let (_, v) = d?;
+                    done &= !matches!(codec::decode::<Delivery>(v.value())?, Delivery::Pending);
+                }
+                if done {
+                    doomed.push(n);
+                }
+            }
+            for n in doomed {
+                table.remove(n)?;
+                let channels: Vec<String> = delivery
+                    .range((n, "")..(n + 1, ""))?
+                    .map(|d| d.map(|(k, _)| k.value().1.to_string()))
+                    .collect::<Result<_, _>>()?;
+                for c in channels {
+                    delivery.remove((n, c.as_str()))?;
+                }
+                removed += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Calls `f` with each registrable domain reported at or after `since` (Unix seconds),
+    /// oldest first, without collecting them (there can be a million).
+    pub fn for_each_dedupe_since(
+        &self,
+        since: u64,
+        mut f: impl FnMut(&str, u64),
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_read()?;
+        let by_time = tx.open_table(DEDUPE_BY_TIME)?;
+        for entry in by_time.range((since, "")..)? {
+            let (key, _) = entry?;
+            let (t, d) = key.value();
+            f(d, t);
+        }
+        Ok(())
     }
 
     /// Stored findings, oldest first; only those stored at or after `since` when given.

@@ -19,6 +19,13 @@ fn finding(domain: &str) -> Finding {
     }
 }
 
+fn dedupe_since(s: &Store, since: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    s.for_each_dedupe_since(since, |d, _| out.push(d.to_string()))
+        .unwrap();
+    out
+}
+
 fn cfg(path: &Path) -> StoreConfig {
     StoreConfig {
         path: path.display().to_string(),
@@ -112,12 +119,7 @@ fn dedupe_entries_expire_and_are_bounded() {
     }
     // Reported again later: only the newer time counts.
     s.record(&mut [finding("d0.com")], &[], None, 450).unwrap();
-    let since: Vec<String> = s
-        .dedupe_since(250)
-        .unwrap()
-        .into_iter()
-        .map(|x| x.0)
-        .collect();
+    let since = dedupe_since(&s, 250);
     assert_eq!(since, vec!["d2.com", "d3.com", "d0.com"]);
     assert_eq!(s.compact_dedupe(250, 100).unwrap(), 1, "d1 expired");
     assert_eq!(
@@ -125,12 +127,7 @@ fn dedupe_entries_expire_and_are_bounded() {
         1,
         "over capacity: the oldest goes"
     );
-    let left: Vec<String> = s
-        .dedupe_since(0)
-        .unwrap()
-        .into_iter()
-        .map(|x| x.0)
-        .collect();
+    let left = dedupe_since(&s, 0);
     assert_eq!(left, vec!["d3.com", "d0.com"]);
 }
 
@@ -166,4 +163,39 @@ fn read_only_view_lists_while_open() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].finding.registrable_domain, "paypal-x.com");
     assert!(ro.list(Some(11)).unwrap().is_empty());
+}
+
+#[test]
+fn purge_keeps_young_and_undelivered_findings() {
+    let s = Store::open(&StoreConfig {
+        path: IN_MEMORY_PATH.into(),
+        ..StoreConfig::default()
+    })
+    .unwrap();
+    s.record(&mut [finding("old-sent.com")], &["jsonl"], None, 100)
+        .unwrap();
+    s.record(&mut [finding("old-pending.com")], &["jsonl"], None, 100)
+        .unwrap();
+    s.record(&mut [finding("young.com")], &["jsonl"], None, 500)
+        .unwrap();
+    s.mark(
+        "jsonl",
+        &[
+            (1, Delivery::Sent { at: 101 }),
+            (3, Delivery::Sent { at: 501 }),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.purge(200).unwrap(), 1);
+    let left: Vec<String> = s
+        .list(None)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.finding.registrable_domain)
+        .collect();
+    assert_eq!(left, vec!["old-pending.com", "young.com"]);
+    let mut seen = Vec::new();
+    s.for_each_dedupe_since(0, |d, _| seen.push(d.to_string()))
+        .unwrap();
+    assert_eq!(seen.len(), 3, "dedupe is not the outbox's retention");
 }
