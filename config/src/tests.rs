@@ -174,3 +174,25 @@ fn secrets_and_url_credentials_never_print() {
     );
     assert!(u.contains("feed.example/full-stream"));
 }
+
+#[test]
+fn webhook_needs_a_url_and_hides_its_authorization() {
+    let err = load("[notify.webhook]\ntimeout = \"5s\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("notify.webhook"), "{err}");
+    assert!(err.to_string().contains("missing field `url`"), "{err}");
+    let err = load("[notify.webhook]\nurl = \"ftp://x/\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("notify.webhook.url"), "{err}");
+    let c = load(
+        "[notify.webhook]\nurl = \"https://hooks.example/x\"\nauthorization = \"Bearer s3cr3t\"\n",
+        &[],
+    )
+    .unwrap();
+    let w = c.notify.webhook.as_ref().unwrap();
+    assert_eq!(w.authorization.as_ref().unwrap().expose(), "Bearer s3cr3t");
+    assert_eq!(w.timeout, std::time::Duration::from_secs(10));
+    let shown = c.to_redacted_toml();
+    assert!(
+        !shown.contains("s3cr3t") && shown.contains("<redacted>"),
+        "{shown}"
+    );
+}
