@@ -12,6 +12,7 @@
 pub mod backoff;
 pub mod certstream;
 pub mod dedupe;
+pub mod enrich;
 pub mod delivery;
 pub mod feed;
 pub mod finding;
