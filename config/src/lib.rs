@@ -16,6 +16,7 @@
 
 mod dedupe;
 mod delivery;
+mod enrich;
 mod log;
 mod matcher;
 mod notify;
@@ -27,6 +28,7 @@ mod watch;
 
 pub use dedupe::DedupeConfig;
 pub use delivery::DeliveryConfig;
+pub use enrich::{CacheConfig, EnrichConfig, LimitsConfig, OnUnknown, RdapConfig, WhoisConfig};
 pub use log::{LogConfig, LogFormat};
 pub use matcher::{MatcherConfig, DEFAULT_ALLOWLIST, DEFAULT_KEYWORDS, DEFAULT_SUSPICIOUS_WORDS};
 pub use notify::{JsonlConfig, NotifyConfig, WebhookConfig};
@@ -59,6 +61,8 @@ pub struct Config {
     pub matcher: MatcherConfig,
     /// How long a reported registrable domain stays quiet.
     pub dedupe: DedupeConfig,
+    /// Registration data (RDAP, WHOIS) and the "registered recently" decision.
+    pub enrich: EnrichConfig,
     /// The embedded database of findings, delivery state, dedupe and feed position.
     pub store: StoreConfig,
     /// How each channel works through its queue of stored findings.
@@ -198,6 +202,7 @@ impl Config {
         self.pipeline.validate()?;
         self.matcher.validate()?;
         self.dedupe.validate()?;
+        self.enrich.validate()?;
         self.store.validate()?;
         self.delivery.validate()?;
         self.notify.validate()?;
