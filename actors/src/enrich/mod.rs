@@ -2,4 +2,5 @@
 //! last changed, from RDAP (the source of truth for gTLDs since 2025) or WHOIS (port 43; many
 //! ccTLDs have nothing else).
 
+pub mod rdap;
 pub mod whois_parse;
