@@ -6,6 +6,7 @@
 mod explain;
 mod findings;
 mod logging;
+mod lookup;
 mod supervision;
 mod watch;
 
@@ -51,6 +52,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Registration data of one domain as JSON: a live RDAP/WHOIS lookup, or the parse of a
+    /// saved answer (--rdap-file, --whois-file).
+    Lookup {
+        /// The domain (its registrable domain is looked up).
+        #[arg(required_unless_present_any = ["rdap_file", "whois_file"])]
+        domain: Option<String>,
+        /// Parse this saved RDAP answer instead of looking up.
+        #[arg(long, conflicts_with = "whois_file")]
+        rdap_file: Option<PathBuf>,
+        /// Parse this saved WHOIS answer instead of looking up.
+        #[arg(long)]
+        whois_file: Option<PathBuf>,
+        /// The domain of a saved answer (same as DOMAIN).
+        #[arg(long = "domain", conflicts_with = "domain")]
+        domain_flag: Option<String>,
+    },
     /// List stored findings and their delivery state per channel (works while certhound runs).
     Findings {
         /// Only findings stored since then: a duration back (`1h`, `2days`) or an RFC 3339 time.
@@ -93,6 +110,19 @@ fn main() {
             0
         }
         Command::Explain { domain, json } => explain::run(&cfg, &domain, json),
+        Command::Lookup {
+            domain,
+            rdap_file,
+            whois_file,
+            domain_flag,
+        } => lookup::run(
+            &cfg,
+            lookup::Args {
+                domain: domain.as_deref().or(domain_flag.as_deref()),
+                rdap_file: rdap_file.as_deref(),
+                whois_file: whois_file.as_deref(),
+            },
+        ),
         Command::Findings { since, json } => {
             let since = match since.as_deref().map(findings::parse_since).transpose() {
                 Ok(s) => s,

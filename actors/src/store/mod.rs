@@ -32,6 +32,9 @@ const DELIVERY: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("deli
 const DEDUPE: TableDefinition<&str, u64> = TableDefinition::new("dedupe");
 const DEDUPE_BY_TIME: TableDefinition<(u64, &str), ()> = TableDefinition::new("dedupe_by_time");
 
+/// Registration lookups by registrable domain (`enrich::lookups`), so a restart does not ask again.
+const LOOKUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("lookups");
+
 const META_FORMAT: &str = "format";
 const META_STORE_ID: &str = "store_id";
 const META_CURSOR: &str = "cursor";
@@ -221,6 +224,7 @@ impl Store {
             tx.open_table(DELIVERY)?;
             tx.open_table(DEDUPE)?;
             tx.open_table(DEDUPE_BY_TIME)?;
+            tx.open_table(LOOKUPS)?;
         }
         tx.commit()?;
         Ok(id)
@@ -403,6 +407,29 @@ impl Store {
         }
         tx.commit()?;
         Ok(removed)
+    }
+
+    /// A stored lookup result (encoded by the caller's type).
+    pub fn get_lookup<T: serde::de::DeserializeOwned>(
+        &self,
+        domain: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(LOOKUPS)?;
+        let v = t.get(domain)?;
+        Ok(match v {
+            Some(v) => Some(codec::decode(v.value())?),
+            None => None,
+        })
+    }
+
+    /// Stores a lookup result.
+    pub fn put_lookup<T: Serialize>(&self, domain: &str, value: &T) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(LOOKUPS)?
+            .insert(domain, codec::encode(value)?.as_slice())?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Calls `f` with each registrable domain reported at or after `since` (Unix seconds),

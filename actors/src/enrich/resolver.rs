@@ -1,0 +1,312 @@
+//! The resolver: one lookup of a registrable domain, RDAP first, WHOIS as the fallback, within
+//! the limits of `[enrich.limits]`.
+//!
+//! Limits: each RDAP base URL and WHOIS server has its own token bucket (`governor`), so a burst
+//! for one TLD waits at its own server's pace and never delays other TLDs; a global semaphore caps
+//! the lookups in flight. Every request has connect and read timeouts, so a server that accepts
+//! and never answers costs one timeout, not a stalled queue. A 429 is honoured (`Retry-After`,
+//! capped by `max_retry_after`).
+
+use super::rdap::{self, Bootstrap, Registration};
+use super::whois_parse;
+use certhound_config::EnrichConfig;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use whois_rust::{WhoIs, WhoIsLookupOptions};
+
+/// Why a lookup gave no registration data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub struct Resolver {
+    cfg: EnrichConfig,
+    bootstrap: RwLock<Bootstrap>,
+    http: reqwest::Client,
+    whois: Option<WhoIs>,
+    limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
+    in_flight: Semaphore,
+}
+
+impl Resolver {
+    pub fn new(cfg: EnrichConfig) -> Result<Resolver, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.limits.connect_timeout)
+            .timeout(cfg.limits.connect_timeout + cfg.limits.read_timeout)
+            .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let servers: serde_json::Map<String, serde_json::Value> = cfg
+            .whois
+            .servers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let whois = WhoIs::from_string(serde_json::Value::Object(servers).to_string())
+            .map_err(|e| format!("enrich.whois.servers: {e}"))?;
+        let max = cfg.limits.max_concurrent;
+        Ok(Resolver {
+            cfg,
+            bootstrap: RwLock::new(Bootstrap::shipped()),
+            http,
+            whois: Some(whois),
+            limiters: Mutex::new(HashMap::new()),
+            in_flight: Semaphore::new(max),
+        })
+    }
+
+    /// Replaces the RDAP bootstrap (after fetching IANA's).
+    pub fn set_bootstrap(&self, b: Bootstrap) {
+        if let Ok(mut cur) = self.bootstrap.write() {
+            *cur = b;
+        }
+    }
+
+    /// Fetches the bootstrap from `enrich.rdap.bootstrap_url`; keeps the current one on failure.
+    pub async fn refresh_bootstrap(&self) -> Result<usize, String> {
+        let url = &self.cfg.rdap.bootstrap_url;
+        if url.is_empty() {
+            return Ok(0);
+        }
+        let text = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("cannot fetch the RDAP bootstrap: {}", short(&e)))?
+            .text()
+            .await
+            .map_err(|e| format!("cannot read the RDAP bootstrap: {}", short(&e)))?;
+        let b = Bootstrap::parse(&text)?;
+        let n = b.len();
+        self.set_bootstrap(b);
+        Ok(n)
+    }
+
+    fn limiter(&self, server: &str) -> Arc<DefaultDirectRateLimiter> {
+        let mut map = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(server.to_string())
+            .or_insert_with(|| {
+                let per_second = self
+                    .cfg
+                    .limits
+                    .per_server
+                    .get(server)
+                    .copied()
+                    .unwrap_or(self.cfg.limits.per_server_per_second);
+                let n = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+                Arc::new(RateLimiter::direct(
+                    Quota::per_second(n).allow_burst(NonZeroU32::MIN),
+                ))
+            })
+            .clone()
+    }
+
+    /// Registration data of `domain` (a lowercase ASCII registrable domain).
+    pub async fn lookup(&self, domain: &str) -> Result<Registration, LookupError> {
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| LookupError::Failed("resolver closed".into()))?;
+        let base = self
+            .bootstrap
+            .read()
+            .ok()
+            .and_then(|b| b.base_for(domain).map(str::to_string));
+        let mut errors = Vec::new();
+        if let Some(base) = base {
+            match self.rdap(&base, domain).await {
+                Ok(r) if r.has_dates() => return Ok(r),
+                Ok(_) => errors.push(format!("rdap {base}: no dates")),
+                Err(e) => errors.push(format!("rdap {base}: {e}")),
+            }
+        }
+        match self.whois(domain).await {
+            Ok(r) if r.has_dates() => Ok(r),
+            Ok(r) => Err(LookupError::Failed(
+                errors
+                    .into_iter()
+                    .chain([format!("{}: no dates", r.source)])
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+            Err(e) => {
+                errors.push(e);
+                Err(LookupError::Failed(errors.join("; ")))
+            }
+        }
+    }
+
+    async fn rdap(&self, base: &str, domain: &str) -> Result<Registration, String> {
+        let url = format!("{base}domain/{domain}");
+        let parsed = self.rdap_get(base, &url).await?;
+        let mut r = parsed.registration;
+        if !r.has_dates() && self.cfg.rdap.follow_registrar {
+            if let Some(link) = parsed.registrar_link {
+                let host = host_of(&link);
+                if let Ok(p) = self.rdap_get(&host, &link).await {
+                    let mut theirs = p.registration;
+                    theirs.registrar = theirs.registrar.or(r.registrar.take());
+                    return Ok(theirs);
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    /// One RDAP GET with the server's limiter, retries and `Retry-After`.
+    async fn rdap_get(&self, server: &str, url: &str) -> Result<rdap::Parsed, String> {
+        let limiter = self.limiter(&host_of(server));
+        let mut last = String::new();
+        for attempt in 0..=self.cfg.limits.retries {
+            limiter.until_ready().await;
+            let resp = self
+                .http
+                .get(url)
+                .header(
+                    reqwest::header::ACCEPT,
+                    "application/rdap+json, application/json",
+                )
+                .send()
+                .await;
+            let resp = match resp {
+                Ok(r) => r,
+                Err(e) => {
+                    last = short(&e);
+                    backoff(attempt).await;
+                    continue;
+                }
+            };
+            let status = resp.status();
+            if status.as_u16() == 429 {
+                let wait = retry_after(&resp)
+                    .unwrap_or(Duration::from_secs(2))
+                    .min(self.cfg.limits.max_retry_after);
+                last = format!("HTTP 429, retry after {wait:?}");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if status.as_u16() == 404 {
+                return Err("HTTP 404: not found at the registry".into());
+            }
+            if !status.is_success() {
+                last = format!("HTTP {status}");
+                if status.is_server_error() {
+                    backoff(attempt).await;
+                    continue;
+                }
+                return Err(last);
+            }
+            let text = resp.text().await.map_err(|e| short(&e))?;
+            return rdap::parse(&text, &format!("rdap {}", host_of(server)));
+        }
+        Err(last)
+    }
+
+    async fn whois(&self, domain: &str) -> Result<Registration, String> {
+        let Some(whois) = &self.whois else {
+            return Err("whois: not configured".into());
+        };
+        let tld = domain.rsplit('.').next().unwrap_or(domain);
+        let server = self
+            .cfg
+            .whois
+            .servers
+            .get(tld)
+            .or_else(|| self.cfg.whois.servers.get("_"))
+            .cloned()
+            .unwrap_or_default();
+        let limiter = self.limiter(&server);
+        let mut last = String::new();
+        for attempt in 0..=self.cfg.limits.retries {
+            limiter.until_ready().await;
+            let mut opts =
+                WhoIsLookupOptions::from_string(domain).map_err(|e| format!("whois: {e}"))?;
+            opts.follow = self.cfg.whois.follow;
+            opts.timeout = Some(self.cfg.limits.read_timeout);
+            let answer = tokio::time::timeout(
+                self.cfg.limits.connect_timeout + self.cfg.limits.read_timeout,
+                whois.lookup_async(opts),
+            )
+            .await;
+            match answer {
+                Ok(Ok(text)) => {
+                    if whois_parse::looks_rate_limited(&text) {
+                        last = format!("whois {server}: rate limited");
+                        backoff(attempt + 2).await;
+                        continue;
+                    }
+                    if whois_parse::looks_like_no_match(&text) {
+                        return Err(format!("whois {server}: no match"));
+                    }
+                    let d = whois_parse::parse(&text);
+                    return Ok(Registration {
+                        created: d.created,
+                        updated: d.updated,
+                        expires: d.expires,
+                        registrar: d.registrar,
+                        source: format!("whois {server}"),
+                    });
+                }
+                Ok(Err(e)) => last = format!("whois {server}: {e}"),
+                Err(_) => last = format!("whois {server}: timed out"),
+            }
+            backoff(attempt).await;
+        }
+        Err(last)
+    }
+}
+
+/// Parses a saved WHOIS answer, as a lookup would.
+pub fn registration_from_whois(text: &str, source: &str) -> Registration {
+    let d = whois_parse::parse(text);
+    Registration {
+        created: d.created,
+        updated: d.updated,
+        expires: d.expires,
+        registrar: d.registrar,
+        source: source.to_string(),
+    }
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(200) * 2u32.pow(attempt.min(6))).await;
+}
+
+/// `https://host:port/path` → `host:port`.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map(|x| x.1).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest).to_string()
+}
+
+/// A reqwest error without its URL (which could carry credentials).
+fn short(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else if let Some(s) = e.status() {
+        format!("HTTP {s}")
+    } else {
+        "request failed".into()
+    }
+}
