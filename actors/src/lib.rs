@@ -12,8 +12,8 @@
 pub mod backoff;
 pub mod certstream;
 pub mod dedupe;
-pub mod enrich;
 pub mod delivery;
+pub mod enrich;
 pub mod feed;
 pub mod finding;
 pub mod matcher;
