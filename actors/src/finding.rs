@@ -26,6 +26,29 @@ pub struct Finding {
     pub source: Option<SourceInfo>,
     /// When the certstream server saw the entry (epoch seconds).
     pub seen: Option<f64>,
+    /// Registration data of the registrable domain (RDAP/WHOIS), once looked up.
+    pub registration: Option<RegistrationInfo>,
+}
+
+/// What the lookup of a finding's registrable domain found: the original alerts' CDu (date of the
+/// last update) and Delta (days since it), and whether that is recent.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RegistrationInfo {
+    /// RFC 3339 dates.
+    pub created: Option<String>,
+    pub updated: Option<String>,
+    pub expires: Option<String>,
+    pub registrar: Option<String>,
+    /// `rdap <server>` or `whois <server>`.
+    pub source: Option<String>,
+    /// Date of the last change: `updated`, else `created`.
+    pub cdu: Option<String>,
+    /// Days since `cdu`.
+    pub delta_days: Option<i64>,
+    /// Created or changed within `enrich.recent_days`; null when unknown.
+    pub recent: Option<bool>,
+    /// Why the dates are unknown ("registration date unknown: ..."), when they are.
+    pub note: Option<String>,
 }
 
 /// The certificate behind a finding, as far as the feed told.

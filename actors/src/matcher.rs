@@ -152,6 +152,7 @@ impl Matcher {
                     url: s.url.as_deref().map(str::to_string),
                 }),
                 seen: cert.and_then(|c| c.seen),
+                registration: None,
             });
         }
         for mut f in found {

@@ -50,6 +50,10 @@ counters! {
     allowlisted,
     /// Findings stored durably (the outbox).
     stored,
+    /// Findings whose registration data was looked up (or found unknown).
+    enriched,
+    /// Findings not notified: not registered or changed recently (or unknown, with drop).
+    not_recent,
     /// Deliveries marked sent, over all channels.
     delivered,
     /// Deliveries that failed for good (recorded with their reason).

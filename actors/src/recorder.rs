@@ -36,6 +36,8 @@ pub struct Commit;
 
 pub struct Recorder {
     store: Store,
+    /// The first queue of new findings (`enrich`), when there is a stage before the channels.
+    stage: Option<&'static str>,
     channels: Vec<&'static str>,
     waiting: Vec<Finding>,
     cursor: Option<u64>,
@@ -55,8 +57,11 @@ pub struct Recorder {
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Recorder {
+    /// `wake` is notified after each commit: the stage's when there is one, else the channels'.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
+        stage: Option<&'static str>,
         channels: Vec<&'static str>,
         commit_interval: Duration,
         commit_batch: usize,
@@ -66,6 +71,7 @@ impl Recorder {
     ) -> Self {
         Recorder {
             store,
+            stage,
             channels,
             waiting: Vec::new(),
             cursor: None,
@@ -101,10 +107,13 @@ impl Recorder {
             return;
         }
         let cursor = self.cursor_dirty.then_some(self.cursor).flatten();
-        match self
-            .store
-            .record(&mut self.waiting, &self.channels, cursor, unix_now())
-        {
+        match self.store.record_at(
+            &mut self.waiting,
+            self.stage,
+            &self.channels,
+            cursor,
+            unix_now(),
+        ) {
             Ok(()) => {
                 let n = self.waiting.len() as u64;
                 self.waiting.clear();

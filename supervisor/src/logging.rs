@@ -75,6 +75,8 @@ pub fn log_metrics(s: &Snapshot, last: bool) {
         duplicates = s.duplicates,
         allowlisted = s.allowlisted,
         stored = s.stored,
+        enriched = s.enriched,
+        not_recent = s.not_recent,
         delivered = s.delivered,
         delivery_failed = s.delivery_failed,
         delivery_retries = s.delivery_retries,

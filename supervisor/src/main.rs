@@ -44,6 +44,10 @@ enum Command {
     Replay {
         /// The file; gzip is recognised by its content.
         file: PathBuf,
+        /// Look up registration data (RDAP/WHOIS) as `watch` does. Off by default: whether a
+        /// domain was registered recently is judged against now, not the file's time.
+        #[arg(long)]
+        enrich: bool,
     },
     /// Show, for one domain, its normalised forms and which rule matched or why none did.
     Explain {
@@ -144,9 +148,9 @@ fn main() {
             logging::init(&cfg.log);
             watch::run(cfg, watch::Source::Feed)
         }
-        Command::Replay { file } => {
+        Command::Replay { file, enrich } => {
             logging::init(&cfg.log);
-            watch::run(cfg, watch::Source::Replay(file))
+            watch::run(cfg, watch::Source::Replay { path: file, enrich })
         }
     };
     std::process::exit(code);

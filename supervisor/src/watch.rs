@@ -17,6 +17,9 @@ use crate::supervision::Supervisor;
 use actix::prelude::*;
 use certhound_actors::dedupe::Dedupe;
 use certhound_actors::delivery::{self, DeliveryActor};
+use certhound_actors::enrich::lookups::Lookups;
+use certhound_actors::enrich::resolver::Resolver;
+use certhound_actors::enrich::stage::{Drain as EnrichDrain, EnrichStage, STAGE};
 use certhound_actors::feed::FeedActor;
 use certhound_actors::matcher::{Drain, Matcher};
 use certhound_actors::metrics::Metrics;
@@ -43,7 +46,12 @@ pub const EXIT_STORE: i32 = 74;
 /// Where certificates come from.
 pub enum Source {
     Feed,
-    Replay(PathBuf),
+    /// A file; `enrich` asks for registration lookups, which a replay of old certificates
+    /// usually does not want ("registered recently" is judged against now).
+    Replay {
+        path: PathBuf,
+        enrich: bool,
+    },
 }
 
 /// Runs the watch pipeline until shutdown; returns the process exit code.
@@ -56,7 +64,7 @@ pub fn run(cfg: Config, source: Source) -> i32 {
         }
     };
     let input = match &source {
-        Source::Replay(path) => match replay::open(path) {
+        Source::Replay { path, .. } => match replay::open(path) {
             Ok(i) => Some(i),
             Err(e) => {
                 tracing::error!(path = %path.display(), error = %e, "cannot open replay file");
@@ -133,6 +141,11 @@ async fn pipeline(
     rules: Arc<RuleSet>,
     store: Store,
 ) -> (i32, Vec<actix_rt::Arbiter>) {
+    let enrich = cfg.enrich.enabled
+        && match &source {
+            Source::Feed => true,
+            Source::Replay { enrich, .. } => *enrich,
+        };
     let metrics = Arc::new(Metrics::default());
     let stopping = CancellationToken::new();
     let (supervisor, mut fatal) =
@@ -189,10 +202,65 @@ async fn pipeline(
     }
     tracing::info!(channels = ?channels, keywords = rules.len(), "channels ready");
 
+    // Registration lookups between the store and the channels, when on (see `enrich_enabled`).
+    let mut stage = None;
+    if enrich {
+        let resolver = match Resolver::new(cfg.enrich.clone()) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up [enrich]");
+                return (1, Vec::new());
+            }
+        };
+        let lookups = Arc::new(Lookups::new(
+            resolver.clone(),
+            cfg.enrich.cache.clone(),
+            Some(store.clone()),
+        ));
+        // The RDAP bootstrap: IANA's, fetched now and then; the shipped copy until it arrives.
+        let refresh = cfg.enrich.rdap.bootstrap_refresh;
+        actix_rt::spawn(async move {
+            loop {
+                match resolver.refresh_bootstrap().await {
+                    Ok(0) => return,
+                    Ok(n) => tracing::info!(tlds = n, "RDAP bootstrap loaded"),
+                    Err(e) => tracing::warn!(error = %e, "keeping the RDAP bootstrap in use"),
+                }
+                tokio::time::sleep(refresh).await;
+            }
+        });
+        let wake = Arc::new(Notify::new());
+        let (store, e, m, w, wc, ch) = (
+            store.clone(),
+            cfg.enrich.clone(),
+            metrics.clone(),
+            wake.clone(),
+            wakes.clone(),
+            channels.clone(),
+        );
+        let sup = supervisor.supervise("enrich", &here, 16, move || {
+            Ok(EnrichStage::new(
+                lookups.clone(),
+                store.clone(),
+                e.clone(),
+                ch.clone(),
+                w.clone(),
+                wc.clone(),
+                m.clone(),
+            ))
+        });
+        stage = Some((STAGE, wake, sup.slot));
+    }
+    let (first_stage, recorder_wakes, stage_slot) = match stage {
+        Some((name, wake, slot)) => (Some(name), vec![wake], Some(slot)),
+        None => (None, wakes.clone(), None),
+    };
+
     let recorder_thread = actix_rt::Arbiter::new();
     let recorder = {
         let (store, m, sc) = (store.clone(), metrics.clone(), cfg.store.clone());
         let channels = channels.clone();
+        let wakes = recorder_wakes;
         supervisor.supervise(
             "recorder",
             &recorder_thread.handle(),
@@ -200,6 +268,7 @@ async fn pipeline(
             move || {
                 Ok(Recorder::new(
                     store.clone(),
+                    first_stage,
                     channels.clone(),
                     sc.commit_interval,
                     sc.commit_batch,
@@ -248,7 +317,7 @@ async fn pipeline(
     let feed_stop = CancellationToken::new();
     let mut ingest_done: std::pin::Pin<Box<dyn std::future::Future<Output = Option<u64>>>> =
         match (source, input) {
-            (Source::Replay(_), Some(input)) => Box::pin(async {
+            (Source::Replay { .. }, Some(input)) => Box::pin(async {
                 replay::replay(
                     input,
                     cfg.pipeline.batch_size,
@@ -328,6 +397,11 @@ async fn pipeline(
         let mut slot = recorder.slot.clone();
         if let Some(addr) = slot.next_live().await {
             let _ = addr.send(Commit).await;
+        }
+        if let Some(mut slot) = stage_slot.clone() {
+            if let Some(addr) = slot.next_live().await {
+                let _ = addr.send(EnrichDrain).await;
+            }
         }
         for drain in drains.iter_mut() {
             drain().await;

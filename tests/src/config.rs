@@ -25,7 +25,8 @@ impl Default for TestConfig {
 
 impl TestConfig {
     /// `[log] format = "json"`, `filter = "info"`; `[watch.reconnect] initial = "50ms"`,
-    /// `max = "500ms"`; `[notify.jsonl] path = "-"`; `[store] path = "<dir>/certhound.redb"`.
+    /// `max = "500ms"`; `[notify.jsonl] path = "-"`; `[store] path = "<dir>/certhound.redb"`;
+    /// `[enrich] enabled = false`.
     pub fn new() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("certhound-test-")
@@ -43,6 +44,8 @@ impl TestConfig {
         c.set_str("notify.jsonl", "path", "-");
         let store = c.store_path();
         c.set_str("store", "path", store.to_str().expect("UTF-8 temp path"));
+        // No network here: tests that want registration data turn it on with loopback servers.
+        c.set("enrich", "enabled", "false");
         c
     }
 
@@ -131,6 +134,7 @@ mod tests {
                  [watch.reconnect]\ninitial = \"50ms\"\nmax = \"500ms\"\n\n\
                  [notify.jsonl]\npath = \"-\"\n\n\
                  [store]\npath = {store}\n\n\
+                 [enrich]\nenabled = false\n\n\
                  [supervisor]\nrestart_budget = 2\n\n"
             )
         );

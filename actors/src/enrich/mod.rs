@@ -5,5 +5,6 @@
 pub mod lookups;
 pub mod rdap;
 pub mod resolver;
+pub mod stage;
 pub mod verdict;
 pub mod whois_parse;

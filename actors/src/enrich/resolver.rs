@@ -42,11 +42,20 @@ impl Resolver {
             .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
+        // whois-rust's server list: `{"_": {"ip": default}, "tld": "host:port"}`.
         let servers: serde_json::Map<String, serde_json::Value> = cfg
             .whois
             .servers
             .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .map(|(k, v)| {
+                let v = serde_json::Value::String(v.clone());
+                let v = if k == "_" {
+                    serde_json::json!({ "ip": v })
+                } else {
+                    v
+                };
+                (k.clone(), v)
+            })
             .collect();
         let whois = WhoIs::from_string(serde_json::Value::Object(servers).to_string())
             .map_err(|e| format!("enrich.whois.servers: {e}"))?;
@@ -230,6 +239,12 @@ impl Resolver {
             limiter.until_ready().await;
             let mut opts =
                 WhoIsLookupOptions::from_string(domain).map_err(|e| format!("whois: {e}"))?;
+            // The server is chosen here (TLD entry, else `_`), not by whois-rust's own map,
+            // whose `_` entry serves IP queries only.
+            opts.server = Some(
+                whois_rust::WhoIsServerValue::from_string(&server)
+                    .map_err(|e| format!("whois server `{server}`: {e}"))?,
+            );
             opts.follow = self.cfg.whois.follow;
             opts.timeout = Some(self.cfg.limits.read_timeout);
             let answer = tokio::time::timeout(

@@ -66,8 +66,17 @@ pub struct ChannelState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Delivery {
     Pending,
-    Sent { at: u64 },
-    Failed { at: u64, reason: String },
+    Sent {
+        at: u64,
+    },
+    Failed {
+        at: u64,
+        reason: String,
+    },
+    /// Not to be delivered (e.g. the domain was not registered or changed recently).
+    Skipped {
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Delivery {
@@ -76,6 +85,7 @@ impl std::fmt::Display for Delivery {
             Delivery::Pending => f.write_str("pending"),
             Delivery::Sent { .. } => f.write_str("sent"),
             Delivery::Failed { reason, .. } => write!(f, "failed: {reason}"),
+            Delivery::Skipped { reason } => write!(f, "skipped: {reason}"),
         }
     }
 }
@@ -261,6 +271,19 @@ impl Store {
         cursor: Option<u64>,
         now: u64,
     ) -> Result<(), StoreError> {
+        self.record_at(findings, None, channels, cursor, now)
+    }
+
+    /// Like [`Store::record`], but queued first for `stage` (e.g. `enrich`), which hands each
+    /// finding on to the channels with [`Store::advance`].
+    pub fn record_at(
+        &self,
+        findings: &mut [Finding],
+        stage: Option<&str>,
+        channels: &[&str],
+        cursor: Option<u64>,
+        now: u64,
+    ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
             let mut table = tx.open_table(FINDINGS)?;
@@ -277,8 +300,13 @@ impl Store {
                     stored_at: now,
                 };
                 table.insert(next, codec::encode(&stored)?.as_slice())?;
+                if let Some(stage) = stage {
+                    pending.insert((stage, next), ())?;
+                }
                 for c in channels {
-                    pending.insert((*c, next), ())?;
+                    if stage.is_none() {
+                        pending.insert((*c, next), ())?;
+                    }
                     delivery.insert((next, *c), pending_state.as_slice())?;
                 }
                 let old = dedupe
@@ -319,6 +347,51 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Hands finding `n` from `stage` on: stores its updated form and queues it for `channels`,
+    /// or, with `skip`, records every channel as skipped with that reason. One transaction.
+    pub fn advance(
+        &self,
+        stage: &str,
+        n: u64,
+        finding: &Finding,
+        channels: &[&str],
+        skip: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(FINDINGS)?;
+            let mut pending = tx.open_table(PENDING)?;
+            let mut delivery = tx.open_table(DELIVERY)?;
+            if pending.remove((stage, n))?.is_none() {
+                return Ok(()); // already advanced
+            }
+            let stored_at = match table.get(n)? {
+                Some(v) => codec::decode::<Stored>(v.value())?.stored_at,
+                None => return Ok(()),
+            };
+            let stored = Stored {
+                finding: finding.clone(),
+                stored_at,
+            };
+            table.insert(n, codec::encode(&stored)?.as_slice())?;
+            for c in channels {
+                match skip {
+                    None => {
+                        pending.insert((*c, n), ())?;
+                    }
+                    Some(reason) => {
+                        let state = Delivery::Skipped {
+                            reason: reason.to_string(),
+                        };
+                        delivery.insert((n, *c), codec::encode(&state)?.as_slice())?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Records how deliveries on `channel` ended and takes them off its queue, in one commit.

@@ -16,6 +16,7 @@ fn finding(domain: &str) -> Finding {
         cert: CertInfo::default(),
         source: None,
         seen: Some(1.5),
+        registration: None,
     }
 }
 

@@ -1,0 +1,218 @@
+//! The enrichment stage: between the store and the channels. Takes stored findings from the
+//! `enrich` queue, looks up their registrable domain (cached, coalesced, rate limited), writes
+//! the registration data into the finding and hands it to the channels, or records it as skipped
+//! when the domain was neither registered nor changed within `enrich.recent_days` (the original
+//! setup's filter) or, with `on_unknown = "drop"`, when that is unknown.
+//!
+//! Lookups run concurrently (up to `enrich.limits.max_concurrent`), so a slow registry delays only
+//! its own findings. Each finding advances in one transaction; a crash leaves it queued here.
+//! This never touches the ingest path: the matcher and recorder do not wait for lookups.
+
+use super::lookups::Lookups;
+use super::verdict::{self, Verdict};
+use crate::finding::{Finding, RegistrationInfo};
+use crate::metrics::Metrics;
+use crate::store::{unix_now, Store};
+use actix::prelude::*;
+use certhound_config::{EnrichConfig, OnUnknown};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Answered once the enrichment queue is empty (everything stored so far is enriched).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+/// The queue name of this stage in the store.
+pub const STAGE: &str = "enrich";
+
+pub struct EnrichStage {
+    lookups: Arc<Lookups>,
+    store: Store,
+    cfg: EnrichConfig,
+    channels: Vec<&'static str>,
+    wake: Arc<Notify>,
+    wake_channels: Vec<Arc<Notify>>,
+    metrics: Arc<Metrics>,
+    idle: watch::Sender<bool>,
+}
+
+impl EnrichStage {
+    pub fn new(
+        lookups: Arc<Lookups>,
+        store: Store,
+        cfg: EnrichConfig,
+        channels: Vec<&'static str>,
+        wake: Arc<Notify>,
+        wake_channels: Vec<Arc<Notify>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        EnrichStage {
+            lookups,
+            store,
+            cfg,
+            channels,
+            wake,
+            wake_channels,
+            metrics,
+            idle: watch::channel(false).0,
+        }
+    }
+}
+
+impl Handler<Drain> for EnrichStage {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+        let mut idle = self.idle.subscribe();
+        self.wake.notify_one();
+        Box::pin(async move {
+            let _ = idle.wait_for(|i| *i).await;
+        })
+    }
+}
+
+impl Actor for EnrichStage {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let run = StageLoop {
+            lookups: self.lookups.clone(),
+            store: self.store.clone(),
+            cfg: self.cfg.clone(),
+            channels: self.channels.clone(),
+            wake: self.wake.clone(),
+            wake_channels: self.wake_channels.clone(),
+            metrics: self.metrics.clone(),
+            idle: self.idle.clone(),
+        };
+        ctx.spawn(
+            run.run()
+                .into_actor(self)
+                .map(|_, _, ctx: &mut Context<Self>| ctx.stop()),
+        );
+    }
+}
+
+struct StageLoop {
+    lookups: Arc<Lookups>,
+    store: Store,
+    cfg: EnrichConfig,
+    channels: Vec<&'static str>,
+    wake: Arc<Notify>,
+    wake_channels: Vec<Arc<Notify>>,
+    metrics: Arc<Metrics>,
+    idle: watch::Sender<bool>,
+}
+
+impl StageLoop {
+    async fn run(self) {
+        let width = self.cfg.limits.max_concurrent.max(1);
+        let mut busy = std::collections::HashSet::new();
+        let mut running = FuturesUnordered::new();
+        loop {
+            // Top up the lookups under way from the queue, oldest first.
+            if running.len() < width {
+                match self.store.pending(STAGE, width * 4) {
+                    Ok(queue) => {
+                        for (n, f) in queue {
+                            if running.len() >= width {
+                                break;
+                            }
+                            if busy.insert(n) {
+                                running.push(self.enrich(n, f));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the enrichment queue");
+                        return;
+                    }
+                }
+            }
+            if running.is_empty() {
+                self.idle.send_replace(true);
+                let _ = tokio::time::timeout(Duration::from_secs(30), self.wake.notified()).await;
+                continue;
+            }
+            self.idle.send_replace(false);
+            tokio::select! {
+                done = running.next() => {
+                    if let Some(n) = done {
+                        busy.remove(&n);
+                    }
+                }
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    /// Looks up one finding's domain and hands it on; returns its number.
+    async fn enrich(&self, n: u64, mut finding: Finding) -> u64 {
+        let outcome = self.lookups.get(&finding.registrable_domain).await;
+        let now = unix_now() as i64;
+        let v = verdict::decide(outcome.result.as_ref().ok(), &self.cfg, now);
+        finding.registration = Some(info(&outcome.result, &v));
+        let skip = match (v.recent, self.cfg.on_unknown) {
+            (Some(true), _) | (None, OnUnknown::Notify) => None,
+            (Some(false), _) => Some(format!(
+                "not registered or changed within {} days (last change {}, {} days ago)",
+                self.cfg.recent_days,
+                finding
+                    .registration
+                    .as_ref()
+                    .and_then(|r| r.cdu.clone())
+                    .unwrap_or_default(),
+                v.delta_days.unwrap_or_default()
+            )),
+            (None, OnUnknown::Drop) => Some("registration date unknown".to_string()),
+        };
+        match self
+            .store
+            .advance(STAGE, n, &finding, &self.channels, skip.as_deref())
+        {
+            Ok(()) => {
+                if skip.is_some() {
+                    Metrics::add(&self.metrics.not_recent, 1);
+                } else {
+                    for w in &self.wake_channels {
+                        w.notify_one();
+                    }
+                }
+                Metrics::add(&self.metrics.enriched, 1);
+            }
+            Err(e) => tracing::error!(id = %finding.id, error = %e, "cannot record enrichment"),
+        }
+        n
+    }
+}
+
+fn rfc3339(t: Option<i64>) -> Option<String> {
+    t.map(|t| {
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(t.max(0) as u64);
+        humantime::format_rfc3339_seconds(t).to_string()
+    })
+}
+
+/// The registration part of a finding.
+pub fn info(result: &Result<super::rdap::Registration, String>, v: &Verdict) -> RegistrationInfo {
+    match result {
+        Ok(r) => RegistrationInfo {
+            created: rfc3339(r.created),
+            updated: rfc3339(r.updated),
+            expires: rfc3339(r.expires),
+            registrar: r.registrar.clone(),
+            source: Some(r.source.clone()),
+            cdu: rfc3339(v.cdu),
+            delta_days: v.delta_days,
+            recent: v.recent,
+            note: None,
+        },
+        Err(e) => RegistrationInfo {
+            note: Some(format!("registration date unknown: {e}")),
+            ..RegistrationInfo::default()
+        },
+    }
+}
