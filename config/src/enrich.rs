@@ -101,7 +101,10 @@ pub struct LimitsConfig {
     pub per_server_per_second: u32,
     /// Overrides of that quota for given hosts (`rdap.verisign.com = 10`).
     pub per_server: BTreeMap<String, u32>,
-    /// Lookups in flight at once, over all servers.
+    /// Requests in flight at once to one server: a slow or dead server holds no more than this
+    /// many of the `max_concurrent` places.
+    pub per_server_concurrent: usize,
+    /// Requests in flight at once, over all servers.
     pub max_concurrent: usize,
     /// Time allowed to connect.
     #[serde(with = "humantime_serde")]
@@ -121,6 +124,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             per_server_per_second: 5,
             per_server: BTreeMap::new(),
+            per_server_concurrent: 4,
             max_concurrent: 16,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(15),

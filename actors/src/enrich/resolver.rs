@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use whois_rust::{WhoIs, WhoIsLookupOptions};
 
 /// Why a lookup gave no registration data.
@@ -30,8 +30,15 @@ pub struct Resolver {
     bootstrap: RwLock<Bootstrap>,
     http: reqwest::Client,
     whois: Option<WhoIs>,
-    limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
-    in_flight: Semaphore,
+    gates: Mutex<HashMap<String, Arc<ServerGate>>>,
+    in_flight: Arc<Semaphore>,
+}
+
+/// One server's limits: its token bucket, and how many requests it may have in flight, so that
+/// a slow or dead server holds at most that many of the global places.
+struct ServerGate {
+    rate: DefaultDirectRateLimiter,
+    in_flight: Arc<Semaphore>,
 }
 
 impl Resolver {
@@ -65,8 +72,8 @@ impl Resolver {
             bootstrap: RwLock::new(Bootstrap::shipped()),
             http,
             whois: Some(whois),
-            limiters: Mutex::new(HashMap::new()),
-            in_flight: Semaphore::new(max),
+            gates: Mutex::new(HashMap::new()),
+            in_flight: Arc::new(Semaphore::new(max)),
         })
     }
 
@@ -99,32 +106,37 @@ impl Resolver {
         Ok(n)
     }
 
-    fn limiter(&self, server: &str) -> Arc<DefaultDirectRateLimiter> {
-        let mut map = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+    /// Waits for `server`'s turn: a place among its own requests in flight, a token of its rate,
+    /// then a global place. Hold the guards for the request.
+    async fn turn(&self, server: &str) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+        let gate = self.gate(server);
+        let own = gate.in_flight.clone().acquire_owned().await.ok()?;
+        gate.rate.until_ready().await;
+        let global = self.in_flight.clone().acquire_owned().await.ok()?;
+        Some((own, global))
+    }
+
+    fn gate(&self, server: &str) -> Arc<ServerGate> {
+        let mut map = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(server.to_string())
             .or_insert_with(|| {
-                let per_second = self
-                    .cfg
-                    .limits
+                let limits = &self.cfg.limits;
+                let per_second = limits
                     .per_server
                     .get(server)
                     .copied()
-                    .unwrap_or(self.cfg.limits.per_server_per_second);
+                    .unwrap_or(limits.per_server_per_second);
                 let n = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
-                Arc::new(RateLimiter::direct(
-                    Quota::per_second(n).allow_burst(NonZeroU32::MIN),
-                ))
+                Arc::new(ServerGate {
+                    rate: RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN)),
+                    in_flight: Arc::new(Semaphore::new(limits.per_server_concurrent.max(1))),
+                })
             })
             .clone()
     }
 
     /// Registration data of `domain` (a lowercase ASCII registrable domain).
     pub async fn lookup(&self, domain: &str) -> Result<Registration, LookupError> {
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| LookupError::Failed("resolver closed".into()))?;
         let base = self
             .bootstrap
             .read()
@@ -173,10 +185,10 @@ impl Resolver {
 
     /// One RDAP GET with the server's limiter, retries and `Retry-After`.
     async fn rdap_get(&self, server: &str, url: &str) -> Result<rdap::Parsed, String> {
-        let limiter = self.limiter(&host_of(server));
+        let host = host_of(server);
         let mut last = String::new();
         for attempt in 0..=self.cfg.limits.retries {
-            limiter.until_ready().await;
+            let turn = self.turn(&host).await;
             let resp = self
                 .http
                 .get(url)
@@ -190,6 +202,7 @@ impl Resolver {
                 Ok(r) => r,
                 Err(e) => {
                     last = short(&e);
+                    drop(turn);
                     backoff(attempt).await;
                     continue;
                 }
@@ -200,6 +213,7 @@ impl Resolver {
                     .unwrap_or(Duration::from_secs(2))
                     .min(self.cfg.limits.max_retry_after);
                 last = format!("HTTP 429, retry after {wait:?}");
+                drop(turn);
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -209,6 +223,7 @@ impl Resolver {
             if !status.is_success() {
                 last = format!("HTTP {status}");
                 if status.is_server_error() {
+                    drop(turn);
                     backoff(attempt).await;
                     continue;
                 }
@@ -233,10 +248,9 @@ impl Resolver {
             .or_else(|| self.cfg.whois.servers.get("_"))
             .cloned()
             .unwrap_or_default();
-        let limiter = self.limiter(&server);
         let mut last = String::new();
         for attempt in 0..=self.cfg.limits.retries {
-            limiter.until_ready().await;
+            let turn = self.turn(&server).await;
             let mut opts =
                 WhoIsLookupOptions::from_string(domain).map_err(|e| format!("whois: {e}"))?;
             // The server is chosen here (TLD entry, else `_`), not by whois-rust's own map,
@@ -256,6 +270,7 @@ impl Resolver {
                 Ok(Ok(text)) => {
                     if whois_parse::looks_rate_limited(&text) {
                         last = format!("whois {server}: rate limited");
+                        drop(turn);
                         backoff(attempt + 2).await;
                         continue;
                     }
@@ -274,6 +289,7 @@ impl Resolver {
                 Ok(Err(e)) => last = format!("whois {server}: {e}"),
                 Err(_) => last = format!("whois {server}: timed out"),
             }
+            drop(turn);
             backoff(attempt).await;
         }
         Err(last)
