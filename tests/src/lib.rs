@@ -9,8 +9,10 @@ pub mod fixtures;
 pub mod messages;
 pub mod output;
 pub mod process;
+pub mod rdap_server;
 pub mod seq_server;
 pub mod webhook_sink;
+pub mod whois_server;
 
 pub use certstream_server::{FakeCertstream, Step};
 pub use config::TestConfig;
