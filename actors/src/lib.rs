@@ -23,5 +23,6 @@ pub mod notify;
 pub mod recorder;
 pub mod replay;
 pub mod rules;
+pub mod scan;
 pub mod slot;
 pub mod store;

@@ -24,6 +24,7 @@ mod pipeline;
 mod secret;
 mod store;
 mod supervisor;
+mod urlscan;
 mod watch;
 
 pub use dedupe::DedupeConfig;
@@ -36,6 +37,7 @@ pub use pipeline::PipelineConfig;
 pub use secret::{redact_url, Secret};
 pub use store::{StoreConfig, IN_MEMORY};
 pub use supervisor::SupervisorConfig;
+pub use urlscan::{UrlscanConfig, Visibility};
 pub use watch::{BackoffConfig, WatchConfig};
 
 use serde::{Deserialize, Serialize};
@@ -63,6 +65,8 @@ pub struct Config {
     pub dedupe: DedupeConfig,
     /// Registration data (RDAP, WHOIS) and the "registered recently" decision.
     pub enrich: EnrichConfig,
+    /// Scans of each finding on urlscan.io (off without an API key).
+    pub urlscan: UrlscanConfig,
     /// The embedded database of findings, delivery state, dedupe and feed position.
     pub store: StoreConfig,
     /// How each channel works through its queue of stored findings.
@@ -203,6 +207,7 @@ impl Config {
         self.matcher.validate()?;
         self.dedupe.validate()?;
         self.enrich.validate()?;
+        self.urlscan.validate()?;
         self.store.validate()?;
         self.delivery.validate()?;
         self.notify.validate()?;

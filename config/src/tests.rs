@@ -196,3 +196,18 @@ fn webhook_needs_a_url_and_hides_its_authorization() {
         "{shown}"
     );
 }
+
+#[test]
+fn urlscan_is_off_without_a_key_and_never_shows_it() {
+    assert!(!Config::default().urlscan.enabled());
+    let c = load("", &[("CERTHOUND_URLSCAN__API_KEY", "k-123-secret")]).unwrap();
+    assert!(c.urlscan.enabled());
+    assert_eq!(c.urlscan.api_key.as_ref().unwrap().expose(), "k-123-secret");
+    let shown = c.to_redacted_toml();
+    assert!(
+        !shown.contains("k-123-secret") && shown.contains("<redacted>"),
+        "{shown}"
+    );
+    let err = load("[urlscan]\nvisibility = \"secret\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("urlscan.visibility"), "{err}");
+}
