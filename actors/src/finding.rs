@@ -28,6 +28,33 @@ pub struct Finding {
     pub seen: Option<f64>,
     /// Registration data of the registrable domain (RDAP/WHOIS), once looked up.
     pub registration: Option<RegistrationInfo>,
+    /// The urlscan.io scan, once submitted.
+    pub scan: Option<ScanInfo>,
+}
+
+/// The urlscan.io scan of a finding. The screenshot link is only set once the scan finished.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScanInfo {
+    pub uuid: Option<String>,
+    /// The result page.
+    pub result_url: Option<String>,
+    /// Only when the scan finished.
+    pub screenshot_url: Option<String>,
+    /// Visibility urlscan applied (can differ from the configured one).
+    pub visibility: Option<String>,
+    /// When it was submitted (Unix seconds).
+    pub submitted_at: Option<u64>,
+    pub finished: bool,
+    /// Reused from an earlier scan of the domain (search) instead of a new one.
+    pub reused: bool,
+    pub final_url: Option<String>,
+    pub title: Option<String>,
+    pub ip: Option<String>,
+    pub country: Option<String>,
+    pub malicious: Option<bool>,
+    pub score: Option<i64>,
+    /// Why there is no (finished) scan: refused, quota exhausted, not finished in time.
+    pub note: Option<String>,
 }
 
 /// What the lookup of a finding's registrable domain found: the original alerts' CDu (date of the

@@ -153,6 +153,7 @@ impl Matcher {
                 }),
                 seen: cert.and_then(|c| c.seen),
                 registration: None,
+                scan: None,
             });
         }
         for mut f in found {

@@ -54,6 +54,14 @@ counters! {
     enriched,
     /// Findings not notified: not registered or changed recently (or unknown, with drop).
     not_recent,
+    /// Scans submitted to urlscan.io.
+    scans_submitted,
+    /// Recent scans found by search and reused instead of a new submission.
+    scans_reused,
+    /// Findings handed on without a scan because the quota stayed exhausted past max_wait.
+    scan_skipped,
+    /// Findings waiting for urlscan quota now (a gauge).
+    scan_waiting,
     /// Deliveries marked sent, over all channels.
     delivered,
     /// Deliveries that failed for good (recorded with their reason).
@@ -73,5 +81,10 @@ counters! {
 impl Metrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// For gauges: the value now.
+    pub fn set(gauge: &AtomicU64, v: u64) {
+        gauge.store(v, Relaxed);
     }
 }

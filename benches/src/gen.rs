@@ -188,5 +188,6 @@ pub fn finding(i: usize) -> certhound_actors::finding::Finding {
         source: None,
         seen: Some(1_700_000_000.0),
         registration: None,
+        scan: None,
     }
 }

@@ -19,7 +19,7 @@ use certhound_actors::dedupe::Dedupe;
 use certhound_actors::delivery::{self, DeliveryActor};
 use certhound_actors::enrich::lookups::Lookups;
 use certhound_actors::enrich::resolver::Resolver;
-use certhound_actors::enrich::stage::{Drain as EnrichDrain, EnrichStage, STAGE};
+use certhound_actors::enrich::stage::{Drain as EnrichDrain, EnrichStage, STAGE as ENRICH_STAGE};
 use certhound_actors::feed::FeedActor;
 use certhound_actors::matcher::{Drain, Matcher};
 use certhound_actors::metrics::Metrics;
@@ -29,6 +29,8 @@ use certhound_actors::notify::Notifier;
 use certhound_actors::recorder::{Commit, Recorder};
 use certhound_actors::replay;
 use certhound_actors::rules::RuleSet;
+use certhound_actors::scan::client::Client as ScanClient;
+use certhound_actors::scan::stage::{Drain as ScanDrain, ScanStage, STAGE as SCAN_STAGE};
 use certhound_actors::slot::Slot;
 use certhound_actors::store::{unix_now, Store};
 use certhound_config::Config;
@@ -203,7 +205,50 @@ async fn pipeline(
     tracing::info!(channels = ?channels, keywords = rules.len(), "channels ready");
 
     // Registration lookups between the store and the channels, when on (see `enrich_enabled`).
-    let mut stage = None;
+    // Stages between the store and the channels, built from the last to the first: each wakes
+    // the next (or the channels) when a finding moves on. Their drains run in pipeline order.
+    let mut next: Option<(&'static str, Arc<Notify>)> = None;
+    let mut stage_drains: Vec<DrainFn> = Vec::new();
+    let scan = cfg.urlscan.enabled() && !matches!(&source, Source::Replay { enrich: false, .. });
+    if scan {
+        let client = match ScanClient::new(&cfg.urlscan) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up [urlscan]");
+                return (1, Vec::new());
+            }
+        };
+        let wake = Arc::new(Notify::new());
+        let (store, u, m, w, wc, ch) = (
+            store.clone(),
+            cfg.urlscan.clone(),
+            metrics.clone(),
+            wake.clone(),
+            wakes.clone(),
+            channels.clone(),
+        );
+        let sup = supervisor.supervise("scan", &here, 16, move || {
+            Ok(ScanStage::new(
+                client.clone(),
+                store.clone(),
+                u.clone(),
+                ch.clone(),
+                w.clone(),
+                wc.clone(),
+                m.clone(),
+            ))
+        });
+        let slot = sup.slot;
+        stage_drains.push(Box::new(move || {
+            let mut slot = slot.clone();
+            Box::pin(async move {
+                if let Some(addr) = slot.next_live().await {
+                    let _ = addr.send(ScanDrain).await;
+                }
+            })
+        }));
+        next = Some((SCAN_STAGE, wake));
+    }
     if enrich {
         let resolver = match Resolver::new(cfg.enrich.clone()) {
             Ok(r) => Arc::new(r),
@@ -230,12 +275,15 @@ async fn pipeline(
             }
         });
         let wake = Arc::new(Notify::new());
-        let (store, e, m, w, wc, ch) = (
+        let (next_stage, wake_next) = match &next {
+            Some((name, w)) => (Some(*name), vec![w.clone()]),
+            None => (None, wakes.clone()),
+        };
+        let (store, e, m, w, ch) = (
             store.clone(),
             cfg.enrich.clone(),
             metrics.clone(),
             wake.clone(),
-            wakes.clone(),
             channels.clone(),
         );
         let sup = supervisor.supervise("enrich", &here, 16, move || {
@@ -243,17 +291,30 @@ async fn pipeline(
                 lookups.clone(),
                 store.clone(),
                 e.clone(),
+                next_stage,
                 ch.clone(),
                 w.clone(),
-                wc.clone(),
+                wake_next.clone(),
                 m.clone(),
             ))
         });
-        stage = Some((STAGE, wake, sup.slot));
+        let slot = sup.slot;
+        stage_drains.insert(
+            0,
+            Box::new(move || {
+                let mut slot = slot.clone();
+                Box::pin(async move {
+                    if let Some(addr) = slot.next_live().await {
+                        let _ = addr.send(EnrichDrain).await;
+                    }
+                })
+            }),
+        );
+        next = Some((ENRICH_STAGE, wake));
     }
-    let (first_stage, recorder_wakes, stage_slot) = match stage {
-        Some((name, wake, slot)) => (Some(name), vec![wake], Some(slot)),
-        None => (None, wakes.clone(), None),
+    let (first_stage, recorder_wakes) = match next {
+        Some((name, wake)) => (Some(name), vec![wake]),
+        None => (None, wakes.clone()),
     };
 
     let recorder_thread = actix_rt::Arbiter::new();
@@ -398,10 +459,8 @@ async fn pipeline(
         if let Some(addr) = slot.next_live().await {
             let _ = addr.send(Commit).await;
         }
-        if let Some(mut slot) = stage_slot.clone() {
-            if let Some(addr) = slot.next_live().await {
-                let _ = addr.send(EnrichDrain).await;
-            }
+        for drain in stage_drains.iter_mut() {
+            drain().await;
         }
         for drain in drains.iter_mut() {
             drain().await;

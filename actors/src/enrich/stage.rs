@@ -32,6 +32,7 @@ pub struct EnrichStage {
     lookups: Arc<Lookups>,
     store: Store,
     cfg: EnrichConfig,
+    next_stage: Option<&'static str>,
     channels: Vec<&'static str>,
     wake: Arc<Notify>,
     wake_channels: Vec<Arc<Notify>>,
@@ -40,10 +41,13 @@ pub struct EnrichStage {
 }
 
 impl EnrichStage {
+    /// `wake_channels` are woken when a finding moves on: the next stage's, or the channels'.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         lookups: Arc<Lookups>,
         store: Store,
         cfg: EnrichConfig,
+        next_stage: Option<&'static str>,
         channels: Vec<&'static str>,
         wake: Arc<Notify>,
         wake_channels: Vec<Arc<Notify>>,
@@ -53,6 +57,7 @@ impl EnrichStage {
             lookups,
             store,
             cfg,
+            next_stage,
             channels,
             wake,
             wake_channels,
@@ -82,6 +87,7 @@ impl Actor for EnrichStage {
             lookups: self.lookups.clone(),
             store: self.store.clone(),
             cfg: self.cfg.clone(),
+            next_stage: self.next_stage,
             channels: self.channels.clone(),
             wake: self.wake.clone(),
             wake_channels: self.wake_channels.clone(),
@@ -100,6 +106,7 @@ struct StageLoop {
     lookups: Arc<Lookups>,
     store: Store,
     cfg: EnrichConfig,
+    next_stage: Option<&'static str>,
     channels: Vec<&'static str>,
     wake: Arc<Notify>,
     wake_channels: Vec<Arc<Notify>>,
@@ -169,10 +176,14 @@ impl StageLoop {
             )),
             (None, OnUnknown::Drop) => Some("registration date unknown".to_string()),
         };
-        match self
-            .store
-            .advance(STAGE, n, &finding, &self.channels, skip.as_deref())
-        {
+        match self.store.advance(
+            STAGE,
+            n,
+            &finding,
+            self.next_stage,
+            &self.channels,
+            skip.as_deref(),
+        ) {
             Ok(()) => {
                 if skip.is_some() {
                     Metrics::add(&self.metrics.not_recent, 1);

@@ -2,3 +2,4 @@
 //! quotas the API announces.
 
 pub mod client;
+pub mod stage;

@@ -349,13 +349,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Hands finding `n` from `stage` on: stores its updated form and queues it for `channels`,
-    /// or, with `skip`, records every channel as skipped with that reason. One transaction.
+    /// Hands finding `n` from `stage` on: stores its updated form and queues it for the next
+    /// stage, or else for `channels`; with `skip`, records every channel as skipped with that
+    /// reason instead. One transaction.
     pub fn advance(
         &self,
         stage: &str,
         n: u64,
         finding: &Finding,
+        next_stage: Option<&str>,
         channels: &[&str],
         skip: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -376,7 +378,13 @@ impl Store {
                 stored_at,
             };
             table.insert(n, codec::encode(&stored)?.as_slice())?;
-            for c in channels {
+            if let (Some(next), None) = (next_stage, skip) {
+                pending.insert((next, n), ())?;
+            }
+            for c in channels
+                .iter()
+                .filter(|_| next_stage.is_none() || skip.is_some())
+            {
                 match skip {
                     None => {
                         pending.insert((*c, n), ())?;
@@ -389,6 +397,26 @@ impl Store {
                     }
                 }
             }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rewrites finding `n` in place (a stage's progress, e.g. a submitted scan), keeping its
+    /// place in every queue.
+    pub fn update(&self, n: u64, finding: &Finding) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(FINDINGS)?;
+            let stored_at = match table.get(n)? {
+                Some(v) => codec::decode::<Stored>(v.value())?.stored_at,
+                None => return Ok(()),
+            };
+            let stored = Stored {
+                finding: finding.clone(),
+                stored_at,
+            };
+            table.insert(n, codec::encode(&stored)?.as_slice())?;
         }
         tx.commit()?;
         Ok(())

@@ -17,6 +17,7 @@ fn finding(domain: &str) -> Finding {
         source: None,
         seen: Some(1.5),
         registration: None,
+        scan: None,
     }
 }
 

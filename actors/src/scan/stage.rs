@@ -1,0 +1,367 @@
+//! The scan stage: between enrichment (or the store) and the channels. Submits each finding's
+//! domain to urlscan.io, polls for the result, writes it into the finding and hands it on.
+//!
+//! Quotas are backpressure, not loss: submissions keep to a local per-minute rate and to what
+//! urlscan's `X-Rate-Limit-*` headers announce; after a 429 nothing is submitted until the
+//! window resets. Meanwhile findings wait in the store's `scan` queue, in the order they were
+//! found. One that has waited longer than `urlscan.max_wait` is handed on without a scan, saying
+//! "urlscan quota exhausted". A 400 (unresolvable, blocked) is final and said; 5xx and timeouts
+//! are retried with backoff.
+//!
+//! A submitted scan's uuid is stored in the finding at once, so after a restart polling resumes
+//! where it was instead of spending quota again.
+
+use super::client::{Client, Quota, ScanError, ScanResult};
+use crate::backoff::Backoff;
+use crate::enrich::rdap::parse_rfc3339;
+use crate::finding::{Finding, ScanInfo};
+use crate::metrics::Metrics;
+use crate::store::{unix_now, Store};
+use actix::prelude::*;
+use certhound_config::{BackoffConfig, UrlscanConfig};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota as RateQuota, RateLimiter};
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+/// The queue name of this stage in the store.
+pub const STAGE: &str = "scan";
+
+/// Answered once the scan queue is empty.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+pub struct ScanStage {
+    run: Option<StageLoop>,
+    idle: watch::Sender<bool>,
+    wake: Arc<Notify>,
+}
+
+impl ScanStage {
+    pub fn new(
+        client: Arc<Client>,
+        store: Store,
+        cfg: UrlscanConfig,
+        channels: Vec<&'static str>,
+        wake: Arc<Notify>,
+        wake_channels: Vec<Arc<Notify>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let idle = watch::channel(false).0;
+        let per_minute = NonZeroU32::new(cfg.per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        ScanStage {
+            run: Some(StageLoop {
+                client,
+                store,
+                limiter: RateLimiter::direct(RateQuota::per_minute(per_minute)),
+                cfg,
+                channels,
+                wake: wake.clone(),
+                wake_channels,
+                metrics,
+                idle: idle.clone(),
+                last_quota: std::sync::Mutex::new(None),
+            }),
+            idle,
+            wake,
+        }
+    }
+}
+
+impl Actor for ScanStage {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(run) = self.run.take() {
+            ctx.spawn(
+                run.run()
+                    .into_actor(self)
+                    .map(|_, _, ctx: &mut Context<Self>| ctx.stop()),
+            );
+        }
+    }
+}
+
+impl Handler<Drain> for ScanStage {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+        let mut idle = self.idle.subscribe();
+        self.wake.notify_one();
+        Box::pin(async move {
+            let _ = idle.wait_for(|i| *i).await;
+        })
+    }
+}
+
+struct StageLoop {
+    client: Arc<Client>,
+    store: Store,
+    limiter: DefaultDirectRateLimiter,
+    cfg: UrlscanConfig,
+    channels: Vec<&'static str>,
+    wake: Arc<Notify>,
+    wake_channels: Vec<Arc<Notify>>,
+    metrics: Arc<Metrics>,
+    idle: watch::Sender<bool>,
+    /// What the last submission's headers said.
+    last_quota: std::sync::Mutex<Option<Quota>>,
+}
+
+impl StageLoop {
+    async fn run(self) {
+        let mut polling = FuturesUnordered::new();
+        let mut busy: HashSet<u64> = HashSet::new();
+        // Submitting waits until then (quota exhausted or a transient failure).
+        let mut blocked_until: Option<Instant> = None;
+        let mut retry = Backoff::new(BackoffConfig {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            multiplier: 2.0,
+            jitter: 0.2,
+        });
+        loop {
+            let queue = match self.store.pending(STAGE, 512) {
+                Ok(q) => q,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the scan queue");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            let mut waiting = 0usize;
+            for (n, mut f) in queue {
+                if busy.contains(&n) {
+                    continue;
+                }
+                // A scan submitted before (this run or the last): poll it.
+                if f.scan
+                    .as_ref()
+                    .is_some_and(|s| s.uuid.is_some() && !s.finished)
+                {
+                    busy.insert(n);
+                    polling.push(self.poll(n, f));
+                    continue;
+                }
+                let blocked = blocked_until.is_some_and(|t| t > now);
+                if blocked || self.limiter.check().is_err() {
+                    // Out of quota: wait in order; only the too-old go on without a scan.
+                    if self.waited_too_long(&f) {
+                        f.scan = Some(ScanInfo {
+                            note: Some(format!(
+                                "urlscan quota exhausted: not scanned within {}",
+                                humantime::format_duration(self.cfg.max_wait)
+                            )),
+                            ..ScanInfo::default()
+                        });
+                        Metrics::add(&self.metrics.scan_skipped, 1);
+                        self.hand_on(n, &f);
+                    } else {
+                        waiting += 1;
+                    }
+                    continue;
+                }
+                match self.start(&mut f).await {
+                    Ok(Started::Done) => self.hand_on(n, &f),
+                    Ok(Started::Submitted) => {
+                        retry.reset();
+                        // The window is used up: wait for its end rather than meet a 429.
+                        let q = self.last_quota.lock().ok().and_then(|q| q.clone());
+                        if let Some(q) = q.filter(|q| q.remaining == Some(0)) {
+                            let after = q.reset_after.unwrap_or(Duration::from_secs(60));
+                            blocked_until = Some(Instant::now() + after);
+                        }
+                        if let Err(e) = self.store.update(n, &f) {
+                            tracing::error!(error = %e, "cannot record a submitted scan");
+                        }
+                        busy.insert(n);
+                        polling.push(self.poll(n, f));
+                    }
+                    Err(Blocked::Quota(after)) => {
+                        tracing::warn!(
+                            reset_in_s = after.as_secs_f64(),
+                            "urlscan quota exhausted; findings wait"
+                        );
+                        blocked_until = Some(Instant::now() + after);
+                        waiting += 1;
+                    }
+                    Err(Blocked::Transient(e)) => {
+                        let after = retry.next_delay();
+                        tracing::warn!(error = %e, retry_in_ms = after.as_millis() as u64, "urlscan unavailable; findings wait");
+                        blocked_until = Some(Instant::now() + after);
+                        waiting += 1;
+                    }
+                }
+            }
+            Metrics::set(&self.metrics.scan_waiting, waiting as u64);
+            if polling.is_empty() && waiting == 0 {
+                self.idle.send_replace(true);
+            } else {
+                self.idle.send_replace(false);
+            }
+            // Wake on: a poll done, new findings, the quota window's end, or a second passing
+            // (the local limiter refills continuously).
+            let until = blocked_until
+                .filter(|t| *t > Instant::now())
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            let tick = if waiting > 0 {
+                until
+            } else {
+                Instant::now() + Duration::from_secs(30)
+            };
+            tokio::select! {
+                Some(n) = polling.next(), if !polling.is_empty() => { busy.remove(&n); }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep_until(tick) => {}
+            }
+        }
+    }
+
+    fn waited_too_long(&self, f: &Finding) -> bool {
+        parse_rfc3339(&f.detected_at)
+            .is_some_and(|t| unix_now() as i64 - t > self.cfg.max_wait.as_secs() as i64)
+    }
+
+    /// Searches for a recent scan or submits a new one.
+    async fn start(&self, f: &mut Finding) -> Result<Started, Blocked> {
+        let domain = f.registrable_domain.clone();
+        if self.cfg.search_first {
+            match self.client.search(&f.domain).await {
+                Ok(Some(r)) => {
+                    f.scan = Some(info_of(&r, true));
+                    Metrics::add(&self.metrics.scans_reused, 1);
+                    return Ok(Started::Done);
+                }
+                Ok(None) => {}
+                // Searching is an optimisation: its own quota running out does not stop scans.
+                Err(e) => tracing::debug!(domain = %domain, error = %e, "urlscan search failed"),
+            }
+        }
+        let (result, quota) = self.client.submit(&format!("https://{}/", f.domain)).await;
+        log_quota(&quota);
+        if let Ok(mut q) = self.last_quota.lock() {
+            *q = quota;
+        }
+        match result {
+            Ok(s) => {
+                Metrics::add(&self.metrics.scans_submitted, 1);
+                f.scan = Some(ScanInfo {
+                    uuid: Some(s.uuid),
+                    result_url: Some(s.result_url),
+                    visibility: Some(s.visibility),
+                    submitted_at: Some(unix_now()),
+                    ..ScanInfo::default()
+                });
+                Ok(Started::Submitted)
+            }
+            Err(ScanError::RateLimited { reset_after }) => Err(Blocked::Quota(reset_after)),
+            Err(ScanError::Refused(reason)) => {
+                f.scan = Some(ScanInfo {
+                    note: Some(format!("urlscan refused the scan: {reason}")),
+                    ..ScanInfo::default()
+                });
+                Ok(Started::Done)
+            }
+            Err(ScanError::Unauthorized(reason)) => {
+                Err(Blocked::Transient(format!("API key rejected: {reason}")))
+            }
+            Err(ScanError::Transient(reason)) => Err(Blocked::Transient(reason)),
+        }
+    }
+
+    /// Polls a submitted scan until it finishes or `poll_timeout` passes, then hands the finding
+    /// on. Returns its number.
+    async fn poll(&self, n: u64, mut f: Finding) -> u64 {
+        let mut info = f.scan.clone().unwrap_or_default();
+        let uuid = info.uuid.clone().unwrap_or_default();
+        let submitted = info.submitted_at.unwrap_or_else(unix_now);
+        let elapsed = Duration::from_secs(unix_now().saturating_sub(submitted));
+        if elapsed < self.cfg.initial_delay {
+            tokio::time::sleep(self.cfg.initial_delay - elapsed).await;
+        }
+        loop {
+            match self.client.result(&uuid).await {
+                Ok(Some(r)) => {
+                    let done = info_of(&r, false);
+                    info = ScanInfo {
+                        visibility: info.visibility.clone(),
+                        submitted_at: info.submitted_at,
+                        ..done
+                    };
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(uuid = %uuid, error = %e, "urlscan result poll failed"),
+            }
+            let waited = Duration::from_secs(unix_now().saturating_sub(submitted));
+            if waited >= self.cfg.poll_timeout {
+                info.note = Some(format!(
+                    "scan not finished within {}",
+                    humantime::format_duration(self.cfg.poll_timeout)
+                ));
+                break;
+            }
+            tokio::time::sleep(self.cfg.poll_interval).await;
+        }
+        f.scan = Some(info);
+        self.hand_on(n, &f);
+        n
+    }
+
+    fn hand_on(&self, n: u64, f: &Finding) {
+        match self.store.advance(STAGE, n, f, None, &self.channels, None) {
+            Ok(()) => {
+                for w in &self.wake_channels {
+                    w.notify_one();
+                }
+            }
+            Err(e) => tracing::error!(id = %f.id, error = %e, "cannot record a scan"),
+        }
+    }
+}
+
+enum Started {
+    /// The finding has its scan (reused) or its final note.
+    Done,
+    /// Submitted: poll it.
+    Submitted,
+}
+
+enum Blocked {
+    Quota(Duration),
+    Transient(String),
+}
+
+fn info_of(r: &ScanResult, reused: bool) -> ScanInfo {
+    ScanInfo {
+        uuid: Some(r.uuid.clone()),
+        result_url: Some(r.result_url.clone()),
+        screenshot_url: r.screenshot_url.clone(),
+        finished: true,
+        reused,
+        final_url: r.final_url.clone(),
+        title: r.title.clone(),
+        ip: r.ip.clone(),
+        country: r.country.clone(),
+        malicious: r.malicious,
+        score: r.score,
+        ..ScanInfo::default()
+    }
+}
+
+fn log_quota(q: &Option<Quota>) {
+    if let Some(q) = q {
+        tracing::debug!(
+            action = q.action.as_deref().unwrap_or(""),
+            limit = q.limit.unwrap_or(0),
+            remaining = q.remaining.unwrap_or(0),
+            reset_after_s = q.reset_after.map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            "urlscan quota"
+        );
+    }
+}
