@@ -62,6 +62,8 @@ counters! {
     scan_skipped,
     /// Findings waiting for urlscan quota now (a gauge).
     scan_waiting,
+    /// Submissions left in urlscan's current window, as its last answer said (a gauge).
+    scan_quota_remaining,
     /// Deliveries marked sent, over all channels.
     delivered,
     /// Deliveries that failed for good (recorded with their reason).

@@ -81,6 +81,7 @@ pub fn log_metrics(s: &Snapshot, last: bool) {
         scans_reused = s.scans_reused,
         scan_skipped = s.scan_skipped,
         scan_waiting = s.scan_waiting,
+        scan_quota_remaining = s.scan_quota_remaining,
         delivered = s.delivered,
         delivery_failed = s.delivery_failed,
         delivery_retries = s.delivery_retries,

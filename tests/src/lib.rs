@@ -11,6 +11,7 @@ pub mod output;
 pub mod process;
 pub mod rdap_server;
 pub mod seq_server;
+pub mod urlscan_server;
 pub mod webhook_sink;
 pub mod whois_server;
 

@@ -53,12 +53,21 @@ impl ScanStage {
         metrics: Arc<Metrics>,
     ) -> Self {
         let idle = watch::channel(false).0;
-        let per_minute = NonZeroU32::new(cfg.per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let n = |v: u32| NonZeroU32::new(v.max(1)).unwrap_or(NonZeroU32::MIN);
+        let limiters = vec![
+            RateLimiter::direct(RateQuota::per_minute(n(cfg.per_minute))),
+            RateLimiter::direct(RateQuota::per_hour(n(cfg.per_hour))),
+            RateLimiter::direct(
+                RateQuota::with_period(Duration::from_secs(86400) / cfg.per_day.max(1))
+                    .unwrap_or_else(|| RateQuota::per_hour(n(cfg.per_day)))
+                    .allow_burst(n(cfg.per_day)),
+            ),
+        ];
         ScanStage {
             run: Some(StageLoop {
                 client,
                 store,
-                limiter: RateLimiter::direct(RateQuota::per_minute(per_minute)),
+                limiters,
                 cfg,
                 channels,
                 wake: wake.clone(),
@@ -102,7 +111,8 @@ impl Handler<Drain> for ScanStage {
 struct StageLoop {
     client: Arc<Client>,
     store: Store,
-    limiter: DefaultDirectRateLimiter,
+    /// Local per-minute, per-hour and per-day limits of submissions.
+    limiters: Vec<DefaultDirectRateLimiter>,
     cfg: UrlscanConfig,
     channels: Vec<&'static str>,
     wake: Arc<Notify>,
@@ -149,7 +159,7 @@ impl StageLoop {
                     continue;
                 }
                 let blocked = blocked_until.is_some_and(|t| t > now);
-                if blocked || self.limiter.check().is_err() {
+                if blocked || !self.limiters.iter().all(|l| l.check().is_ok()) {
                     // Out of quota: wait in order; only the too-old go on without a scan.
                     if self.waited_too_long(&f) {
                         f.scan = Some(ScanInfo {
@@ -209,8 +219,9 @@ impl StageLoop {
             let until = blocked_until
                 .filter(|t| *t > Instant::now())
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            // While findings wait, look again every second: max_wait is judged per finding.
             let tick = if waiting > 0 {
-                until
+                until.min(Instant::now() + Duration::from_secs(1))
             } else {
                 Instant::now() + Duration::from_secs(30)
             };
@@ -244,6 +255,9 @@ impl StageLoop {
         }
         let (result, quota) = self.client.submit(&format!("https://{}/", f.domain)).await;
         log_quota(&quota);
+        if let Some(r) = quota.as_ref().and_then(|q| q.remaining) {
+            Metrics::set(&self.metrics.scan_quota_remaining, r);
+        }
         if let Ok(mut q) = self.last_quota.lock() {
             *q = quota;
         }
