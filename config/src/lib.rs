@@ -32,7 +32,7 @@ pub use delivery::DeliveryConfig;
 pub use enrich::{CacheConfig, EnrichConfig, LimitsConfig, OnUnknown, RdapConfig, WhoisConfig};
 pub use log::{LogConfig, LogFormat};
 pub use matcher::{MatcherConfig, DEFAULT_ALLOWLIST, DEFAULT_KEYWORDS, DEFAULT_SUSPICIOUS_WORDS};
-pub use notify::{JsonlConfig, NotifyConfig, WebhookConfig};
+pub use notify::{JsonlConfig, NotifyConfig, TelegramConfig, WebhookConfig};
 pub use pipeline::PipelineConfig;
 pub use secret::{redact_url, Secret};
 pub use store::{StoreConfig, IN_MEMORY};

@@ -13,6 +13,9 @@ pub struct NotifyConfig {
     /// Each finding POSTed as JSON to a URL (Slack-style integrations, SOAR, a queue gateway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookConfig>,
+    /// Each finding as a Telegram message to a chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram: Option<TelegramConfig>,
 }
 
 impl NotifyConfig {
@@ -21,6 +24,7 @@ impl NotifyConfig {
         NotifyConfig {
             jsonl: Some(JsonlConfig { path: "-".into() }),
             webhook: None,
+            telegram: None,
         }
     }
 
@@ -32,6 +36,9 @@ impl NotifyConfig {
         }
         if self.webhook.is_some() {
             v.push("webhook");
+        }
+        if self.telegram.is_some() {
+            v.push("telegram");
         }
         v
     }
@@ -65,6 +72,32 @@ impl NotifyConfig {
                 return Err(ConfigError::key_error(
                     "notify.webhook.timeout",
                     "must be above zero",
+                ));
+            }
+        }
+        if let Some(t) = &self.telegram {
+            if t.chat_id.trim().is_empty() {
+                return Err(ConfigError::key_error(
+                    "notify.telegram.chat_id",
+                    "must not be empty",
+                ));
+            }
+            if t.token.expose().trim().is_empty() {
+                return Err(ConfigError::key_error(
+                    "notify.telegram.token",
+                    "must not be empty",
+                ));
+            }
+            if url::Url::parse(&t.api_base).is_err() {
+                return Err(ConfigError::key_error(
+                    "notify.telegram.api_base",
+                    "not a URL",
+                ));
+            }
+            if t.per_second == 0 || t.per_minute == 0 {
+                return Err(ConfigError::key_error(
+                    "notify.telegram.per_second",
+                    "per_second and per_minute must be at least 1",
                 ));
             }
         }
@@ -104,4 +137,62 @@ pub struct WebhookConfig {
 
 fn default_webhook_timeout() -> Duration {
     Duration::from_secs(10)
+}
+
+/// `[notify.telegram]`: each finding as a message (HTML, every value escaped) to one chat, and
+/// the urlscan screenshot as a photo once the scan finished. 429 waits `retry_after`; 5xx are
+/// retried; other 4xx fail for good with Telegram's description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The Bot API's address.
+    #[serde(default = "default_telegram_api")]
+    pub api_base: String,
+    /// The bot token. Required; prefer `CERTHOUND_NOTIFY__TELEGRAM__TOKEN` or the secrets
+    /// source. Never logged.
+    pub token: Secret,
+    /// The chat (or group, or channel) id; a number or `@channelname`. Required.
+    #[serde(deserialize_with = "string_or_number")]
+    pub chat_id: String,
+    /// Also send the screenshot (`sendPhoto`) when the scan finished.
+    #[serde(default = "yes")]
+    pub send_photo: bool,
+    /// Messages per second to the chat (Telegram allows about 1).
+    #[serde(default = "one")]
+    pub per_second: u32,
+    /// Messages per minute to the chat (about 20 in groups).
+    #[serde(default = "twenty")]
+    pub per_minute: u32,
+    /// Time allowed for one request.
+    #[serde(default = "default_webhook_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn default_telegram_api() -> String {
+    "https://api.telegram.org".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn twenty() -> u32 {
+    20
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        S(String),
+        N(i64),
+    }
+    Ok(match Id::deserialize(d)? {
+        Id::S(s) => s,
+        Id::N(n) => n.to_string(),
+    })
 }

@@ -24,6 +24,7 @@ use certhound_actors::feed::FeedActor;
 use certhound_actors::matcher::{Drain, Matcher};
 use certhound_actors::metrics::Metrics;
 use certhound_actors::notify::jsonl::JsonlNotifier;
+use certhound_actors::notify::telegram::TelegramNotifier;
 use certhound_actors::notify::webhook::WebhookNotifier;
 use certhound_actors::notify::Notifier;
 use certhound_actors::recorder::{Commit, Recorder};
@@ -148,6 +149,7 @@ async fn pipeline(
             Source::Feed => true,
             Source::Replay { enrich, .. } => *enrich,
         };
+    let scan_on = cfg.urlscan.enabled() && !matches!(&source, Source::Replay { enrich: false, .. });
     let metrics = Arc::new(Metrics::default());
     let stopping = CancellationToken::new();
     let (supervisor, mut fatal) =
@@ -202,6 +204,28 @@ async fn pipeline(
         wakes.push(wake);
         drains.push(drain_fn(sup.slot));
     }
+    if let Some(t) = cfg.notify.telegram.clone() {
+        let (store, d, m, wake) = (
+            store.clone(),
+            cfg.delivery.clone(),
+            metrics.clone(),
+            Arc::new(Notify::new()),
+        );
+        let w = wake.clone();
+        let sup = supervisor.supervise("deliver-telegram", &here, 16, move || {
+            let n = TelegramNotifier::new(&t, enrich, scan_on)?;
+            Ok(DeliveryActor::new(
+                n,
+                store.clone(),
+                d.clone(),
+                w.clone(),
+                m.clone(),
+            ))
+        });
+        channels.push("telegram");
+        wakes.push(wake);
+        drains.push(drain_fn(sup.slot));
+    }
     tracing::info!(channels = ?channels, keywords = rules.len(), "channels ready");
 
     // Registration lookups between the store and the channels, when on (see `enrich_enabled`).
@@ -209,7 +233,7 @@ async fn pipeline(
     // the next (or the channels) when a finding moves on. Their drains run in pipeline order.
     let mut next: Option<(&'static str, Arc<Notify>)> = None;
     let mut stage_drains: Vec<DrainFn> = Vec::new();
-    let scan = cfg.urlscan.enabled() && !matches!(&source, Source::Replay { enrich: false, .. });
+    let scan = scan_on;
     if scan {
         let client = match ScanClient::new(&cfg.urlscan) {
             Ok(c) => Arc::new(c),

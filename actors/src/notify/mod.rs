@@ -4,7 +4,9 @@
 //! retries, durability and exactly-once bookkeeping are the delivery loop's
 //! ([`crate::delivery`]), the same for every channel.
 
+pub mod format;
 pub mod jsonl;
+pub mod telegram;
 pub mod webhook;
 
 use crate::finding::Finding;

@@ -1,0 +1,165 @@
+//! The Telegram notifier: `sendMessage` with the finding's message in HTML (every value escaped),
+//! link previews off, and `sendPhoto` with the urlscan screenshot once the scan finished.
+//!
+//! The chat's rate (about 1 message a second, 20 a minute in groups) is kept locally; a 429
+//! still waits `parameters.retry_after`. The token is part of the URL path, so neither URLs nor
+//! reqwest's errors (which carry them) reach a log: errors are rewritten without them.
+
+use super::format;
+use super::{DeliveryError, Notifier};
+use crate::finding::Finding;
+use certhound_config::TelegramConfig;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// Telegram's limits on a message's text and a photo's caption.
+const MAX_TEXT: usize = 4096;
+const MAX_CAPTION: usize = 1024;
+
+pub struct TelegramNotifier {
+    client: reqwest::Client,
+    cfg: TelegramConfig,
+    per_second: DefaultDirectRateLimiter,
+    per_minute: DefaultDirectRateLimiter,
+    enrich_on: bool,
+    scan_on: bool,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    ok: bool,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    parameters: Option<Parameters>,
+}
+
+#[derive(Deserialize)]
+struct Parameters {
+    #[serde(default)]
+    retry_after: Option<u64>,
+}
+
+impl TelegramNotifier {
+    /// `enrich_on`/`scan_on` say whether those stages run, so messages say why data is missing.
+    pub fn new(cfg: &TelegramConfig, enrich_on: bool, scan_on: bool) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let n = |v: u32| NonZeroU32::new(v.max(1)).unwrap_or(NonZeroU32::MIN);
+        Ok(TelegramNotifier {
+            client,
+            cfg: cfg.clone(),
+            per_second: RateLimiter::direct(
+                Quota::per_second(n(cfg.per_second)).allow_burst(NonZeroU32::MIN),
+            ),
+            per_minute: RateLimiter::direct(Quota::per_minute(n(cfg.per_minute))),
+            enrich_on,
+            scan_on,
+        })
+    }
+
+    async fn call(&self, method: &str, body: serde_json::Value) -> Result<(), DeliveryError> {
+        self.per_minute.until_ready().await;
+        self.per_second.until_ready().await;
+        let url = format!(
+            "{}/bot{}/{method}",
+            self.cfg.api_base.trim_end_matches('/'),
+            self.cfg.token.expose()
+        );
+        let resp = self
+            .client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                DeliveryError::Transient(format!(
+                    "Telegram {method}: {}",
+                    if e.is_timeout() {
+                        "timed out"
+                    } else if e.is_connect() {
+                        "connection failed"
+                    } else {
+                        "request failed"
+                    }
+                ))
+            })?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let answer: Option<Answer> = serde_json::from_str(&text).ok();
+        if status == 200 && answer.as_ref().is_some_and(|a| a.ok) {
+            return Ok(());
+        }
+        let description = answer
+            .as_ref()
+            .and_then(|a| a.description.clone())
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        match status {
+            429 => {
+                let after = answer
+                    .and_then(|a| a.parameters)
+                    .and_then(|p| p.retry_after)
+                    .unwrap_or(5);
+                Err(DeliveryError::RetryAfter(
+                    Duration::from_secs(after),
+                    description,
+                ))
+            }
+            500..=599 => Err(DeliveryError::Transient(description)),
+            _ => Err(DeliveryError::Permanent(description)),
+        }
+    }
+}
+
+impl Notifier for TelegramNotifier {
+    fn channel(&self) -> &'static str {
+        "telegram"
+    }
+
+    async fn deliver(&mut self, finding: &Finding) -> Result<(), DeliveryError> {
+        let message = format::message(finding, self.enrich_on, self.scan_on);
+        self.call(
+            "sendMessage",
+            serde_json::json!({
+                "chat_id": self.cfg.chat_id,
+                "text": message.to_html(MAX_TEXT),
+                "parse_mode": "HTML",
+                "link_preview_options": { "is_disabled": true },
+            }),
+        )
+        .await?;
+        let shot = finding
+            .scan
+            .as_ref()
+            .filter(|s| s.finished)
+            .and_then(|s| s.screenshot_url.clone());
+        if let (true, Some(photo)) = (self.cfg.send_photo, shot) {
+            let caption = format!(
+                "urlscan screenshot of {}",
+                format::escape_html(&finding.domain)
+            );
+            // The message is delivered; a failing photo is logged, not a failed delivery
+            // (which would send the message again).
+            if let Err(e) = self
+                .call(
+                    "sendPhoto",
+                    serde_json::json!({
+                        "chat_id": self.cfg.chat_id,
+                        "photo": photo,
+                        "caption": caption.chars().take(MAX_CAPTION).collect::<String>(),
+                        "parse_mode": "HTML",
+                    }),
+                )
+                .await
+            {
+                tracing::warn!(id = %finding.id, error = %e, "Telegram screenshot not sent");
+            }
+        }
+        Ok(())
+    }
+}
