@@ -9,6 +9,7 @@
 //!
 //! Actors reach each other through [`slot::Slot`]s, which follow restarts by the supervisor.
 
+pub mod aws;
 pub mod backoff;
 pub mod certstream;
 pub mod dedupe;

@@ -22,6 +22,7 @@ mod matcher;
 mod notify;
 mod pipeline;
 mod secret;
+mod secrets;
 mod store;
 mod supervisor;
 mod urlscan;
@@ -32,9 +33,10 @@ pub use delivery::DeliveryConfig;
 pub use enrich::{CacheConfig, EnrichConfig, LimitsConfig, OnUnknown, RdapConfig, WhoisConfig};
 pub use log::{LogConfig, LogFormat};
 pub use matcher::{MatcherConfig, DEFAULT_ALLOWLIST, DEFAULT_KEYWORDS, DEFAULT_SUSPICIOUS_WORDS};
-pub use notify::{JsonlConfig, NotifyConfig, TelegramConfig, WebhookConfig};
+pub use notify::{JsonlConfig, NotifyConfig, SnsConfig, TelegramConfig, WebhookConfig};
 pub use pipeline::PipelineConfig;
 pub use secret::{redact_url, Secret};
+pub use secrets::{AwsConfig, SecretRef, SecretsConfig};
 pub use store::{StoreConfig, IN_MEMORY};
 pub use supervisor::SupervisorConfig;
 pub use urlscan::{UrlscanConfig, Visibility};
@@ -76,6 +78,10 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Restart policy of the actor supervisor.
     pub supervisor: SupervisorConfig,
+    /// Where secrets come from besides this file and the environment (AWS Secrets Manager).
+    pub secrets: SecretsConfig,
+    /// AWS region and endpoint for SNS and Secrets Manager.
+    pub aws: AwsConfig,
 }
 
 /// A configuration problem, with the key it is about when there is one.
@@ -212,6 +218,7 @@ impl Config {
         self.delivery.validate()?;
         self.notify.validate()?;
         self.supervisor.validate()?;
+        self.secrets.validate()?;
         Ok(())
     }
 

@@ -16,6 +16,9 @@ pub struct NotifyConfig {
     /// Each finding as a Telegram message to a chat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telegram: Option<TelegramConfig>,
+    /// Each finding published to an AWS SNS topic (email subscriptions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sns: Option<SnsConfig>,
 }
 
 impl NotifyConfig {
@@ -25,6 +28,7 @@ impl NotifyConfig {
             jsonl: Some(JsonlConfig { path: "-".into() }),
             webhook: None,
             telegram: None,
+            sns: None,
         }
     }
 
@@ -39,6 +43,9 @@ impl NotifyConfig {
         }
         if self.telegram.is_some() {
             v.push("telegram");
+        }
+        if self.sns.is_some() {
+            v.push("sns");
         }
         v
     }
@@ -76,18 +83,6 @@ impl NotifyConfig {
             }
         }
         if let Some(t) = &self.telegram {
-            if t.chat_id.trim().is_empty() {
-                return Err(ConfigError::key_error(
-                    "notify.telegram.chat_id",
-                    "must not be empty",
-                ));
-            }
-            if t.token.expose().trim().is_empty() {
-                return Err(ConfigError::key_error(
-                    "notify.telegram.token",
-                    "must not be empty",
-                ));
-            }
             if url::Url::parse(&t.api_base).is_err() {
                 return Err(ConfigError::key_error(
                     "notify.telegram.api_base",
@@ -148,12 +143,14 @@ pub struct TelegramConfig {
     /// The Bot API's address.
     #[serde(default = "default_telegram_api")]
     pub api_base: String,
-    /// The bot token. Required; prefer `CERTHOUND_NOTIFY__TELEGRAM__TOKEN` or the secrets
-    /// source. Never logged.
-    pub token: Secret,
-    /// The chat (or group, or channel) id; a number or `@channelname`. Required.
-    #[serde(deserialize_with = "string_or_number")]
-    pub chat_id: String,
+    /// The bot token: here, as `CERTHOUND_NOTIFY__TELEGRAM__TOKEN`, or from
+    /// `secrets.telegram_token`. Required by start. Never logged.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// The chat (or group, or channel) id; a number or `@channelname`. Here or from
+    /// `secrets.telegram_chat_id`. Required by start.
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub chat_id: Option<String>,
     /// Also send the screenshot (`sendPhoto`) when the scan finished.
     #[serde(default = "yes")]
     pub send_photo: bool,
@@ -184,15 +181,25 @@ fn twenty() -> u32 {
     20
 }
 
-fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Id {
         S(String),
         N(i64),
     }
-    Ok(match Id::deserialize(d)? {
+    Ok(Some(match Id::deserialize(d)? {
         Id::S(s) => s,
         Id::N(n) => n.to_string(),
-    })
+    }))
+}
+
+/// `[notify.sns]`: each finding published to an SNS topic (subscribe email addresses to it):
+/// a subject under 100 characters on one line, the message as plain text, and `domain` and
+/// `rule` message attributes. Credentials: the standard AWS chain (the ECS task role).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnsConfig {
+    /// The topic's ARN. Required.
+    pub topic_arn: String,
 }

@@ -24,6 +24,7 @@ use certhound_actors::feed::FeedActor;
 use certhound_actors::matcher::{Drain, Matcher};
 use certhound_actors::metrics::Metrics;
 use certhound_actors::notify::jsonl::JsonlNotifier;
+use certhound_actors::notify::sns::SnsNotifier;
 use certhound_actors::notify::telegram::TelegramNotifier;
 use certhound_actors::notify::webhook::WebhookNotifier;
 use certhound_actors::notify::Notifier;
@@ -89,6 +90,27 @@ pub fn run(cfg: Config, source: Source) -> i32 {
             return 1;
         }
     }
+    // Secrets from AWS Secrets Manager, and the AWS SDK for SNS: before anything starts, so that
+    // a missing secret stops the start with a clear error.
+    let mut cfg = cfg;
+    let sdk = match load_aws(&mut cfg) {
+        Ok(sdk) => sdk,
+        Err(e) => {
+            eprintln!("certhound: {e}");
+            return crate::EXIT_CONFIG;
+        }
+    };
+    if let Some(t) = &cfg.notify.telegram {
+        for (key, missing) in [
+            ("notify.telegram.token", t.token.is_none()),
+            ("notify.telegram.chat_id", t.chat_id.is_none()),
+        ] {
+            if missing {
+                eprintln!("certhound: config key `{key}`: not set (in the file, as CERTHOUND_{}, or from [secrets])", key.to_uppercase().replace('.', "__"));
+                return crate::EXIT_CONFIG;
+            }
+        }
+    }
     let store = match Store::open(&cfg.store) {
         Ok(s) => s,
         Err(e) => {
@@ -110,7 +132,7 @@ pub fn run(cfg: Config, source: Source) -> i32 {
         }
     }
     let system = actix_rt::System::new();
-    let (code, threads) = system.block_on(pipeline(cfg, source, input, rules, store.clone()));
+    let (code, threads) = system.block_on(pipeline(cfg, source, input, rules, store.clone(), sdk));
     // Close the store cleanly: every actor holding it must be gone first (the system's on drop,
     // the other arbiters' once their threads end). An unclean close is safe (redb repairs it on
     // the next start) but makes the next start slower and read-only opens fail until then.
@@ -143,6 +165,7 @@ async fn pipeline(
     input: Option<Box<dyn std::io::BufRead + Send>>,
     rules: Arc<RuleSet>,
     store: Store,
+    sdk: Option<aws_config::SdkConfig>,
 ) -> (i32, Vec<actix_rt::Arbiter>) {
     let enrich = cfg.enrich.enabled
         && match &source {
@@ -223,6 +246,28 @@ async fn pipeline(
             ))
         });
         channels.push("telegram");
+        wakes.push(wake);
+        drains.push(drain_fn(sup.slot));
+    }
+    if let (Some(sns), Some(sdk)) = (cfg.notify.sns.clone(), sdk.clone()) {
+        let (store, d, m, wake) = (
+            store.clone(),
+            cfg.delivery.clone(),
+            metrics.clone(),
+            Arc::new(Notify::new()),
+        );
+        let w = wake.clone();
+        let sup = supervisor.supervise("deliver-sns", &here, 16, move || {
+            let n = SnsNotifier::new(&sdk, &sns.topic_arn, enrich, scan_on);
+            Ok(DeliveryActor::new(
+                n,
+                store.clone(),
+                d.clone(),
+                w.clone(),
+                m.clone(),
+            ))
+        });
+        channels.push("sns");
         wakes.push(wake);
         drains.push(drain_fn(sup.slot));
     }
@@ -531,4 +576,49 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Loads the AWS SDK configuration when SNS or Secrets Manager is used, and fills the config's
+/// secrets from Secrets Manager. Errors name the secret and key, never a value.
+fn load_aws(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, String> {
+    let refs: Vec<(&'static str, certhound_config::SecretRef)> = cfg
+        .secrets
+        .refs()
+        .into_iter()
+        .map(|(k, r)| (k, r.clone()))
+        .collect();
+    if refs.is_empty() && cfg.notify.sns.is_none() {
+        return Ok(None);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let aws = cfg.aws.clone();
+    rt.block_on(async {
+        let sdk = certhound_actors::aws::sdk_config(&aws).await;
+        if !refs.is_empty() {
+            let client = aws_sdk_secretsmanager::Client::new(&sdk);
+            for (key, r) in refs {
+                let value = certhound_actors::aws::read_secret(&client, &r)
+                    .await
+                    .map_err(|e| format!("{key}: {e}"))?;
+                match key {
+                    "secrets.telegram_token" | "secrets.telegram_chat_id" => {
+                        let t = cfg.notify.telegram.as_mut().ok_or_else(|| {
+                            format!("{key} is set but there is no [notify.telegram]")
+                        })?;
+                        if key == "secrets.telegram_token" {
+                            t.token = Some(certhound_config::Secret::new(value));
+                        } else {
+                            t.chat_id = Some(value);
+                        }
+                    }
+                    _ => cfg.urlscan.api_key = Some(certhound_config::Secret::new(value)),
+                }
+                tracing::info!(secret = key, "secret loaded");
+            }
+        }
+        Ok(Some(sdk))
+    })
 }

@@ -6,6 +6,7 @@
 
 pub mod format;
 pub mod jsonl;
+pub mod sns;
 pub mod telegram;
 pub mod webhook;
 

@@ -21,6 +21,8 @@ const MAX_CAPTION: usize = 1024;
 pub struct TelegramNotifier {
     client: reqwest::Client,
     cfg: TelegramConfig,
+    token: certhound_config::Secret,
+    chat_id: String,
     per_second: DefaultDirectRateLimiter,
     per_minute: DefaultDirectRateLimiter,
     enrich_on: bool,
@@ -51,9 +53,19 @@ impl TelegramNotifier {
             .build()
             .map_err(|e| e.to_string())?;
         let n = |v: u32| NonZeroU32::new(v.max(1)).unwrap_or(NonZeroU32::MIN);
+        let token = cfg
+            .token
+            .clone()
+            .ok_or("notify.telegram.token is not set")?;
+        let chat_id = cfg
+            .chat_id
+            .clone()
+            .ok_or("notify.telegram.chat_id is not set")?;
         Ok(TelegramNotifier {
             client,
             cfg: cfg.clone(),
+            token,
+            chat_id,
             per_second: RateLimiter::direct(
                 Quota::per_second(n(cfg.per_second)).allow_burst(NonZeroU32::MIN),
             ),
@@ -69,7 +81,7 @@ impl TelegramNotifier {
         let url = format!(
             "{}/bot{}/{method}",
             self.cfg.api_base.trim_end_matches('/'),
-            self.cfg.token.expose()
+            self.token.expose()
         );
         let resp = self
             .client
@@ -126,7 +138,7 @@ impl Notifier for TelegramNotifier {
         self.call(
             "sendMessage",
             serde_json::json!({
-                "chat_id": self.cfg.chat_id,
+                "chat_id": self.chat_id,
                 "text": message.to_html(MAX_TEXT),
                 "parse_mode": "HTML",
                 "link_preview_options": { "is_disabled": true },
@@ -149,7 +161,7 @@ impl Notifier for TelegramNotifier {
                 .call(
                     "sendPhoto",
                     serde_json::json!({
-                        "chat_id": self.cfg.chat_id,
+                        "chat_id": self.chat_id,
                         "photo": photo,
                         "caption": caption.chars().take(MAX_CAPTION).collect::<String>(),
                         "parse_mode": "HTML",

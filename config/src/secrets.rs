@@ -1,0 +1,67 @@
+//! `[secrets]` and `[aws]`: secrets from AWS Secrets Manager, read at start, and where the AWS
+//! APIs are (region; an endpoint for tests).
+//!
+//! A secret is named `"<secret id>#<JSON key>"`: the secret's value is a JSON object (as the
+//! console stores key/value secrets) and the key picks the field. A missing secret or key stops
+//! the start with an error naming both.
+
+use crate::ConfigError;
+use serde::{Deserialize, Serialize};
+
+/// `"<secret id>#<JSON key>"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretRef(pub String);
+
+impl SecretRef {
+    /// (secret id, JSON key).
+    pub fn parts(&self) -> Option<(&str, &str)> {
+        let (id, key) = self.0.rsplit_once('#')?;
+        (!id.is_empty() && !key.is_empty()).then_some((id, key))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// The Telegram bot token, e.g. `"telegram/certhound#token"`.
+    pub telegram_token: Option<SecretRef>,
+    /// The Telegram chat id, e.g. `"telegram/certhound#chat_id"`.
+    pub telegram_chat_id: Option<SecretRef>,
+    /// The urlscan.io API key, e.g. `"urlscan.io/api-key#urlscan-api-key"`.
+    pub urlscan_api_key: Option<SecretRef>,
+}
+
+impl SecretsConfig {
+    pub fn refs(&self) -> Vec<(&'static str, &SecretRef)> {
+        [
+            ("secrets.telegram_token", &self.telegram_token),
+            ("secrets.telegram_chat_id", &self.telegram_chat_id),
+            ("secrets.urlscan_api_key", &self.urlscan_api_key),
+        ]
+        .into_iter()
+        .filter_map(|(k, r)| r.as_ref().map(|r| (k, r)))
+        .collect()
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        for (key, r) in self.refs() {
+            if r.parts().is_none() {
+                return Err(ConfigError::key_error(
+                    key,
+                    format!("`{}` is not \"<secret id>#<JSON key>\"", r.0),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// The region; without it, the standard chain (`AWS_REGION`, the ECS task's region).
+    pub region: Option<String>,
+    /// Another endpoint for SNS and Secrets Manager (tests, LocalStack); normally unset.
+    pub endpoint_url: Option<String>,
+}
