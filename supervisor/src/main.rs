@@ -8,6 +8,7 @@ mod findings;
 mod logging;
 mod lookup;
 mod supervision;
+mod test_notify;
 mod watch;
 
 use certhound_config::Config;
@@ -72,6 +73,9 @@ enum Command {
         #[arg(long = "domain", conflicts_with = "domain")]
         domain_flag: Option<String>,
     },
+    /// Send one clearly marked test alert through every configured channel and report, per
+    /// channel, success or the error. Exit 0 only when all succeeded.
+    TestNotify,
     /// List stored findings and their delivery state per channel (works while certhound runs).
     Findings {
         /// Only findings stored since then: a duration back (`1h`, `2days`) or an RFC 3339 time.
@@ -114,6 +118,13 @@ fn main() {
             0
         }
         Command::Explain { domain, json } => explain::run(&cfg, &domain, json),
+        Command::TestNotify => {
+            logging::init(&cfg.log);
+            match watch::prepare_notify(&mut cfg) {
+                Ok(sdk) => test_notify::run(&cfg, sdk),
+                Err(code) => code,
+            }
+        }
         Command::Lookup {
             domain,
             rdap_file,

@@ -90,27 +90,11 @@ pub fn run(cfg: Config, source: Source) -> i32 {
             return 1;
         }
     }
-    // Secrets from AWS Secrets Manager, and the AWS SDK for SNS: before anything starts, so that
-    // a missing secret stops the start with a clear error.
     let mut cfg = cfg;
-    let sdk = match load_aws(&mut cfg) {
+    let sdk = match prepare_notify(&mut cfg) {
         Ok(sdk) => sdk,
-        Err(e) => {
-            eprintln!("certhound: {e}");
-            return crate::EXIT_CONFIG;
-        }
+        Err(code) => return code,
     };
-    if let Some(t) = &cfg.notify.telegram {
-        for (key, missing) in [
-            ("notify.telegram.token", t.token.is_none()),
-            ("notify.telegram.chat_id", t.chat_id.is_none()),
-        ] {
-            if missing {
-                eprintln!("certhound: config key `{key}`: not set (in the file, as CERTHOUND_{}, or from [secrets])", key.to_uppercase().replace('.', "__"));
-                return crate::EXIT_CONFIG;
-            }
-        }
-    }
     let store = match Store::open(&cfg.store) {
         Ok(s) => s,
         Err(e) => {
@@ -621,4 +605,32 @@ fn load_aws(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, String> {
         }
         Ok(Some(sdk))
     })
+}
+
+/// Secrets from AWS Secrets Manager, and the AWS SDK for SNS: before anything starts, so that a
+/// missing secret or a channel without its credentials stops the start with a clear error.
+/// `Err` is the exit code.
+pub fn prepare_notify(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, i32> {
+    let sdk = match load_aws(cfg) {
+        Ok(sdk) => sdk,
+        Err(e) => {
+            eprintln!("certhound: {e}");
+            return Err(crate::EXIT_CONFIG);
+        }
+    };
+    if let Some(t) = &cfg.notify.telegram {
+        for (key, missing) in [
+            ("notify.telegram.token", t.token.is_none()),
+            ("notify.telegram.chat_id", t.chat_id.is_none()),
+        ] {
+            if missing {
+                eprintln!(
+                    "certhound: config key `{key}`: not set (in the file, as CERTHOUND_{}, or from [secrets])",
+                    key.to_uppercase().replace('.', "__")
+                );
+                return Err(crate::EXIT_CONFIG);
+            }
+        }
+    }
+    Ok(sdk)
 }

@@ -101,7 +101,12 @@ pub fn message(f: &Finding, enrich_on: bool, scan_on: bool) -> Message {
         lines.push(line("CT log", s));
     }
     Message {
-        title: "Phishing candidate".into(),
+        // `certhound test-notify` sends a finding whose id starts with `test:`.
+        title: if f.id.starts_with("test:") {
+            "TEST ALERT from certhound test-notify (not a finding)".into()
+        } else {
+            "Phishing candidate".into()
+        },
         lines,
     }
 }
