@@ -35,7 +35,7 @@ pub use log::{LogConfig, LogFormat};
 pub use matcher::{MatcherConfig, DEFAULT_ALLOWLIST, DEFAULT_KEYWORDS, DEFAULT_SUSPICIOUS_WORDS};
 pub use notify::{JsonlConfig, NotifyConfig, SnsConfig, TelegramConfig, WebhookConfig};
 pub use pipeline::PipelineConfig;
-pub use secret::{redact_url, Secret};
+pub use secret::{redact_url, Secret, SharedSecret};
 pub use secrets::{AwsConfig, SecretRef, SecretsConfig};
 pub use store::{StoreConfig, IN_MEMORY};
 pub use supervisor::SupervisorConfig;

@@ -58,3 +58,28 @@ pub fn redact_url(raw: &str) -> String {
         Err(_) => REDACTED.to_string(),
     }
 }
+
+/// A secret that can be replaced while certhound runs (refreshed from Secrets Manager): readers
+/// take the current value at each use.
+#[derive(Clone, Debug)]
+pub struct SharedSecret(std::sync::Arc<std::sync::RwLock<Secret>>);
+
+impl SharedSecret {
+    pub fn new(s: Secret) -> Self {
+        SharedSecret(std::sync::Arc::new(std::sync::RwLock::new(s)))
+    }
+    /// The current value.
+    pub fn get(&self) -> Secret {
+        self.0
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+    /// Replaces the value; true when it changed.
+    pub fn set(&self, s: Secret) -> bool {
+        let mut cur = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let changed = *cur != s;
+        *cur = s;
+        changed
+    }
+}

@@ -21,7 +21,7 @@ impl SecretRef {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecretsConfig {
     /// The Telegram bot token, e.g. `"telegram/certhound#token"`.
@@ -30,6 +30,20 @@ pub struct SecretsConfig {
     pub telegram_chat_id: Option<SecretRef>,
     /// The urlscan.io API key, e.g. `"urlscan.io/api-key#urlscan-api-key"`.
     pub urlscan_api_key: Option<SecretRef>,
+    /// The secrets above are read again this often, so a rotated secret is picked up.
+    #[serde(with = "humantime_serde")]
+    pub refresh: std::time::Duration,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        SecretsConfig {
+            telegram_token: None,
+            telegram_chat_id: None,
+            urlscan_api_key: None,
+            refresh: std::time::Duration::from_secs(3600),
+        }
+    }
 }
 
 impl SecretsConfig {
@@ -45,6 +59,12 @@ impl SecretsConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.refresh.is_zero() {
+            return Err(ConfigError::key_error(
+                "secrets.refresh",
+                "must be above zero",
+            ));
+        }
         for (key, r) in self.refs() {
             if r.parts().is_none() {
                 return Err(ConfigError::key_error(

@@ -35,7 +35,7 @@ use certhound_actors::scan::client::Client as ScanClient;
 use certhound_actors::scan::stage::{Drain as ScanDrain, ScanStage, STAGE as SCAN_STAGE};
 use certhound_actors::slot::Slot;
 use certhound_actors::store::{unix_now, Store};
-use certhound_config::Config;
+use certhound_config::{Config, SecretsConfig, SharedSecret};
 use futures_util::future::LocalBoxFuture;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -163,6 +163,25 @@ async fn pipeline(
         Supervisor::new(cfg.supervisor.clone(), metrics.clone(), stopping.clone());
     let here = actix_rt::Arbiter::current();
 
+    // Secrets that a refresh can replace while running (see `refresh_secrets`).
+    let tg_token = cfg
+        .notify
+        .telegram
+        .as_ref()
+        .and_then(|t| t.token.clone())
+        .map(SharedSecret::new);
+    let us_key = cfg.urlscan.api_key.clone().map(SharedSecret::new);
+    if let Some(sdk) = sdk.clone() {
+        if !cfg.secrets.refs().is_empty() {
+            actix_rt::spawn(refresh_secrets(
+                cfg.secrets.clone(),
+                sdk,
+                tg_token.clone(),
+                us_key.clone(),
+            ));
+        }
+    }
+
     // Delivery first, then the recorder that wakes it, then the matcher that feeds the recorder.
     let mut channels: Vec<&'static str> = Vec::new();
     let mut wakes: Vec<Arc<Notify>> = Vec::new();
@@ -219,8 +238,10 @@ async fn pipeline(
             Arc::new(Notify::new()),
         );
         let w = wake.clone();
+        let token = tg_token.clone();
         let sup = supervisor.supervise("deliver-telegram", &here, 16, move || {
-            let n = TelegramNotifier::new(&t, enrich, scan_on)?;
+            let token = token.clone().ok_or("notify.telegram.token is not set")?;
+            let n = TelegramNotifier::with_token(&t, token, enrich, scan_on)?;
             Ok(DeliveryActor::new(
                 n,
                 store.clone(),
@@ -264,7 +285,10 @@ async fn pipeline(
     let mut stage_drains: Vec<DrainFn> = Vec::new();
     let scan = scan_on;
     if scan {
-        let client = match ScanClient::new(&cfg.urlscan) {
+        let key = us_key
+            .clone()
+            .ok_or_else(|| "urlscan.api_key is not set".to_string());
+        let client = match key.and_then(|k| ScanClient::with_key(&cfg.urlscan, k)) {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 tracing::error!(error = %e, "cannot set up [urlscan]");
@@ -633,4 +657,37 @@ pub fn prepare_notify(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>,
         }
     }
     Ok(sdk)
+}
+
+/// Reads the secrets again every `secrets.refresh`, so that a rotated token or key is used
+/// without a restart. A failed read keeps the value in use (and says so); values never reach a
+/// log.
+async fn refresh_secrets(
+    cfg: SecretsConfig,
+    sdk: aws_config::SdkConfig,
+    telegram_token: Option<SharedSecret>,
+    urlscan_key: Option<SharedSecret>,
+) {
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    loop {
+        tokio::time::sleep(cfg.refresh).await;
+        for (key, r) in cfg.refs() {
+            let cell = match key {
+                "secrets.telegram_token" => telegram_token.as_ref(),
+                "secrets.urlscan_api_key" => urlscan_key.as_ref(),
+                _ => None, // the chat id is read at start only
+            };
+            let Some(cell) = cell else { continue };
+            match certhound_actors::aws::read_secret(&client, r).await {
+                Ok(v) => {
+                    if cell.set(certhound_config::Secret::new(v)) {
+                        tracing::info!(secret = key, "secret changed; using the new value");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(secret = key, error = %e, "cannot refresh a secret; keeping the one in use")
+                }
+            }
+        }
+    }
 }

@@ -110,6 +110,24 @@ impl Moto {
         assert!(r.status().is_success(), "CreateSecret: {}", r.status());
     }
 
+    /// Replaces a secret's value (a rotation).
+    pub async fn put_secret(&self, name: &str, value: &Value) {
+        let r = self
+            .http
+            .post(self.endpoint())
+            .header("Authorization", auth("secretsmanager"))
+            .header("X-Amz-Target", "secretsmanager.PutSecretValue")
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .body(
+                serde_json::json!({"SecretId": name, "SecretString": value.to_string()})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .expect("PutSecretValue");
+        assert!(r.status().is_success(), "PutSecretValue: {}", r.status());
+    }
+
     /// What SNS "sent": (message, subject, attributes) per publish, over all topics.
     pub async fn sent_notifications(&self) -> Vec<(String, Option<String>, Value)> {
         let data = self.data().await.unwrap_or_default();

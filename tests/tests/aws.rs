@@ -138,3 +138,63 @@ async fn a_missing_secret_stops_the_start_naming_it() {
     assert!(err.contains("no/such/secret"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_is_picked_up_without_a_restart() {
+    let moto = Moto::start().await;
+    let (old, new) = ("old-urlscan-key-1", "rotated-urlscan-key-2");
+    moto.create_secret(
+        "urlscan.io/api-key",
+        &serde_json::json!({"urlscan-api-key": old}),
+    )
+    .await;
+    // This urlscan only takes the rotated key.
+    let urlscan = FakeUrlscan::with_key(new).await;
+    let domain = "paypal-rotated-key.com";
+    let feed = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
+    let mut cfg = TestConfig::new();
+    cfg.feed(&feed.url());
+    cfg.set_str("urlscan", "base_url", &urlscan.base_url());
+    cfg.set("urlscan", "search_first", "false");
+    cfg.set_str("urlscan", "initial_delay", "100ms");
+    cfg.set_str("urlscan", "poll_interval", "100ms");
+    cfg.set_str(
+        "secrets",
+        "urlscan_api_key",
+        "urlscan.io/api-key#urlscan-api-key",
+    );
+    cfg.set_str("secrets", "refresh", "1s");
+    cfg.set_str("aws", "endpoint_url", &moto.endpoint());
+    let mut certhound = with_moto(
+        CerthoundCommand::new().test_config(&cfg).arg("watch"),
+        &moto,
+    )
+    .spawn();
+    // The old key is refused...
+    urlscan
+        .wait_for(timeouts::EVENT, |s| s.count_status(401) >= 1)
+        .await
+        .unwrap_or_else(|_| panic!("the old key was never tried"));
+    // ...the secret is rotated, and the finding goes out with its scan.
+    moto.put_secret(
+        "urlscan.io/api-key",
+        &serde_json::json!({"urlscan-api-key": new}),
+    )
+    .await;
+    certhound
+        .wait_for_findings(&[domain], timeouts::BULK)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(certhound.findings()[0]["scan"]["finished"], true);
+    assert!(!certhound
+        .events("secret changed; using the new value")
+        .is_empty());
+    certhound.send_signal(libc::SIGTERM);
+    assert!(certhound.wait_exit(timeouts::EXIT).await.success());
+    certhound.pump();
+    let logs = certhound.stderr.join("\n");
+    assert!(
+        !logs.contains(old) && !logs.contains(new),
+        "a secret value reached the logs"
+    );
+}

@@ -21,7 +21,7 @@ const MAX_CAPTION: usize = 1024;
 pub struct TelegramNotifier {
     client: reqwest::Client,
     cfg: TelegramConfig,
-    token: certhound_config::Secret,
+    token: certhound_config::SharedSecret,
     chat_id: String,
     per_second: DefaultDirectRateLimiter,
     per_minute: DefaultDirectRateLimiter,
@@ -47,16 +47,31 @@ struct Parameters {
 impl TelegramNotifier {
     /// `enrich_on`/`scan_on` say whether those stages run, so messages say why data is missing.
     pub fn new(cfg: &TelegramConfig, enrich_on: bool, scan_on: bool) -> Result<Self, String> {
+        let token = cfg
+            .token
+            .clone()
+            .ok_or("notify.telegram.token is not set")?;
+        Self::with_token(
+            cfg,
+            certhound_config::SharedSecret::new(token),
+            enrich_on,
+            scan_on,
+        )
+    }
+
+    /// With a token that a secrets refresh can replace.
+    pub fn with_token(
+        cfg: &TelegramConfig,
+        token: certhound_config::SharedSecret,
+        enrich_on: bool,
+        scan_on: bool,
+    ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
         let n = |v: u32| NonZeroU32::new(v.max(1)).unwrap_or(NonZeroU32::MIN);
-        let token = cfg
-            .token
-            .clone()
-            .ok_or("notify.telegram.token is not set")?;
         let chat_id = cfg
             .chat_id
             .clone()
@@ -81,7 +96,7 @@ impl TelegramNotifier {
         let url = format!(
             "{}/bot{}/{method}",
             self.cfg.api_base.trim_end_matches('/'),
-            self.token.expose()
+            self.token.get().expose()
         );
         let resp = self
             .client

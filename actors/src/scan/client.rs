@@ -4,7 +4,7 @@
 //!
 //! The API key goes in the `API-Key` header only; errors never carry it or the URL's query.
 
-use certhound_config::{Secret, UrlscanConfig};
+use certhound_config::{SharedSecret, UrlscanConfig};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ pub enum ScanError {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    key: Secret,
+    key: SharedSecret,
     cfg: UrlscanConfig,
 }
 
@@ -86,6 +86,11 @@ struct ErrorAnswer {
 impl Client {
     pub fn new(cfg: &UrlscanConfig) -> Result<Client, String> {
         let key = cfg.api_key.clone().ok_or("urlscan.api_key is not set")?;
+        Self::with_key(cfg, SharedSecret::new(key))
+    }
+
+    /// With a key that a secrets refresh can replace.
+    pub fn with_key(cfg: &UrlscanConfig, key: SharedSecret) -> Result<Client, String> {
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
@@ -123,7 +128,7 @@ impl Client {
         let resp = self
             .http
             .post(format!("{}/api/v1/scan/", self.base))
-            .header("API-Key", self.key.expose())
+            .header("API-Key", self.key.get().expose())
             .json(&body)
             .send()
             .await;
@@ -156,7 +161,7 @@ impl Client {
         let resp = self
             .http
             .get(format!("{}/api/v1/result/{uuid}/", self.base))
-            .header("API-Key", self.key.expose())
+            .header("API-Key", self.key.get().expose())
             .send()
             .await
             .map_err(|e| ScanError::Transient(short(&e)))?;
@@ -186,7 +191,7 @@ impl Client {
         let resp = self
             .http
             .get(url)
-            .header("API-Key", self.key.expose())
+            .header("API-Key", self.key.get().expose())
             .send()
             .await
             .map_err(|e| ScanError::Transient(short(&e)))?;
