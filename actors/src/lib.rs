@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod backoff;
 pub mod certstream;
+pub mod ct;
 pub mod dedupe;
 pub mod delivery;
 pub mod enrich;

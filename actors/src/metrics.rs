@@ -78,6 +78,40 @@ counters! {
     idle_timeouts,
     /// Actor restarts by the supervisor.
     restarts,
+    /// Feed messages that said entries were lost (`gap`: the server no longer had them).
+    feed_gaps,
+
+    // Server role.
+    /// CT logs being tailed now (a gauge).
+    ct_logs,
+    /// Entries fetched from CT logs.
+    ct_entries,
+    /// Entries that could not be decoded (counted and skipped).
+    ct_decode_errors,
+    /// Requests to CT logs.
+    ct_requests,
+    /// Requests to CT logs that failed (429, 5xx, timeouts, bad answers) and were retried.
+    ct_request_errors,
+    /// Checkpoints of tiled logs whose signature did not verify (not used).
+    ct_bad_checkpoints,
+    /// Batches waiting to be decoded (a gauge, bounded by ct.decode_queue).
+    ct_decode_waiting,
+    /// Messages published to the feed.
+    server_published,
+    /// Websocket clients connected now (a gauge).
+    server_clients,
+    /// Websocket connections accepted, in all.
+    server_connections,
+    /// Connections refused at server.max_connections.
+    server_refused,
+    /// Clients cut off because their queue (server.client_queue) was full.
+    server_slow_clients,
+    /// Messages written to clients, all clients together.
+    server_sent,
+    /// Messages sent again to clients that reconnected with ?since=.
+    server_replayed,
+    /// Clients told of a gap: their ?since= was older than the history.
+    server_gaps,
 }
 
 impl Metrics {

@@ -14,6 +14,7 @@
 //! as a TOML value when it is one (`true`, `42`, `["a", "b"]`) and as a string otherwise. Variables
 //! without a double underscore (such as `CERTHOUND_CONFIG`) are not overrides.
 
+mod ct;
 mod dedupe;
 mod delivery;
 mod enrich;
@@ -23,11 +24,13 @@ mod notify;
 mod pipeline;
 mod secret;
 mod secrets;
+mod server;
 mod store;
 mod supervisor;
 mod urlscan;
 mod watch;
 
+pub use ct::{CtConfig, ExtraLog, LogKind, StartAt};
 pub use dedupe::DedupeConfig;
 pub use delivery::DeliveryConfig;
 pub use enrich::{CacheConfig, EnrichConfig, LimitsConfig, OnUnknown, RdapConfig, WhoisConfig};
@@ -37,6 +40,7 @@ pub use notify::{JsonlConfig, NotifyConfig, SnsConfig, TelegramConfig, WebhookCo
 pub use pipeline::PipelineConfig;
 pub use secret::{redact_url, Secret, SharedSecret};
 pub use secrets::{AwsConfig, SecretRef, SecretsConfig};
+pub use server::ServerConfig;
 pub use store::{StoreConfig, IN_MEMORY};
 pub use supervisor::SupervisorConfig;
 pub use urlscan::{UrlscanConfig, Visibility};
@@ -76,6 +80,10 @@ pub struct Config {
     /// Where findings go. Without a `[notify]` section findings are written as JSON lines to
     /// stdout; with one, exactly the channels it lists are on.
     pub notify: NotifyConfig,
+    /// Server role: the CT logs it tails.
+    pub ct: CtConfig,
+    /// Server role: the certstream websocket feed it serves.
+    pub server: ServerConfig,
     /// Restart policy of the actor supervisor.
     pub supervisor: SupervisorConfig,
     /// Where secrets come from besides this file and the environment (AWS Secrets Manager).
@@ -217,6 +225,8 @@ impl Config {
         self.store.validate()?;
         self.delivery.validate()?;
         self.notify.validate()?;
+        self.ct.validate()?;
+        self.server.validate()?;
         self.supervisor.validate()?;
         self.secrets.validate()?;
         Ok(())
