@@ -89,6 +89,13 @@ impl Matcher {
                 self.match_names(&names, None, now, out);
             }
             Message::Heartbeat => Metrics::add(&m.heartbeats, 1),
+            Message::Unknown(kind) if kind == "gap" => {
+                // certhound's server could not give everything since our position (it was
+                // restarted, or we were away longer than its history): say so loudly.
+                Metrics::add(&m.feed_gaps, 1);
+                let notice: String = text.chars().take(300).collect();
+                tracing::warn!(notice = %notice, "the feed reports missed messages");
+            }
             Message::Unknown(kind) => {
                 Metrics::add(&m.unknown_type, 1);
                 tracing::debug!(message_type = %kind, "skipped unknown message type");

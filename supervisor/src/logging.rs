@@ -89,6 +89,29 @@ pub fn log_metrics(s: &Snapshot, last: bool) {
         connect_failures = s.connect_failures,
         idle_timeouts = s.idle_timeouts,
         restarts = s.restarts,
+        feed_gaps = s.feed_gaps,
         "metrics"
     );
+    // The server role's counters, as an event of their own (tracing takes 32 fields at most).
+    if s.ct_logs > 0 || s.server_connections > 0 || s.server_published > 0 {
+        tracing::info!(
+            last,
+            ct_logs = s.ct_logs,
+            ct_entries = s.ct_entries,
+            ct_decode_errors = s.ct_decode_errors,
+            ct_requests = s.ct_requests,
+            ct_request_errors = s.ct_request_errors,
+            ct_bad_checkpoints = s.ct_bad_checkpoints,
+            ct_decode_waiting = s.ct_decode_waiting,
+            server_published = s.server_published,
+            server_clients = s.server_clients,
+            server_connections = s.server_connections,
+            server_refused = s.server_refused,
+            server_slow_clients = s.server_slow_clients,
+            server_sent = s.server_sent,
+            server_replayed = s.server_replayed,
+            server_gaps = s.server_gaps,
+            "server_metrics"
+        );
+    }
 }

@@ -3,10 +3,12 @@
 //! This file is the command line: it loads the config (exit code 2 on any config error, with one
 //! line naming the key), sets up logging and hands over to a role.
 
+mod ct_decode;
 mod explain;
 mod findings;
 mod logging;
 mod lookup;
+mod server;
 mod supervision;
 mod test_notify;
 mod watch;
@@ -35,6 +37,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Both roles in one process: tail CT logs, serve their certstream feed on server.listen,
+    /// and watch that feed for findings (the local default).
+    Run,
+    /// The server role alone: tail CT logs and serve a certstream-compatible websocket feed
+    /// (`/`, `/full-stream`, `/domains-only`, `/example.json`, `/latest.json`).
+    Server,
+    /// Certificate Transparency tools.
+    Ct {
+        #[command(subcommand)]
+        command: CtCommand,
+    },
     /// Connect to a certstream feed and report findings until stopped (SIGTERM/SIGINT).
     Watch {
         /// Websocket URL of the certstream feed; overrides watch.feed_url.
@@ -93,6 +106,31 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum CtCommand {
+    /// Print the certstream message of one RFC 6962 entry (`get-entries` item).
+    Decode {
+        /// The entry's `leaf_input` (base64).
+        #[arg(long)]
+        leaf_input: String,
+        /// The entry's `extra_data` (base64); needed for precertificates.
+        #[arg(long)]
+        extra_data: Option<String>,
+        /// Which form: full (as /full-stream), lite (as /) or domains (as /domains-only).
+        #[arg(long, default_value = "full")]
+        form: ct_decode::Form,
+        /// `cert_index` of the entry.
+        #[arg(long, default_value_t = 0)]
+        index: u64,
+        /// URL of the log (`source.url`, `cert_link`).
+        #[arg(long, default_value = "")]
+        log_url: String,
+        /// Name of the log (`source.name`).
+        #[arg(long, default_value = "")]
+        log_name: String,
+    },
+}
+
 fn main() {
     let cli = Cli::parse();
     let path = match &cli.command {
@@ -118,6 +156,32 @@ fn main() {
             0
         }
         Command::Explain { domain, json } => explain::run(&cfg, &domain, json),
+        Command::Ct {
+            command:
+                CtCommand::Decode {
+                    leaf_input,
+                    extra_data,
+                    form,
+                    index,
+                    log_url,
+                    log_name,
+                },
+        } => ct_decode::run(ct_decode::Args {
+            leaf_input: &leaf_input,
+            extra_data: extra_data.as_deref(),
+            form,
+            index,
+            log_url: &log_url,
+            log_name: &log_name,
+        }),
+        Command::Server => {
+            logging::init(&cfg.log);
+            server::run(cfg)
+        }
+        Command::Run => {
+            logging::init(&cfg.log);
+            watch::run(cfg, watch::Source::Run)
+        }
         Command::TestNotify => {
             logging::init(&cfg.log);
             match watch::prepare_notify(&mut cfg) {

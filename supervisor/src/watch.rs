@@ -50,6 +50,9 @@ pub const EXIT_STORE: i32 = 74;
 /// Where certificates come from.
 pub enum Source {
     Feed,
+    /// Both roles in one process (`certhound run`): the server role tails CT logs and serves
+    /// its feed; the watch role reads that feed over loopback.
+    Run,
     /// A file; `enrich` asks for registration lookups, which a replay of old certificates
     /// usually does not want ("registered recently" is judged against now).
     Replay {
@@ -75,7 +78,7 @@ pub fn run(cfg: Config, source: Source) -> i32 {
                 return 1;
             }
         },
-        Source::Feed => None,
+        Source::Feed | Source::Run => None,
     };
     // Refuse to start with a channel that cannot be opened, rather than restart on it forever.
     if let Some(j) = &cfg.notify.jsonl {
@@ -153,7 +156,7 @@ async fn pipeline(
 ) -> (i32, Vec<actix_rt::Arbiter>) {
     let enrich = cfg.enrich.enabled
         && match &source {
-            Source::Feed => true,
+            Source::Feed | Source::Run => true,
             Source::Replay { enrich, .. } => *enrich,
         };
     let scan_on = cfg.urlscan.enabled() && !matches!(&source, Source::Replay { enrich: false, .. });
@@ -162,6 +165,20 @@ async fn pipeline(
     let (supervisor, mut fatal) =
         Supervisor::new(cfg.supervisor.clone(), metrics.clone(), stopping.clone());
     let here = actix_rt::Arbiter::current();
+
+    // The server role first, so that its feed is there when the watch role connects.
+    let mut cfg = cfg;
+    let server = if matches!(source, Source::Run) {
+        match crate::server::start(&cfg, &supervisor, store.clone(), metrics.clone()).await {
+            Ok(r) => {
+                cfg.watch.feed_url = format!("ws://127.0.0.1:{}/", r.local_addr.port());
+                Some(r)
+            }
+            Err(code) => return (code, Vec::new()),
+        }
+    } else {
+        None
+    };
 
     // Secrets that a refresh can replace while running (see `refresh_secrets`).
     let tg_token = cfg
@@ -523,6 +540,21 @@ async fn pipeline(
     // ingest and drain downstream in order, all within the deadline.
     let deadline = cfg.supervisor.shutdown_deadline;
     stopping.cancel();
+    let mut threads = vec![matcher_thread, recorder_thread];
+    if let Some(server) = server {
+        // Run mode: the server publishes what it has fetched, then the watch role reads the
+        // feed up to its last message before it stops, so that nothing published is left
+        // unread (bounded by a part of the deadline).
+        let (thread, last) = server.stop(false).await;
+        threads.push(thread);
+        let _ = tokio::time::timeout(deadline / 4, async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+            while position.load(std::sync::atomic::Ordering::Relaxed) < last {
+                tick.tick().await;
+            }
+        })
+        .await;
+    }
     feed_stop.cancel();
     let drained = tokio::time::timeout(deadline, async {
         if !ingest_finished {
@@ -564,10 +596,10 @@ async fn pipeline(
     }
     log_metrics(&snap, true);
     System::current().stop_with_code(code);
-    (code, vec![matcher_thread, recorder_thread])
+    (code, threads)
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

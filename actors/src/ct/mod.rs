@@ -10,7 +10,12 @@
 
 pub mod cert;
 pub mod checkpoint;
+pub mod decoder;
+pub mod fetch;
 pub mod leaf;
+pub mod loglist;
+pub mod rfc6962;
+pub mod static_ct;
 pub mod tiles;
 
 /// Which kind of entry a log holds (`update_type` in certstream messages).

@@ -34,10 +34,15 @@ const DEDUPE_BY_TIME: TableDefinition<(u64, &str), ()> = TableDefinition::new("d
 
 /// Registration lookups by registrable domain (`enrich::lookups`), so a restart does not ask again.
 const LOOKUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("lookups");
+/// Server role: the next entry index to read, per CT log URL.
+const CT_POSITIONS: TableDefinition<&str, u64> = TableDefinition::new("ct_positions");
 
 const META_FORMAT: &str = "format";
 const META_STORE_ID: &str = "store_id";
 const META_CURSOR: &str = "cursor";
+/// Server role: feed `seq` numbers up to this one may have been handed out (see
+/// [`Store::save_server_state`]).
+const META_SEQ_RESERVED: &str = "server_seq_reserved";
 
 /// A finding as listed: what was found and where it went.
 #[derive(Debug, Clone, PartialEq)]
@@ -235,6 +240,7 @@ impl Store {
             tx.open_table(DEDUPE)?;
             tx.open_table(DEDUPE_BY_TIME)?;
             tx.open_table(LOOKUPS)?;
+            tx.open_table(CT_POSITIONS)?;
         }
         tx.commit()?;
         Ok(id)
@@ -547,6 +553,53 @@ impl Store {
             let (t, d) = key.value();
             f(d, t);
         }
+        Ok(())
+    }
+
+    /// Server role: the stored position (next index to read) of every CT log, and the highest
+    /// feed `seq` that may have been used.
+    pub fn server_state(&self) -> Result<(Vec<(String, u64)>, u64), StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(CT_POSITIONS)?;
+        let positions = t
+            .iter()?
+            .map(|e| e.map(|(k, v)| (k.value().to_string(), v.value())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta = tx.open_table(META)?;
+        let reserved = meta
+            .get(META_SEQ_RESERVED)?
+            .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
+            .unwrap_or(0);
+        Ok((positions, reserved))
+    }
+
+    /// Server role: stores log positions (next index to read, only ever forward) and the seq
+    /// reservation in one durable transaction. Seqs are reserved ahead of use, so that after a
+    /// crash the numbering continues above anything a client may have seen, never reusing one.
+    pub fn save_server_state(
+        &self,
+        positions: &[(String, u64)],
+        seq_reserved: u64,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(CT_POSITIONS)?;
+            for (log, next) in positions {
+                let current = t.get(log.as_str())?.map(|v| v.value());
+                if current.is_none_or(|c| *next > c) {
+                    t.insert(log.as_str(), *next)?;
+                }
+            }
+            let mut meta = tx.open_table(META)?;
+            let current = meta
+                .get(META_SEQ_RESERVED)?
+                .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
+                .unwrap_or(0);
+            if seq_reserved > current {
+                meta.insert(META_SEQ_RESERVED, seq_reserved.to_le_bytes().as_slice())?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -201,3 +201,28 @@ fn purge_keeps_young_and_undelivered_findings() {
         .unwrap();
     assert_eq!(seen.len(), 3, "dedupe is not the outbox's retention");
 }
+
+#[test]
+fn server_state_moves_only_forward_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let s = Store::open(&cfg(&path)).unwrap();
+        assert_eq!(s.server_state().unwrap(), (vec![], 0));
+        s.save_server_state(&[("https://a/".into(), 10), ("https://b/".into(), 5)], 100)
+            .unwrap();
+        // An older position or reservation (a late writer) never moves them back.
+        s.save_server_state(&[("https://a/".into(), 7)], 50)
+            .unwrap();
+    }
+    let s = Store::open(&cfg(&path)).unwrap();
+    let (positions, reserved) = s.server_state().unwrap();
+    assert_eq!(
+        positions,
+        vec![
+            ("https://a/".to_string(), 10),
+            ("https://b/".to_string(), 5)
+        ]
+    );
+    assert_eq!(reserved, 100);
+}

@@ -1,0 +1,3 @@
+//! STUB
+pub mod hub;
+pub mod listener;
