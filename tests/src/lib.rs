@@ -12,6 +12,7 @@ pub mod output;
 pub mod process;
 pub mod rdap_server;
 pub mod seq_server;
+pub mod tcp_proxy;
 pub mod telegram_server;
 pub mod urlscan_server;
 pub mod webhook_sink;
