@@ -5,6 +5,7 @@ pub mod certstream_server;
 pub mod config;
 pub mod domains;
 pub mod durable;
+pub mod feed_client;
 pub mod fixtures;
 pub mod messages;
 pub mod moto;

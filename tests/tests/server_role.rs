@@ -1,0 +1,324 @@
+//! The server role end to end: the real `certhound server` tails a loopback CT log (RFC 6962
+//! or static-ct-api) and serves what it read as a certstream feed; a websocket client checks
+//! every message.
+//!
+//! - the 30 real fixture entries come out as the independent server's expected JSON, field by
+//!   field, over both log APIs;
+//! - static-ct: partial tiles, gzip, growth into full tiles, each tile and issuer fetched once;
+//! - 429s and 500s from one log are waited out without losing an entry;
+//! - a restart (SIGTERM) resumes at the stored position: no entry skipped, none repeated, the
+//!   seq numbering continues so a client's `?since=` needs no gap;
+//! - `certhound run`: both roles in one process, from a CT log to a finding.
+
+use certhound_tests::ct_log::{fixture_entries, generated_entry, Fault, FakeCtLog, PathKind};
+use certhound_tests::feed_client::{cert_indexes, first_difference, FeedClient};
+use certhound_tests::output::event_str;
+use certhound_tests::{timeouts, Certhound, CerthoundCommand, TestConfig};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A server config tailing only `log_toml` (an inline `[[ct.logs]]` table) from its start.
+fn server_config(log_toml: &str) -> TestConfig {
+    let mut c = TestConfig::new();
+    c.set("ct", "use_log_list", "false");
+    c.set("ct", "logs", format!("[{log_toml}]"));
+    c.set_str("ct", "new_log_start", "start");
+    c.set_str("ct", "poll_interval", "100ms");
+    c.set_str("ct", "initial_backoff", "50ms");
+    c.set_str("ct", "max_backoff", "500ms");
+    c.set("ct", "per_log_per_second", "200.0");
+    c.set_str("ct", "position_interval", "100ms");
+    c.set_str("server", "listen", "127.0.0.1:0");
+    c
+}
+
+fn rfc6962_log(log: &FakeCtLog) -> String {
+    format!(
+        r#"{{ name = "Fake RFC 6962", url = "{}", kind = "rfc6962" }}"#,
+        log.rfc6962_url()
+    )
+}
+
+fn static_log(log: &FakeCtLog) -> String {
+    format!(
+        r#"{{ name = "Fake static-ct", url = "{}", kind = "static-ct", key = "{}", origin = "{}" }}"#,
+        log.monitoring_url(),
+        log.key_b64(),
+        log.origin()
+    )
+}
+
+/// Starts `certhound <role>` and returns it with its feed's address (`ws://127.0.0.1:PORT`).
+async fn start(role: &str, c: &TestConfig) -> (Certhound, String) {
+    let mut p = CerthoundCommand::new().test_config(c).arg(role).spawn();
+    let ev = p
+        .wait_for_events("certstream feed listening", 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = event_str(&ev[0], "listen").expect("listen address");
+    (p, format!("ws://{addr}"))
+}
+
+/// The fixture's expected form (`expected_full`, ...) of each of the 30 entries.
+fn expected(form: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/ct/live_entries.json"
+    ))
+    .unwrap();
+    let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+    all.iter()
+        .map(|e| serde_json::from_str(e[form].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// Compares the feed's messages with the fixtures, ignoring what depends on the log they were
+/// captured from (index, link, source) or on the moment (`seen`), and our own `seq`.
+fn assert_agrees(got: &[Value], want: &[Value]) {
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let d = first_difference(
+            g,
+            w,
+            &["seen", "cert_index", "cert_link", "source", "seq"],
+            "",
+        );
+        assert!(d.is_none(), "entry {i}: {}", d.unwrap());
+        assert_eq!(g["data"]["cert_index"], i as u64, "entry {i}");
+    }
+}
+
+#[tokio::test]
+async fn rfc6962_fixture_entries_come_out_as_the_reference_json() {
+    let log = FakeCtLog::start(fixture_entries()).await;
+    log.set_max_batch(7); // a log that answers fewer than asked
+    let c = server_config(&rfc6962_log(&log));
+    let (mut server, feed) = start("server", &c).await;
+    let mut full = FeedClient::connect(&format!("{feed}/full-stream?since=0"))
+        .await
+        .unwrap();
+    full.collect(30, timeouts::EVENT).await.unwrap();
+    assert_agrees(&full.received, &expected("expected_full"));
+    // Seqs are 1..=30 in log order, and the source names the configured log.
+    let seqs: Vec<u64> = full.received.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=30).collect::<Vec<_>>());
+    assert_eq!(full.received[0]["data"]["source"]["name"], "Fake RFC 6962");
+    assert_eq!(
+        full.received[3]["data"]["cert_link"],
+        format!("{}ct/v1/get-entries?start=3&end=3", log.rfc6962_url())
+    );
+    // The other two forms, replayed from the history.
+    let mut lite = FeedClient::connect(&format!("{feed}/?since=0")).await.unwrap();
+    lite.collect(30, timeouts::EVENT).await.unwrap();
+    assert_agrees(&lite.received, &expected("expected_lite"));
+    let mut dom = FeedClient::connect(&format!("{feed}/domains-only?since=0"))
+        .await
+        .unwrap();
+    dom.collect(30, timeouts::EVENT).await.unwrap();
+    for (g, w) in dom.received.iter().zip(expected("expected_domains_only")) {
+        assert_eq!(g["message_type"], w["message_type"]);
+        assert_eq!(g["data"], w["data"]);
+    }
+    // Asked 256 at a time, answered 7: the rest was asked for, nothing twice.
+    let s = log.state();
+    assert!(s.count(PathKind::GetEntries) >= 5, "{:?}", s.by_kind);
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+}
+
+#[tokio::test]
+async fn static_ct_tiles_partial_gzip_and_growth() {
+    let log = FakeCtLog::start(fixture_entries()).await;
+    log.set_gzip(true);
+    let c = server_config(&static_log(&log));
+    let (mut server, feed) = start("server", &c).await;
+    let mut full = FeedClient::connect(&format!("{feed}/full-stream?since=0"))
+        .await
+        .unwrap();
+    full.collect(30, timeouts::EVENT).await.unwrap();
+    assert_agrees(&full.received, &expected("expected_full"));
+    // Grow past the first tile: 30 + 300 = 330 entries, a full tile 0 and a partial tile 1.
+    let more: Vec<_> = (30..330)
+        .map(|i| generated_entry(i, &[&format!("host{i}.example.org")], i % 2 == 0))
+        .collect();
+    log.append(more);
+    full.collect(330, timeouts::BULK).await.unwrap();
+    assert_eq!(cert_indexes(&full.received), (0..330).collect::<Vec<_>>());
+    let g = &full.received[100]["data"];
+    assert_eq!(g["update_type"], "PrecertLogEntry");
+    assert_eq!(g["leaf_cert"]["all_domains"][0], "host100.example.org");
+    assert_eq!(g["chain"].as_array().map(Vec::len), Some(1), "issuer fetched");
+    // No refetch loops: after the checkpoints settle, each tile path was read once and each
+    // issuer once, although the log was polled many times.
+    log.wait_for_requests(PathKind::Checkpoint, 10, timeouts::EVENT)
+        .await
+        .unwrap();
+    let s = log.state();
+    assert_eq!(s.max_per_path(PathKind::DataTile), 1, "{:?}", s.by_path);
+    assert_eq!(s.max_per_path(PathKind::PartialTile), 1, "{:?}", s.by_path);
+    assert_eq!(s.max_per_path(PathKind::Issuer), 1, "{:?}", s.by_path);
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+}
+
+#[tokio::test]
+async fn rate_limits_and_errors_are_waited_out_without_loss() {
+    let entries: Vec<_> = (0..200)
+        .map(|i| generated_entry(i, &[&format!("n{i}.example.net")], false))
+        .collect();
+    let log = FakeCtLog::start(entries).await;
+    log.set_max_batch(32);
+    log.push_faults(PathKind::GetEntries, 2, Fault::TooMany(1));
+    log.push_faults(PathKind::GetEntries, 3, Fault::Status(503));
+    log.push_faults(PathKind::GetSth, 1, Fault::Status(500));
+    let c = server_config(&rfc6962_log(&log));
+    let (mut server, feed) = start("server", &c).await;
+    let mut client = FeedClient::connect(&format!("{feed}/domains-only?since=0"))
+        .await
+        .unwrap();
+    client.collect(200, timeouts::BULK).await.unwrap();
+    let names: Vec<String> = client
+        .received
+        .iter()
+        .map(|m| m["data"][0].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = (0..200).map(|i| format!("n{i}.example.net")).collect();
+    assert_eq!(names, want, "every entry once, in order");
+    let s = log.state();
+    assert!(
+        s.requests.iter().filter(|r| r.status == 429).count() == 2
+            && s.requests.iter().filter(|r| r.status >= 500).count() == 4,
+        "faults served: {:?}",
+        s.requests.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+}
+
+#[tokio::test]
+async fn restart_resumes_at_the_stored_position() {
+    let first: Vec<_> = (0..150)
+        .map(|i| generated_entry(i, &[&format!("r{i}.example.com")], i % 3 == 0))
+        .collect();
+    let log = FakeCtLog::start(first).await;
+    let c = server_config(&rfc6962_log(&log));
+    let (mut server, feed) = start("server", &c).await;
+    let mut client = FeedClient::connect(&format!("{feed}/?since=0")).await.unwrap();
+    client.collect(150, timeouts::BULK).await.unwrap();
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    let last_seq = client.received.last().unwrap()["seq"].as_u64().unwrap();
+    let before_restart = log.state().requests.len();
+
+    // While it is down the log grows; the restarted server continues from entry 150.
+    let more: Vec<_> = (150..300)
+        .map(|i| generated_entry(i, &[&format!("r{i}.example.com")], false))
+        .collect();
+    log.append(more);
+    let (mut server, feed) = start("server", &c).await;
+    let mut again = FeedClient::connect(&format!("{feed}/?since={last_seq}"))
+        .await
+        .unwrap();
+    again.collect(150, timeouts::BULK).await.unwrap();
+    let mut all = cert_indexes(&client.received);
+    all.extend(cert_indexes(&again.received));
+    assert_eq!(all, (0..300).collect::<Vec<_>>(), "none skipped, none repeated");
+    // Numbering went on where it stopped: no gap notice for the reconnecting client.
+    assert_eq!(again.received[0]["seq"].as_u64(), Some(last_seq + 1));
+    assert!(again.received.iter().all(|m| m["message_type"] != "gap"));
+    // The restarted server asked for nothing before 150.
+    let starts: Vec<u64> = log.state().requests[before_restart..]
+        .iter()
+        .filter(|r| r.kind == PathKind::GetEntries)
+        .filter_map(|r| {
+            let q = r.path.split_once("start=")?.1;
+            q.split('&').next()?.parse().ok()
+        })
+        .collect();
+    assert_eq!(starts.first(), Some(&150), "{starts:?}");
+    assert!(starts.iter().all(|s| *s >= 150), "{starts:?}");
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+}
+
+#[tokio::test]
+async fn run_mode_goes_from_a_ct_log_to_a_finding() {
+    let mut entries: Vec<_> = (0..40)
+        .map(|i| generated_entry(i, &[&format!("shop{i}.example.com")], false))
+        .collect();
+    entries.push(generated_entry(
+        40,
+        &["paypal-login-verify.xyz", "www.paypal-login-verify.xyz"],
+        true,
+    ));
+    let log = FakeCtLog::start(entries).await;
+    let c = server_config(&rfc6962_log(&log));
+    let mut run = CerthoundCommand::new().test_config(&c).arg("run").spawn();
+    run.wait_for_findings(&["paypal-login-verify.xyz"], timeouts::BULK)
+        .await
+        .unwrap();
+    let f = run.findings();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["domain"], "paypal-login-verify.xyz");
+    assert_eq!(f[0]["source"]["name"], "Fake RFC 6962");
+    run.send_signal(libc::SIGTERM);
+    assert!(run.wait_exit(timeouts::EXIT).await.success());
+    let m = run.events("metrics");
+    let last = m.last().expect("final metrics");
+    assert_eq!(last["fields"]["certificates"], 41, "{last}");
+}
+
+#[tokio::test]
+async fn ct_decode_prints_the_message_of_one_entry() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/ct/live_entries.json"
+    ))
+    .unwrap();
+    let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let mut by_form = BTreeMap::new();
+    for e in [&all[0], &all[1]] {
+        let out = CerthoundCommand::new()
+            .args([
+                "ct",
+                "decode",
+                "--leaf-input",
+                e["leaf_input"].as_str().unwrap(),
+                "--extra-data",
+                e["extra_data"].as_str().unwrap(),
+                "--index",
+                &e["cert_index"].to_string(),
+                "--log-url",
+                e["log_url"].as_str().unwrap(),
+                "--log-name",
+                e["log_name"].as_str().unwrap(),
+            ])
+            .run(timeouts::EVENT)
+            .await;
+        assert_eq!(out.code(), Some(0), "{}", out.describe());
+        let got: Value = serde_json::from_str(out.stdout_text().trim()).unwrap();
+        let want: Value = serde_json::from_str(e["expected_full"].as_str().unwrap()).unwrap();
+        let d = first_difference(&got, &want, &["seen"], "");
+        assert!(d.is_none(), "{}", d.unwrap());
+        by_form.insert(e["name"].as_str().unwrap().to_string(), got);
+    }
+    // A precertificate without its extra_data cannot be described: a clear error, exit 1.
+    let out = CerthoundCommand::new()
+        .args([
+            "ct",
+            "decode",
+            "--leaf-input",
+            all[0]["leaf_input"].as_str().unwrap(),
+        ])
+        .run(timeouts::EVENT)
+        .await;
+    assert_eq!(out.code(), Some(1), "{}", out.describe());
+    assert!(out.stderr_text().contains("certhound: "), "{}", out.describe());
+    let out = CerthoundCommand::new()
+        .args(["ct", "decode", "--leaf-input", "not base64!"])
+        .run(timeouts::EVENT)
+        .await;
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr_text().contains("not base64"), "{}", out.describe());
+    assert_eq!(by_form.len(), 2);
+}

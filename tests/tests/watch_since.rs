@@ -1,0 +1,95 @@
+//! Lossless reconnect: the watch role reads certhound's own server through a proxy that drops
+//! every connection five times while entries flow. Each reconnect asks `?since=<last seq>` and
+//! the server sends what was missed from its history, so the watch role processes every
+//! certificate exactly once and reports every planted finding.
+
+use certhound_tests::ct_log::{generated_entry, FakeCtLog};
+use certhound_tests::output::event_str;
+use certhound_tests::tcp_proxy::TcpProxy;
+use certhound_tests::{timeouts, CerthoundCommand, TestConfig};
+
+#[tokio::test]
+async fn watch_misses_nothing_across_five_forced_disconnects() {
+    let log = FakeCtLog::start(Vec::new()).await;
+    let mut s = TestConfig::new();
+    s.set("ct", "use_log_list", "false");
+    s.set(
+        "ct",
+        "logs",
+        format!(
+            r#"[{{ name = "Fake", url = "{}", kind = "rfc6962" }}]"#,
+            log.rfc6962_url()
+        ),
+    );
+    s.set_str("ct", "new_log_start", "start");
+    s.set_str("ct", "poll_interval", "50ms");
+    s.set("ct", "per_log_per_second", "500.0");
+    s.set_str("server", "listen", "127.0.0.1:0");
+    let mut server = CerthoundCommand::new().test_config(&s).arg("server").spawn();
+    let ev = server
+        .wait_for_events("certstream feed listening", 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    let addr: std::net::SocketAddr = event_str(&ev[0], "listen").unwrap().parse().unwrap();
+    let proxy = TcpProxy::start(addr).await;
+
+    let mut w = TestConfig::new();
+    w.feed(&format!("ws://{}/", proxy.addr()));
+    let mut watch = CerthoundCommand::new().test_config(&w).arg("watch").spawn();
+    watch
+        .wait_for_events("connected to feed", 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+
+    // Six rounds of 100 certificates, one of them a phishing name; the connection is cut
+    // right after each of the first five rounds is appended, while its messages are in flight.
+    let mut planted = Vec::new();
+    let mut index = 0u64;
+    for round in 0..6u64 {
+        let domain = format!("paypal-account-verify{round}.com");
+        let mut batch = Vec::new();
+        for i in 0..100u64 {
+            let name = if i == 50 {
+                domain.clone()
+            } else {
+                format!("host{index}.example.org")
+            };
+            batch.push(generated_entry(index, &[&name], i % 2 == 0));
+            index += 1;
+        }
+        log.append(batch);
+        if round < 5 {
+            // Wait until the server has this round's first entries, then cut mid-stream.
+            log.wait_for(timeouts::EVENT, |st| {
+                st.requests
+                    .iter()
+                    .any(|r| r.path.contains(&format!("start={}", round * 100)))
+            })
+            .await
+            .unwrap();
+            proxy.cut();
+        }
+        planted.push(domain);
+        let refs: Vec<&str> = planted.iter().map(String::as_str).collect();
+        watch
+            .wait_for_findings(&refs, timeouts::BULK)
+            .await
+            .unwrap();
+    }
+    watch
+        .wait_for_events("connected to feed", 6, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    watch.send_signal(libc::SIGTERM);
+    assert!(watch.wait_exit(timeouts::EXIT).await.success());
+    let last = watch.events("metrics").last().cloned().expect("final metrics");
+    let f = &last["fields"];
+    assert_eq!(f["certificates"], 600, "every certificate exactly once: {last}");
+    assert_eq!(f["feed_gaps"], 0, "{last}");
+    assert!(f["reconnects"].as_u64().unwrap() >= 5, "{last}");
+    assert!(proxy.accepted() >= 6);
+    let found = watch.findings();
+    assert_eq!(found.len(), 6, "{found:?}");
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+}
