@@ -235,7 +235,10 @@ mod tests {
             let li = b64(&f, "leaf_input");
             let ex = b64(&f, "extra_data");
             for n in 0..li.len() {
-                assert!(parse_entry(&li[..n], &ex, 0).is_err(), "leaf_input cut at {n}");
+                assert!(
+                    parse_entry(&li[..n], &ex, 0).is_err(),
+                    "leaf_input cut at {n}"
+                );
             }
             for n in 0..ex.len() {
                 // Cutting extra_data to nothing is allowed for X509 entries.
@@ -278,7 +281,9 @@ mod tests {
         assert!(parse_entry(&li, &[], 0).is_err());
         let mut x = 0u64;
         for _ in 0..2000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let bytes: Vec<u8> = (0..(x % 64) as usize)
                 .map(|i| (x >> (i % 56)) as u8)
                 .collect();
