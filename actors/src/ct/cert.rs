@@ -1166,6 +1166,80 @@ mod tests {
         assert_eq!(v, b"1700000000.25");
     }
 
+    /// A self-signed certificate made with `openssl req` for this test: no CN, two OUs, an
+    /// emailAddress, IP/email/URI SANs, a repeated DNS SAN, a custom EKU, an nsComment.
+    const ODD_CERT: &str = concat!(
+        "MIICtTCCAlugAwIBAgIUPYWDD20NN3uNeEuXdmOXOwETDvAwCgYIKoZIzj0EAwIwVTERMA8GA1UECgwIVGVzdCBP",
+        "cmcxDzANBgNVBAsMBlVuaXQgQjEPMA0GA1UECwwGVW5pdCBBMR4wHAYJKoZIhvcNAQkBFg9hZG1pbkB4LmV4YW1w",
+        "bGUwHhcNMjYxMjAyMDE0NzIzWhcNMjcwMTAxMDE0NzIzWjBVMREwDwYDVQQKDAhUZXN0IE9yZzEPMA0GA1UECwwG",
+        "VW5pdCBCMQ8wDQYDVQQLDAZVbml0IEExHjAcBgkqhkiG9w0BCQEWD2FkbWluQHguZXhhbXBsZTBZMBMGByqGSM49",
+        "AgEGCCqGSM49AwEHA0IABIlOLYFBUK4xvlsQ4L89tekG5kc4cEfd8ay1ipsSuWAKNN2NldSmoOx6+aru8hTDsKkk",
+        "iEdDGZwpNQ3NwMgotHmjggEHMIIBAzAdBgNVHQ4EFgQUdUS8eqTu3gAUjGlDl1SkpnWV8ngwHwYDVR0jBBgwFoAU",
+        "dUS8eqTu3gAUjGlDl1SkpnWV8ngwYwYDVR0RBFwwWoIJeC5leGFtcGxlhwTAAAIBhxAgAQ24AAAAAAAAAAAAAAAB",
+        "gQthQGIuZXhhbXBsZYYSaHR0cHM6Ly91LmV4YW1wbGUvggl4LmV4YW1wbGWCCXkuZXhhbXBsZTASBgNVHRMBAf8E",
+        "CDAGAQH/AgEAMA4GA1UdDwEB/wQEAwIBhjAiBgNVHSUEGzAZBggrBgEFBQcDAgYIKwYBBQUHAwMGAyoDBDAUBglg",
+        "hkgBhvhCAQ0EBxYFaGVsbG8wCgYIKoZIzj0EAwIDSAAwRQIhALdRkHKPx/dJ3YgI0cNrUtqRsLECo92LwrNDgBMU",
+        "mGsLAiA9meL3hK3AHCzVxB6S3NBE0jA0nIY2pKmq/oGdT2Iy+A==",
+    );
+
+    #[test]
+    fn odd_certificate() {
+        let mut der = base64::engine::general_purpose::STANDARD
+            .decode(ODD_CERT)
+            .unwrap();
+        // Make the O values (issuer and subject) invalid UTF-8 (signatures are not checked).
+        while let Some(at) = der.windows(8).position(|w| w == b"Test Org") {
+            der[at] = 0xff;
+        }
+        let entry = LogEntry {
+            kind: crate::ct::EntryKind::X509,
+            index: 7,
+            timestamp_ms: 1_700_000_000_000,
+            leaf: &der,
+            chain: vec![&der],
+        };
+        let source = LogSource {
+            name: "n".into(),
+            url: "u/".into(),
+        };
+        let out = Encoder::new(4).encode(&entry, &source, "l", 2.0).unwrap();
+        assert_eq!(out.all_domains, vec!["x.example", "y.example"]);
+        let v: Value = serde_json::from_slice(&out.full).unwrap();
+        let leaf = &v["data"]["leaf_cert"];
+        assert_eq!(
+            leaf["subject"],
+            serde_json::json!({
+                "O": "\u{fffd}est Org",
+                "OU": "Unit B, Unit A",
+                "emailAddress": "admin@x.example",
+                "aggregated": "/O=\u{fffd}est Org/OU=Unit B/OU=Unit A/emailAddress=admin@x.example",
+            })
+        );
+        let ext = &leaf["extensions"];
+        assert_eq!(
+            ext["subjectAltName"],
+            "DNS:x.example, IP Address:192.0.2.1, IP Address:2001:DB8:0:0:0:0:0:1, \
+             email:a@b.example, URI:https://u.example/, DNS:x.example, DNS:y.example"
+        );
+        assert_eq!(ext["extendedKeyUsage"], "clientAuth, codeSigning, 1.2.3.4");
+        assert_eq!(
+            ext["keyUsage"],
+            "Digital Signature, Certificate Signing, CRL Signing"
+        );
+        assert_eq!(ext["basicConstraints"], "CA:TRUE");
+        assert_eq!(leaf["is_ca"], true);
+        assert_eq!(leaf["signature_algorithm"], "ecdsa, sha256");
+        assert!(ext.get("nsComment").is_none());
+        assert_eq!(ext.as_object().unwrap().len(), 6);
+        assert_eq!(v["data"]["chain"][0]["subject"], leaf["subject"]);
+        assert_eq!(v["data"]["submission_timestamp"], 1_700_000_000.0);
+        assert_eq!(v["data"]["seen"], 2.0);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out.domains).unwrap(),
+            serde_json::json!({"message_type": "dns_entries", "data": ["x.example", "y.example"]})
+        );
+    }
+
     #[test]
     fn odd_names_and_general_names() {
         assert_eq!(dir_string(30, &[0, b'h', 0, b'i']), "hi");
