@@ -6,11 +6,14 @@
 //! - certstream parsing, lite and full messages (msgs/s, one core);
 //! - the matcher with 10 and 1,000 keywords, normalisation included (names/s, one core);
 //! - `certhound replay` end to end on 200,000 messages with 1 % phishing (msgs/s, peak RSS);
-//! - peak RSS of `certhound replay` holding 1,000,000 registrable domains in the dedupe set.
+//! - peak RSS of `certhound replay` holding 1,000,000 registrable domains in the dedupe set;
+//! - the server role: CT entries decoded and published per core, and `certhound server` end to
+//!   end against a loopback CT log with 1 and 100 websocket clients (see `server.rs`).
 //!
 //! `certhound-bench sample OUT.gz` writes the sample stream shipped in `config/`.
 
 mod gen;
+mod server;
 
 use certhound_actors::certstream;
 use certhound_actors::normalise;
@@ -198,6 +201,41 @@ fn main() {
             "skipped".into(),
             format!("build {} first", bin.display()),
         ));
+    }
+
+    // The server role.
+    if wanted("ct decode") {
+        let (rate, us) = server::decode_rate(60_000 / scale);
+        rows.push((
+            "ct decode: get-entries JSON to 3 forms, published".into(),
+            fmt_rate(rate, "entries/s"),
+            format!("one core, {us:.1} CPU-µs per entry, best of 5"),
+        ));
+    }
+    if wanted("server e2e") {
+        if bin.exists() {
+            let dir = tempfile_dir();
+            for (entries, clients) in [(60_000 / scale, 1), (10_000 / scale, 100)] {
+                let r = server::e2e(&bin, &dir, entries, clients);
+                rows.push((
+                    format!("server e2e: {} entries, {} client(s)", r.entries, r.clients),
+                    fmt_rate((r.entries * r.clients) as f64 / r.secs, "msgs/s"),
+                    format!(
+                        "{:.0} entries/s to each; {:.1} CPU-µs per entry; peak RSS {:.1} MB",
+                        r.entries as f64 / r.secs,
+                        r.cpu_us_per_entry,
+                        r.peak_rss_mb
+                    ),
+                ));
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            rows.push((
+                "server e2e".into(),
+                "skipped".into(),
+                format!("build {} first", bin.display()),
+            ));
+        }
     }
 
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);

@@ -79,7 +79,7 @@ pub async fn start(
     };
     // Numbering continues above anything handed out before, even after a crash.
     let first_seq = reserved + 1;
-    if let Err(e) = store.save_server_state(&[], first_seq + SEQ_RESERVE) {
+    if let Err(e) = store.save_server_state(&[], first_seq + SEQ_RESERVE, false) {
         eprintln!("certhound: cannot write the server state to the store: {e}");
         return Err(crate::watch::EXIT_STORE);
     }
@@ -155,7 +155,7 @@ pub async fn start(
                     _ = tick.tick() => {}
                     _ = stop.cancelled() => return,
                 }
-                save(&store, &positions, &hub);
+                save(&store, &positions, &hub, false);
             }
         });
     }
@@ -172,8 +172,15 @@ pub async fn start(
     })
 }
 
-fn save(store: &Store, positions: &Positions, hub: &Hub) {
-    if let Err(e) = store.save_server_state(&positions.snapshot(), hub.last_seq() + SEQ_RESERVE) {
+/// Writes the positions; `clean` at the end of a clean shutdown (nothing more is published, so
+/// the numbering can continue right after the last seq).
+fn save(store: &Store, positions: &Positions, hub: &Hub, clean: bool) {
+    let reserved = if clean {
+        hub.last_seq()
+    } else {
+        hub.last_seq() + SEQ_RESERVE
+    };
+    if let Err(e) = store.save_server_state(&positions.snapshot(), reserved, clean) {
         tracing::error!(error = %e, "cannot write CT positions to the store");
     }
 }
@@ -190,7 +197,7 @@ impl Running {
             let _ = addr.send(Drain).await;
         }
         self.writer_stop.cancel();
-        save(&self.store, &self.positions, &self.hub);
+        save(&self.store, &self.positions, &self.hub, true);
         tracing::info!(last_seq = self.hub.last_seq(), "CT positions saved");
         if close_clients {
             self.listener_stop.cancel();

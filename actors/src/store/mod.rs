@@ -576,10 +576,14 @@ impl Store {
     /// Server role: stores log positions (next index to read, only ever forward) and the seq
     /// reservation in one durable transaction. Seqs are reserved ahead of use, so that after a
     /// crash the numbering continues above anything a client may have seen, never reusing one.
+    /// `clean`: this is the last write of a clean shutdown, and `seq_reserved` is exactly the
+    /// last seq used, so the reservation may move back to it and the numbering goes on without
+    /// a jump after the restart.
     pub fn save_server_state(
         &self,
         positions: &[(String, u64)],
         seq_reserved: u64,
+        clean: bool,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
@@ -595,7 +599,7 @@ impl Store {
                 .get(META_SEQ_RESERVED)?
                 .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
                 .unwrap_or(0);
-            if seq_reserved > current {
+            if seq_reserved > current || clean {
                 meta.insert(META_SEQ_RESERVED, seq_reserved.to_le_bytes().as_slice())?;
             }
         }

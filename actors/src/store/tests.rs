@@ -225,4 +225,7 @@ fn server_state_moves_only_forward_and_survives_reopen() {
         ]
     );
     assert_eq!(reserved, 100);
+    // A clean shutdown sets the reservation to the last seq used, even below.
+    s.save_server_state(&[], 42, true).unwrap();
+    assert_eq!(s.server_state().unwrap().1, 42);
 }
