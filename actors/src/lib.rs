@@ -26,5 +26,6 @@ pub mod recorder;
 pub mod replay;
 pub mod rules;
 pub mod scan;
+pub mod server;
 pub mod slot;
 pub mod store;
