@@ -214,7 +214,11 @@ impl Hub {
             Metrics::add(&m.server_published, 1);
             if slow > 0 {
                 Metrics::add(&m.server_slow_clients, slow);
-                tracing::warn!(slow, clients, "server: cut off clients whose queue was full");
+                tracing::warn!(
+                    slow,
+                    clients,
+                    "server: cut off clients whose queue was full"
+                );
             }
             return guess;
         }
@@ -254,7 +258,13 @@ impl Hub {
                     gap = Some(gap_notice("ahead", s, last + 1, last, None));
                 } else if s + 1 < first_available {
                     let missed = first_available - s - 1;
-                    gap = Some(gap_notice("expired", s, first_available, last, Some(missed)));
+                    gap = Some(gap_notice(
+                        "expired",
+                        s,
+                        first_available,
+                        last,
+                        Some(missed),
+                    ));
                     replay.extend(inner.ring.iter().cloned());
                 } else {
                     let skip = (s + 1 - first_available) as usize;

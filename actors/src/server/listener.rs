@@ -127,8 +127,10 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<(Head, Vec<
                     v.split(',')
                         .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
                 }) && header("connection").is_some_and(|v| {
-                    v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-                }) && header("sec-websocket-version").is_some_and(|v| v.trim() == "13");
+                    v.split(',')
+                        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+                }) && header("sec-websocket-version")
+                    .is_some_and(|v| v.trim() == "13");
                 let head = Head {
                     method: req.method.unwrap_or("").to_string(),
                     path,
@@ -244,24 +246,29 @@ async fn connection(
                 text(&mut stream, "503 Service Unavailable", "too many clients\n").await;
                 return Ok(());
             };
+            // Subscribed before the handshake completes: whatever is published once the client
+            // has seen the 101 reaches it.
+            let sub = hub.subscribe(since);
+            let metrics = hub.metrics().clone();
+            Metrics::set(&metrics.server_clients, hub.clients() as u64);
             let accept = derive_accept_key(key.as_bytes());
             let response = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                  Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
             );
-            timeout(cfg.handshake_timeout, stream.write_all(response.as_bytes()))
-                .await
-                .map_err(|_| std::io::ErrorKind::TimedOut)??;
+            let written =
+                timeout(cfg.handshake_timeout, stream.write_all(response.as_bytes())).await;
+            if !matches!(written, Ok(Ok(()))) {
+                drop(sub);
+                Metrics::set(&metrics.server_clients, hub.clients() as u64);
+                return Ok(());
+            }
             let config = WebSocketConfig::default()
                 .max_message_size(Some(MAX_INCOMING))
                 .max_frame_size(Some(MAX_INCOMING));
-            let ws =
-                WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config))
-                    .await;
-            let metrics = hub.metrics().clone();
+            let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config))
+                .await;
             Metrics::add(&metrics.server_connections, 1);
-            let sub = hub.subscribe(since);
-            Metrics::set(&metrics.server_clients, hub.clients() as u64);
             let end = client(ws, form, sub, &cfg, &metrics, &shutdown).await;
             Metrics::set(&metrics.server_clients, hub.clients() as u64);
             tracing::debug!(?end, "server: client ended");
