@@ -5,7 +5,7 @@
 use certhound_actors::metrics::Metrics;
 use certhound_actors::server::{serve, Hub};
 use certhound_config::ServerConfig;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;

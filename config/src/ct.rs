@@ -169,14 +169,15 @@ impl CtConfig {
                 "must be between 1 and 10000",
             ));
         }
-        if !(self.per_log_per_second > 0.0) {
+        // Also refuses NaN.
+        if self.per_log_per_second.is_nan() || self.per_log_per_second <= 0.0 {
             return Err(ConfigError::key_error(
                 "ct.per_log_per_second",
                 "must be more than 0",
             ));
         }
         for (k, v) in &self.per_log_overrides {
-            if !(*v > 0.0) {
+            if v.is_nan() || *v <= 0.0 {
                 return Err(ConfigError::key_error(
                     &format!("ct.per_log_overrides.{k}"),
                     "must be more than 0",
