@@ -384,7 +384,7 @@ async fn plain_gets_example_latest_and_errors() {
         .iter()
         .map(|m| m["seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, [3, 4, 5]);
+    assert_eq!(seqs, [5, 4, 3], "newest first, as CaliDog's server");
     assert!(v["messages"][0]["data"].get("chain").is_none(), "lite form");
     assert_eq!(srv.get("/nope").await.0, 404);
     assert_eq!(srv.get("/").await.0, 400);

@@ -4,8 +4,8 @@
 //! Each connection gets `server.handshake_timeout` and 8 KiB for its request head. Paths: `/`
 //! (lite), `/full-stream`, `/domains-only` (also with a trailing `/`) as websocket with an
 //! optional `?since=SEQ`; `GET /example.json` (the latest message, lite form) and
-//! `GET /latest.json` (`{"messages":[...]}`, the last `server.latest` lite messages, oldest
-//! first). A plain GET on a stream path gets 400, an unknown path 404, a websocket client past
+//! `GET /latest.json` (`{"messages":[...]}`, the last `server.latest` lite messages, newest
+//! first, as CaliDog's server). A plain GET on a stream path gets 400, an unknown path 404, a websocket client past
 //! `server.max_connections` 503 (counted in `server_refused`).
 //!
 //! A client task writes what its [`Subscription`] gives (gap notice, replay, then live messages)
@@ -217,7 +217,8 @@ async fn connection(
             let latest = hub.latest(cfg.latest);
             let mut body = Vec::with_capacity(latest.iter().map(|m| m.lite.len() + 1).sum());
             body.extend_from_slice(b"{\"messages\":[");
-            for (i, m) in latest.iter().enumerate() {
+            // Newest first, as CaliDog's server.
+            for (i, m) in latest.iter().rev().enumerate() {
                 if i > 0 {
                     body.push(b',');
                 }
@@ -329,8 +330,16 @@ async fn client(
         if let Some(gap) = sub.gap.take() {
             first.push(Message::Text(gap));
         }
+        let mut ping = tokio::time::interval_at(start + cfg.ping_interval, cfg.ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let replay = std::mem::take(&mut sub.replay);
         for chunk in replay.chunks(BATCH) {
+            // A long replay still pings, so that an answering client is not taken as idle.
+            if futures_util::FutureExt::now_or_never(ping.tick()).is_some()
+                && sink.send(Message::Ping(Default::default())).await.is_err()
+            {
+                return End::Gone;
+            }
             let mut batch = std::mem::take(&mut first);
             batch.extend(chunk.iter().map(|m| Message::Text(m.form(form).clone())));
             let n = chunk.len();
@@ -343,8 +352,6 @@ async fn client(
             return End::Gone;
         }
         // Then live.
-        let mut ping = tokio::time::interval_at(start + cfg.ping_interval, cfg.ping_interval);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
