@@ -12,7 +12,9 @@
 //! in batches of at most [`BATCH`] messages, flushing after each, so that nothing is buffered
 //! beyond one batch: when the socket does not take them, the messages wait in the client's bounded
 //! queue in the hub, and when that is full the hub cuts the client off (backpressure ends there,
-//! never in `publish`). A ping goes out every `server.ping_interval`; a client from which nothing
+//! never in `publish`). Live messages published during a replay wait in that same queue, so a
+//! client that cannot take its replay before `server.client_queue` live messages pile up is cut
+//! off as slow too (and reconnects with a later `since`). A ping goes out every `server.ping_interval`; a client from which nothing
 //! (pong or any frame) has arrived for `server.idle_timeout` is closed.
 //!
 //! Shutdown: when the token is cancelled the listener stops accepting, every client task sends a
