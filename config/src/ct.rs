@@ -169,14 +169,14 @@ impl CtConfig {
                 "must be between 1 and 10000",
             ));
         }
-        if !(self.per_log_per_second > 0.0) {
+        if self.per_log_per_second.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(ConfigError::key_error(
                 "ct.per_log_per_second",
                 "must be more than 0",
             ));
         }
         for (k, v) in &self.per_log_overrides {
-            if !(*v > 0.0) {
+            if v.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                 return Err(ConfigError::key_error(
                     &format!("ct.per_log_overrides.{k}"),
                     "must be more than 0",
