@@ -8,8 +8,8 @@
 //! - under [`FakeCtLog::monitoring_url`] (`/static/`): `checkpoint` (a signed note with an RFC 6962
 //!   note signature by a P-256 key: give certhound [`FakeCtLog::key_b64`] and
 //!   [`FakeCtLog::origin`]), `tile/data/<N>[.p/<W>]` (a full tile is 404 until complete, a partial
-//!   tile is served only while its tile is incomplete, bodies optionally gzip-compressed without
-//!   `Content-Encoding`) and `issuer/<hex sha256>`.
+//!   tile is served only while its tile is incomplete, bodies optionally gzip-compressed with
+//!   or without `Content-Encoding`, see [`TileEncoding`]) and `issuer/<hex sha256>`.
 //!
 //! Entries are [`FakeEntry`]s: the 30 real fixture entries as they are ([`fixture_entries`]),
 //! copies of them with a varied serial number ([`fixture_entry_with_serial`], for benchmarks),
@@ -463,6 +463,17 @@ pub enum Fault {
     Delay(Duration),
 }
 
+/// How data tiles are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileEncoding {
+    /// Plain bytes.
+    Identity,
+    /// gzip with `Content-Encoding: gzip`, without negotiation (static-ct-api allows it).
+    Gzip,
+    /// gzip bytes without any `Content-Encoding` (a misconfigured bucket or CDN).
+    GzipNoHeader,
+}
+
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct CtRequest {
@@ -544,7 +555,7 @@ struct Shared {
     spki: Vec<u8>,
     log: Mutex<Log>,
     max_batch: Mutex<u64>,
-    gzip: Mutex<bool>,
+    tile_encoding: Mutex<TileEncoding>,
     faults: Mutex<HashMap<PathKind, VecDeque<Fault>>>,
     state: watch::Sender<CtLogState>,
 }
@@ -606,7 +617,7 @@ impl FakeCtLog {
                 roots: None,
             }),
             max_batch: Mutex::new(32),
-            gzip: Mutex::new(false),
+            tile_encoding: Mutex::new(TileEncoding::Identity),
             faults: Mutex::new(HashMap::new()),
             state: tx,
         });
@@ -707,10 +718,20 @@ impl FakeCtLog {
         self
     }
 
-    /// Serve data tiles gzip-compressed (without `Content-Encoding`, as some logs' CDNs do).
-    pub fn set_gzip(&self, on: bool) -> &Self {
-        *self.shared.gzip.lock().unwrap() = on;
+    /// How data tiles are served from now on.
+    pub fn set_tile_encoding(&self, encoding: TileEncoding) -> &Self {
+        *self.shared.tile_encoding.lock().unwrap() = encoding;
         self
+    }
+
+    /// Data tiles gzip-compressed with `Content-Encoding: gzip` whatever the request asked (as
+    /// static-ct-api allows), or plain.
+    pub fn set_gzip(&self, on: bool) -> &Self {
+        self.set_tile_encoding(if on {
+            TileEncoding::Gzip
+        } else {
+            TileEncoding::Identity
+        })
     }
 
     /// The next `n` requests of `kind` get `fault` (after any already scripted).
@@ -895,7 +916,7 @@ fn answer(shared: &Shared, kind: PathKind, path: &str, query: &str) -> Resp {
             let body = format!("{}\n{size}\n{}\n", shared.origin, STANDARD.encode(root));
             let mut key_id_input = shared.origin.as_bytes().to_vec();
             key_id_input.extend_from_slice(&[b'\n', 0x05]);
-            key_id_input.extend_from_slice(&shared.spki);
+            key_id_input.extend_from_slice(&sha256(&shared.spki));
             let mut blob = sha256(&key_id_input)[..4].to_vec();
             blob.extend_from_slice(&timestamp.to_be_bytes());
             blob.extend_from_slice(&shared.tree_head_signature(timestamp, size, &root));
@@ -927,13 +948,19 @@ fn answer(shared: &Shared, kind: PathKind, path: &str, query: &str) -> Resp {
                 body.extend_from_slice(&log.entries[i as usize].tile_leaf(i));
             }
             drop(log);
-            if *shared.gzip.lock().unwrap() {
+            let encoding = *shared.tile_encoding.lock().unwrap();
+            if encoding != TileEncoding::Identity {
                 let mut enc =
                     flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 enc.write_all(&body).expect("gzip");
                 body = enc.finish().expect("gzip");
             }
-            response(200, "application/octet-stream", body)
+            let mut r = response(200, "application/octet-stream", body);
+            if encoding == TileEncoding::Gzip {
+                r.headers_mut()
+                    .insert("content-encoding", "gzip".parse().unwrap());
+            }
+            r
         }
         PathKind::Issuer => {
             let h = path["/static/issuer/".len()..].to_ascii_lowercase();

@@ -12,7 +12,7 @@ use certhound_actors::ct::tiles::{data_tile_path, maybe_gunzip, parse_data_tile,
 use certhound_actors::ct::EntryKind;
 use certhound_tests::ct_log::{
     fixture_entries, fixture_entry_with_serial, generated_entry, test_ca, FakeCtLog, FakeEntry,
-    Fault, PathKind,
+    Fault, PathKind, TileEncoding,
 };
 use certhound_tests::timeouts;
 use serde_json::Value;
@@ -245,13 +245,26 @@ async fn tiles_round_trip_the_rfc6962_view() {
     assert_eq!(get(&url(1, None)).await.0, 200);
     assert_eq!(get(&url(1, Some(44))).await.0, 404);
 
-    // Gzip without Content-Encoding: certhound's maybe_gunzip reads it.
-    log.set_gzip(true);
-    let (status, body) = get(&url(0, None)).await;
-    assert_eq!(status, 200);
-    assert_eq!(&body[..2], &[0x1f, 0x8b]);
-    let plain = maybe_gunzip(body, 1 << 24).unwrap();
-    assert_eq!(parse_data_tile(&plain).unwrap().len(), 256);
+    // Gzip with and without Content-Encoding (the client here does not decompress):
+    // certhound's maybe_gunzip reads both.
+    for (encoding, header) in [
+        (TileEncoding::Gzip, Some("gzip")),
+        (TileEncoding::GzipNoHeader, None),
+    ] {
+        log.set_tile_encoding(encoding);
+        let r = client().get(url(0, None)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(
+            r.headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            header
+        );
+        let body = r.bytes().await.unwrap().to_vec();
+        assert_eq!(&body[..2], &[0x1f, 0x8b]);
+        let plain = maybe_gunzip(body, 1 << 24).unwrap();
+        assert_eq!(parse_data_tile(&plain).unwrap().len(), 256);
+    }
     assert_eq!(tile_leaves(&log, 0, 512).await.len(), 512);
 
     let s = log.state();
@@ -260,7 +273,7 @@ async fn tiles_round_trip_the_rfc6962_view() {
     // Each issuer was fetched once (and `issuer/00` once).
     assert_eq!(s.count(PathKind::Issuer), seen.len() + 1);
     assert_eq!(s.max_per_path(PathKind::Issuer), 1);
-    assert_eq!(s.count_path("/static/tile/data/000"), 3);
+    assert_eq!(s.count_path("/static/tile/data/000"), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

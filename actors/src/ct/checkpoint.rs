@@ -4,7 +4,8 @@
 //!
 //! A note is its text, a blank line, then signature lines `— <name> <base64(key ID || sig)>`
 //! (the dash is U+2014). static-ct-api logs sign with the RFC 6962 note signature type (0x05):
-//! the key ID is the first 4 bytes of SHA-256(`name` || 0x0A || 0x05 || SPKI DER), and the
+//! the key ID is the first 4 bytes of SHA-256(`name` || 0x0A || 0x05 || the 32-byte RFC 6962
+//! `LogID`, itself SHA-256 of the SubjectPublicKeyInfo DER), and the
 //! signature is a u64 timestamp (ms) followed by a TLS `digitally-signed` RFC 6962
 //! `TreeHeadSignature` over (version 0, tree_hash 1, timestamp, tree size, root hash). Plain
 //! Ed25519 note signatures (type 0x01, over the note text) are accepted too.
@@ -21,6 +22,9 @@ const SIG_PREFIX: &str = "\u{2014} ";
 /// Signature types (the byte after the name in the key ID hash).
 const SIG_TYPE_ED25519: u8 = 0x01;
 const SIG_TYPE_RFC6962: u8 = 0x05;
+/// Limits on what a verifier reads (signed-note asks for at least 16 signatures).
+const MAX_NOTE_BYTES: usize = 1 << 20;
+const MAX_SIGNATURES: usize = 100;
 
 const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 const OID_P256: &str = "1.2.840.10045.3.1.7";
@@ -178,7 +182,7 @@ impl LogKey {
 
     /// The key ID of RFC 6962 note signatures (type 0x05) by this key.
     pub fn rfc6962_key_id(&self) -> [u8; 4] {
-        key_id(&self.origin, SIG_TYPE_RFC6962, &self.spki_der)
+        key_id(&self.origin, SIG_TYPE_RFC6962, &self.log_id())
     }
 
     /// The key ID of plain Ed25519 note signatures (type 0x01), for Ed25519 keys.
@@ -214,6 +218,7 @@ struct Body {
     origin: String,
     size: u64,
     root_hash: [u8; 32],
+    has_extensions: bool,
 }
 
 fn parse_body(text: &str) -> Result<Body, CheckpointError> {
@@ -242,22 +247,31 @@ fn parse_body(text: &str) -> Result<Body, CheckpointError> {
     let root_hash: [u8; 32] = root
         .try_into()
         .map_err(|_| format("root hash is not 32 bytes"))?;
+    let mut has_extensions = false;
     for ext in lines {
         if ext.is_empty() {
             return Err(format("empty extension line"));
         }
+        has_extensions = true;
     }
     Ok(Body {
         origin: origin.to_string(),
         size,
         root_hash,
+        has_extensions,
     })
 }
 
 /// Parses the signed note `note` and verifies it carries a valid signature by `key`, whose name
 /// must be the checkpoint's origin. Signatures by other keys are ignored.
 pub fn verify(note: &[u8], key: &LogKey) -> Result<Checkpoint, CheckpointError> {
+    if note.len() > MAX_NOTE_BYTES {
+        return Err(format(format!("note larger than {MAX_NOTE_BYTES} bytes")));
+    }
     let note = std::str::from_utf8(note).map_err(|_| format("not UTF-8"))?;
+    if note.chars().any(|c| c.is_ascii_control() && c != '\n') {
+        return Err(format("control character in the note"));
+    }
     let split = note
         .rfind("\n\n")
         .ok_or_else(|| format("no blank line before the signatures"))?;
@@ -276,9 +290,14 @@ pub fn verify(note: &[u8], key: &LogKey) -> Result<Checkpoint, CheckpointError> 
     if sigs.is_empty() {
         return Err(format("no signature lines"));
     }
+    if sigs.split('\n').count() > MAX_SIGNATURES {
+        return Err(format(format!("more than {MAX_SIGNATURES} signatures")));
+    }
     let rfc6962_id = key.rfc6962_key_id();
     let ed25519_id = key.ed25519_key_id();
+    // Every signature by the key must verify (signed-note: reject the whole note otherwise).
     let mut bad = false;
+    let mut verified: Option<Option<u64>> = None;
     for line in sigs.split('\n') {
         let rest = line
             .strip_prefix(SIG_PREFIX)
@@ -286,6 +305,9 @@ pub fn verify(note: &[u8], key: &LogKey) -> Result<Checkpoint, CheckpointError> 
         let (name, b64) = rest
             .split_once(' ')
             .ok_or_else(|| format(format!("bad signature line {line:?}")))?;
+        if name.is_empty() || b64.contains(' ') {
+            return Err(format(format!("bad signature line {line:?}")));
+        }
         let blob = STANDARD
             .decode(b64)
             .map_err(|_| format(format!("signature of {name:?} is not base64")))?;
@@ -294,33 +316,32 @@ pub fn verify(note: &[u8], key: &LogKey) -> Result<Checkpoint, CheckpointError> 
         }
         let (id, sig) = blob.split_at(4);
         if id == rfc6962_id {
+            // The RFC 6962 signature covers size and root only: extension lines would be
+            // unauthenticated, and static-ct-api forbids them.
+            if body.has_extensions {
+                return Err(format("extension lines in an RFC 6962 signed checkpoint"));
+            }
             match verify_rfc6962(key, &body, sig) {
-                Some(timestamp_ms) => {
-                    return Ok(Checkpoint {
-                        origin: body.origin,
-                        size: body.size,
-                        root_hash: body.root_hash,
-                        timestamp_ms: Some(timestamp_ms),
-                    })
-                }
+                Some(ts) => verified = Some(Some(ts)),
                 None => bad = true,
             }
         } else if Some(id) == ed25519_id.as_ref().map(|i| &i[..]) {
             if key.verify_raw(text.as_bytes(), sig) {
-                return Ok(Checkpoint {
-                    origin: body.origin,
-                    size: body.size,
-                    root_hash: body.root_hash,
-                    timestamp_ms: None,
-                });
+                verified = verified.or(Some(None));
+            } else {
+                bad = true;
             }
-            bad = true;
         }
     }
-    if bad {
-        Err(CheckpointError::BadSignature(key.origin.clone()))
-    } else {
-        Err(CheckpointError::NoSignature(key.origin.clone()))
+    match (bad, verified) {
+        (true, _) => Err(CheckpointError::BadSignature(key.origin.clone())),
+        (false, None) => Err(CheckpointError::NoSignature(key.origin.clone())),
+        (false, Some(timestamp_ms)) => Ok(Checkpoint {
+            origin: body.origin,
+            size: body.size,
+            root_hash: body.root_hash,
+            timestamp_ms,
+        }),
     }
 }
 
@@ -393,7 +414,7 @@ mod tests {
                 &tree_head_signature_input(ts, size, root),
             )
             .unwrap();
-        let mut blob = key_id(name, SIG_TYPE_RFC6962, key.spki_der()).to_vec();
+        let mut blob = key_id(name, SIG_TYPE_RFC6962, &key.log_id()).to_vec();
         blob.extend_from_slice(&ts.to_be_bytes());
         blob.extend_from_slice(&[4, 3]);
         blob.extend_from_slice(&(sig.as_ref().len() as u16).to_be_bytes());
@@ -461,6 +482,15 @@ mod tests {
         let note = format!("{body}\n\u{2014} {ORIGIN} {}\n", STANDARD.encode(&blob));
         let cp = verify(note.as_bytes(), &key).unwrap();
         assert_eq!((cp.size, cp.timestamp_ms), (99, None));
+        // Extension lines are signed by an Ed25519 note signature, so they are allowed.
+        let ext_body = format!("{body}ext line\n");
+        let mut ext_blob = key.ed25519_key_id().unwrap().to_vec();
+        ext_blob.extend_from_slice(kp.sign(ext_body.as_bytes()).as_ref());
+        let ext_note = format!(
+            "{ext_body}\n\u{2014} {ORIGIN} {}\n",
+            STANDARD.encode(&ext_blob)
+        );
+        assert_eq!(verify(ext_note.as_bytes(), &key).unwrap().size, 99);
         let bad = note.replace("\n99\n", "\n98\n");
         assert_eq!(
             verify(bad.as_bytes(), &key),
@@ -492,12 +522,27 @@ mod tests {
                 "{note:?}"
             );
         }
-        // Extension lines are allowed.
+        // static-ct-api: no extension lines under an RFC 6962 signature.
         let with_ext = format!(
             "{ORIGIN}\n5\n{}\nextension line\n\n{sig}",
             STANDARD.encode(root)
         );
-        assert_eq!(verify(with_ext.as_bytes(), &key).unwrap().size, 5);
+        assert!(matches!(
+            verify(with_ext.as_bytes(), &key),
+            Err(CheckpointError::Format(_))
+        ));
+        let control = format!("{ORIGIN}\n5\n{}\n\n\r{sig}", STANDARD.encode(root));
+        assert!(matches!(
+            verify(control.as_bytes(), &key),
+            Err(CheckpointError::Format(_))
+        ));
+        // A bad signature by the key rejects the note even next to a good one.
+        let bad_sig = sign_p256(&kp, &key, ORIGIN, 6, &root);
+        let mixed = format!("{}\n{sig}{bad_sig}", text(ORIGIN, 5, &root));
+        assert_eq!(
+            verify(mixed.as_bytes(), &key),
+            Err(CheckpointError::BadSignature(ORIGIN.into()))
+        );
     }
 
     #[test]
