@@ -7,7 +7,7 @@
 //!   at most `max_batch` entries (32 by default, like Google's logs) and 400 to bad ranges;
 //! - under [`FakeCtLog::monitoring_url`] (`/static/`): `checkpoint` (a signed note with an RFC 6962
 //!   note signature by a P-256 key: give certhound [`FakeCtLog::key_b64`] and
-//!   [`FakeCtLog::origin`]), `tile/data/<N>[.p/<W>]` (a full tile is 404 until complete, a partial
+//!   [`FakeCtLog::origin`], or the whole [`FakeCtLog::log_list_json`]), `tile/data/<N>[.p/<W>]` (a full tile is 404 until complete, a partial
 //!   tile is served only while its tile is incomplete, bodies optionally gzip-compressed with
 //!   or without `Content-Encoding`, see [`TileEncoding`]) and `issuer/<hex sha256>`.
 //!
@@ -606,7 +606,7 @@ impl FakeCtLog {
         let spki = [&P256_SPKI_PREFIX[..], key.public_key().as_ref()].concat();
         let (tx, rx) = watch::channel(CtLogState::default());
         let shared = Arc::new(Shared {
-            origin: format!("{addr}/static"),
+            origin: format!("{addr}/rfc6962"),
             key,
             spki,
             log: Mutex::new(Log {
@@ -667,7 +667,14 @@ impl FakeCtLog {
         format!("http://{}/static/", self.addr)
     }
 
-    /// The checkpoint origin and key name: `127.0.0.1:PORT/static`.
+    /// The static-ct-api submission prefix: the RFC 6962 URL, which serves the submission side's
+    /// read APIs here (`get-sth`, `get-entries`).
+    pub fn submission_url(&self) -> String {
+        self.rfc6962_url()
+    }
+
+    /// The checkpoint origin and key name: the submission prefix without scheme and trailing
+    /// slash, `127.0.0.1:PORT/rfc6962`, as static-ct-api requires.
     pub fn origin(&self) -> String {
         self.shared.origin.clone()
     }
@@ -680,6 +687,48 @@ impl FakeCtLog {
     /// The log ID: base64 SHA-256 of the key.
     pub fn log_id_b64(&self) -> String {
         STANDARD.encode(sha256(&self.shared.spki))
+    }
+
+    /// A Google v3 log list with one operator whose `logs` hold this log's RFC 6962 view (if
+    /// `rfc6962`) and whose `tiled_logs` hold its static-ct view (if `tiled`), state usable.
+    pub fn log_list_json(&self, rfc6962: bool, tiled: bool) -> String {
+        let common = |description: &str| {
+            json!({
+                "description": description,
+                "log_id": self.log_id_b64(),
+                "key": self.key_b64(),
+                "mmd": 60,
+                "state": {"usable": {"timestamp": "2025-01-01T00:00:00Z"}},
+                "temporal_interval": {
+                    "start_inclusive": "2025-01-01T00:00:00Z",
+                    "end_exclusive": "2030-01-01T00:00:00Z"
+                }
+            })
+        };
+        let mut logs = Vec::new();
+        if rfc6962 {
+            let mut l = common("certhound fake RFC 6962 log");
+            l["url"] = json!(self.rfc6962_url());
+            logs.push(l);
+        }
+        let mut tiled_logs = Vec::new();
+        if tiled {
+            let mut l = common("certhound fake static-ct log");
+            l["submission_url"] = json!(self.submission_url());
+            l["monitoring_url"] = json!(self.monitoring_url());
+            tiled_logs.push(l);
+        }
+        json!({
+            "version": "1.0",
+            "log_list_timestamp": "2026-01-01T00:00:00Z",
+            "operators": [{
+                "name": "certhound tests",
+                "email": ["tests@certhound.invalid"],
+                "logs": logs,
+                "tiled_logs": tiled_logs
+            }]
+        })
+        .to_string()
     }
 
     /// Adds entries at the end of the tree (their issuers become servable).

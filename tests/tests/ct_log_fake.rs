@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use certhound_actors::ct::checkpoint::{verify, CheckpointError, LogKey};
+use certhound_actors::ct::checkpoint::{
+    origin_from_url, tree_head_signature_input, verify, CheckpointError, LogKey,
+};
 use certhound_actors::ct::tiles::{data_tile_path, maybe_gunzip, parse_data_tile, tiles_for};
 use certhound_actors::ct::EntryKind;
 use certhound_tests::ct_log::{
@@ -57,6 +59,22 @@ async fn all_entries(log: &FakeCtLog, start: u64, end: u64) -> Vec<(Vec<u8>, Vec
     out
 }
 
+fn sha256(data: &[u8]) -> [u8; 32] {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .try_into()
+        .unwrap()
+}
+
+/// RFC 6962 §2.1 Merkle tree hash, independently of the fake's.
+fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
+    if leaves.len() == 1 {
+        return leaves[0];
+    }
+    let k = leaves.len().next_power_of_two() / 2;
+    sha256(&[&[1u8][..], &mth(&leaves[..k]), &mth(&leaves[k..])].concat())
+}
+
 fn bench_entries(n: usize) -> Vec<FakeEntry> {
     (0..n)
         .map(|i| fixture_entry_with_serial(i, i as u64))
@@ -76,7 +94,36 @@ async fn get_sth_batches_ranges_and_growth() {
             .len(),
         32
     );
-    assert!(!sth["tree_head_signature"].as_str().unwrap().is_empty());
+    // The STH is signed like a real log's: digitally-signed (sha256, ecdsa) TreeHeadSignature.
+    let sig = STANDARD
+        .decode(sth["tree_head_signature"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&sig[..2], &[4, 3]);
+    assert_eq!(
+        usize::from(u16::from_be_bytes([sig[2], sig[3]])),
+        sig.len() - 4
+    );
+    let root: [u8; 32] = STANDARD
+        .decode(sth["sha256_root_hash"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let spki = STANDARD.decode(log.key_b64()).unwrap();
+    ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_ASN1,
+        &spki[spki.len() - 65..],
+    )
+    .verify(
+        &tree_head_signature_input(sth["timestamp"].as_u64().unwrap(), 30, &root),
+        &sig[4..],
+    )
+    .expect("tree_head_signature verifies");
+    // The root is the RFC 6962 Merkle tree hash of the leaves (`leaf_input`s).
+    let leaf_hashes: Vec<[u8; 32]> = fixture_entries()
+        .iter()
+        .map(|e| sha256(&[&[0u8][..], &e.leaf_input].concat()))
+        .collect();
+    assert_eq!(root, mth(&leaf_hashes));
 
     // The fixture entries are served as they are.
     let served = all_entries(&log, 0, 29).await;
@@ -131,7 +178,14 @@ async fn get_sth_batches_ranges_and_growth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoint_verifies_with_certhounds_verifier() {
     let log = FakeCtLog::start(fixture_entries()).await;
-    let key = LogKey::from_spki_b64(&log.origin(), &log.key_b64()).unwrap();
+    // What certhound reads from a log list: origin from the submission URL, the key.
+    let list: Value = serde_json::from_str(&log.log_list_json(true, true)).unwrap();
+    let tiled = &list["operators"][0]["tiled_logs"][0];
+    let origin = origin_from_url(tiled["submission_url"].as_str().unwrap());
+    assert_eq!(origin, log.origin());
+    assert_eq!(tiled["monitoring_url"], log.monitoring_url());
+    assert_eq!(list["operators"][0]["logs"][0]["url"], log.rfc6962_url());
+    let key = LogKey::from_spki_b64(&origin, tiled["key"].as_str().unwrap()).unwrap();
     assert_eq!(STANDARD.encode(key.log_id()), log.log_id_b64());
     let (status, note) = get(&format!("{}checkpoint", log.monitoring_url())).await;
     assert_eq!(status, 200);
