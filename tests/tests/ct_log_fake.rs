@@ -194,6 +194,36 @@ async fn checkpoint_verifies_with_certhounds_verifier() {
     assert_eq!(cp.size, 30);
     assert!(cp.timestamp_ms.is_some());
 
+    // The checkpoint's root is the Merkle tree hash of the static view's leaves: `0x00 0x00 ||
+    // TimestampedEntry` of each TileLeaf (the entry as a static-ct client rebuilds it).
+    let (_, tile) = get(&format!(
+        "{}{}",
+        log.monitoring_url(),
+        data_tile_path(0, Some(30))
+    ))
+    .await;
+    let mut rest = &tile[..];
+    let mut hashes = Vec::new();
+    let be = |b: &[u8]| b.iter().fold(0usize, |a, x| (a << 8) | usize::from(*x));
+    while !rest.is_empty() {
+        let precert = be(&rest[8..10]) == 1;
+        let mut len = 10;
+        if precert {
+            len += 32;
+        }
+        len += 3 + be(&rest[len..len + 3]);
+        len += 2 + be(&rest[len..len + 2]);
+        hashes.push(sha256(&[&[0u8, 0, 0][..], &rest[..len]].concat()));
+        let mut end = len;
+        if precert {
+            end += 3 + be(&rest[end..end + 3]);
+        }
+        end += 2 + be(&rest[end..end + 2]);
+        rest = &rest[end..];
+    }
+    assert_eq!(hashes.len(), 30);
+    assert_eq!(cp.root_hash, mth(&hashes));
+
     log.append(bench_entries(5));
     let (_, note2) = get(&format!("{}checkpoint", log.monitoring_url())).await;
     let cp2 = verify(&note2, &key).unwrap();
