@@ -9,7 +9,8 @@
 //!   note signature by a P-256 key: give certhound [`FakeCtLog::key_b64`] and
 //!   [`FakeCtLog::origin`], or the whole [`FakeCtLog::log_list_json`]), `tile/data/<N>[.p/<W>]` (a full tile is 404 until complete, a partial
 //!   tile is served only while its tile is incomplete, bodies optionally gzip-compressed with
-//!   or without `Content-Encoding`, see [`TileEncoding`]) and `issuer/<hex sha256>`.
+//!   or without `Content-Encoding`, see [`TileEncoding`]), Merkle hash tiles `tile/<L>/<N>[.p/<W>]`
+//!   (same rules, never compressed) and `issuer/<hex sha256>`.
 //!
 //! Entries are [`FakeEntry`]s: the 30 real fixture entries as they are ([`fixture_entries`]),
 //! copies of them with a varied serial number ([`fixture_entry_with_serial`], for benchmarks),
@@ -448,6 +449,8 @@ pub enum PathKind {
     /// A partial data tile (`.p/<W>`).
     PartialTile,
     Issuer,
+    /// A Merkle tree hash tile, `tile/<L>/<N>[.p/<W>]`, full or partial.
+    HashTile,
     /// Anything else (404).
     Other,
 }
@@ -893,6 +896,12 @@ fn classify(path: &str) -> PathKind {
         } else {
             PathKind::DataTile
         }
+    } else if path
+        .strip_prefix("/static/tile/")
+        .and_then(|t| t.split_once('/'))
+        .is_some_and(|(l, _)| l.len() == 1 && (b'0'..=b'5').contains(&l.as_bytes()[0]))
+    {
+        PathKind::HashTile
     } else if path.starts_with("/static/issuer/") {
         PathKind::Issuer
     } else {
@@ -1017,6 +1026,40 @@ fn answer(shared: &Shared, kind: PathKind, path: &str, query: &str) -> Resp {
                 Some(der) => response(200, "application/pkix-cert", der.clone()),
                 None => text(404, "not found"),
             }
+        }
+        PathKind::HashTile => {
+            let rest = &path["/static/tile/".len()..];
+            let (level, tile) = rest.split_once('/').unwrap_or_default();
+            let level: u32 = level.parse().unwrap_or(0);
+            let Some((n, width)) = parse_tile_path(tile) else {
+                return text(404, "not found");
+            };
+            let log = shared.log.lock().unwrap();
+            let size = log.hashes_static.len() as u64;
+            // Each hash of a level-L tile covers 256^L leaves.
+            let span = TILE_WIDTH.pow(level);
+            let hashes_at_level = size / span;
+            let Some(start) = n.checked_mul(TILE_WIDTH) else {
+                return text(404, "not found");
+            };
+            let count = match width {
+                None if start + TILE_WIDTH <= hashes_at_level => TILE_WIDTH,
+                Some(w)
+                    if start + u64::from(w) <= hashes_at_level
+                        && hashes_at_level < start + TILE_WIDTH =>
+                {
+                    u64::from(w)
+                }
+                _ => return text(404, "not found"),
+            };
+            let mut body = Vec::with_capacity(count as usize * 32);
+            for i in start..start + count {
+                let from = (i * span) as usize;
+                body.extend_from_slice(&merkle_root(
+                    &log.hashes_static[from..from + span as usize],
+                ));
+            }
+            response(200, "application/octet-stream", body)
         }
         PathKind::Other => text(404, "not found"),
     }

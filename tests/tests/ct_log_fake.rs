@@ -223,6 +223,22 @@ async fn checkpoint_verifies_with_certhounds_verifier() {
     }
     assert_eq!(hashes.len(), 30);
     assert_eq!(cp.root_hash, mth(&hashes));
+    // The level-0 hash tile holds the same leaf hashes.
+    let (status, level0) = get(&format!("{}tile/0/000.p/30", log.monitoring_url())).await;
+    assert_eq!(status, 200);
+    assert_eq!(level0, hashes.concat());
+    assert_eq!(
+        get(&format!("{}tile/0/000", log.monitoring_url())).await.0,
+        404
+    );
+    assert_eq!(
+        get(&format!("{}tile/1/000.p/1", log.monitoring_url()))
+            .await
+            .0,
+        404,
+        "no full level-0 tile yet"
+    );
+    assert_eq!(log.state().count(PathKind::HashTile), 3);
 
     log.append(bench_entries(5));
     let (_, note2) = get(&format!("{}checkpoint", log.monitoring_url())).await;
@@ -328,6 +344,23 @@ async fn tiles_round_trip_the_rfc6962_view() {
     assert_eq!(log.size(), 512);
     assert_eq!(get(&url(1, None)).await.0, 200);
     assert_eq!(get(&url(1, Some(44))).await.0, 404);
+    // Hash tiles: level 1 hashes are the Merkle tree hashes of the full level-0 tiles.
+    let hashes = |b: Vec<u8>| -> Vec<[u8; 32]> {
+        b.chunks_exact(32).map(|c| c.try_into().unwrap()).collect()
+    };
+    let mon = log.monitoring_url();
+    let (_, t0) = get(&format!("{mon}tile/0/000")).await;
+    let (_, t1) = get(&format!("{mon}tile/0/001")).await;
+    let (status, l1) = get(&format!("{mon}tile/1/000.p/2")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        hashes(l1),
+        vec![mth(&hashes(t0.clone())), mth(&hashes(t1.clone()))]
+    );
+    let (_, note) = get(&format!("{mon}checkpoint")).await;
+    let key = LogKey::from_spki_b64(&log.origin(), &log.key_b64()).unwrap();
+    let all: Vec<[u8; 32]> = hashes([t0, t1].concat());
+    assert_eq!(verify(&note, &key).unwrap().root_hash, mth(&all));
 
     // Gzip with and without Content-Encoding (the client here does not decompress):
     // certhound's maybe_gunzip reads both.
