@@ -233,21 +233,24 @@ impl FakeEntry {
 
 /// The 30 real entries of `ct/live_entries.json`, as they are.
 pub fn fixture_entries() -> Vec<FakeEntry> {
+    fixture_entries_ref().to_vec()
+}
+
+/// As [`fixture_entries`], without copying (loaded once per process).
+pub fn fixture_entries_ref() -> &'static [FakeEntry] {
     static CACHE: OnceLock<Vec<FakeEntry>> = OnceLock::new();
-    CACHE
-        .get_or_init(|| {
-            let v: serde_json::Value = serde_json::from_str(&read_fixture("ct/live_entries.json"))
-                .expect("live_entries.json is JSON");
-            v.as_array()
-                .expect("an array")
-                .iter()
-                .map(|e| {
-                    let b = |k: &str| STANDARD.decode(e[k].as_str().expect(k)).expect(k);
-                    FakeEntry::from_rfc6962(b("leaf_input"), b("extra_data"))
-                })
-                .collect()
-        })
-        .clone()
+    CACHE.get_or_init(|| {
+        let v: serde_json::Value = serde_json::from_str(&read_fixture("ct/live_entries.json"))
+            .expect("live_entries.json is JSON");
+        v.as_array()
+            .expect("an array")
+            .iter()
+            .map(|e| {
+                let b = |k: &str| STANDARD.decode(e[k].as_str().expect(k)).expect(k);
+                FakeEntry::from_rfc6962(b("leaf_input"), b("extra_data"))
+            })
+            .collect()
+    })
 }
 
 /// `(header length, content length)` of the DER element at the start of `der`.
@@ -294,7 +297,7 @@ fn patch_serial_cert(cert: &mut [u8], serial: u64) {
 /// precerts) overwritten with `serial` in its low bytes: same length DER, unique entries (the
 /// signature no longer verifies). For benchmarks.
 pub fn fixture_entry_with_serial(i: usize, serial: u64) -> FakeEntry {
-    let fixtures = fixture_entries();
+    let fixtures = fixture_entries_ref();
     let base = &fixtures[i % fixtures.len()];
     let mut leaf = base.leaf.clone();
     patch_serial_cert(&mut leaf, serial);
