@@ -6,8 +6,12 @@
 //! a reconnect after an exponential backoff with jitter, reset once a connection delivers.
 //!
 //! Resume: when the feed's messages carry a `seq` and `watch.resume` is on, each connection asks
-//! for `?since=<highest seq matched>` (at start: the position stored with the last findings), so
-//! a drop or a restart loses nothing; what is received twice is deduplicated downstream.
+//! for `?since=<highest seq received>` (at start: the position stored with the last findings;
+//! nothing on a first start, `since=0` after a drop before anything arrived), so a drop or a
+//! restart loses nothing. The seq
+//! is read here from the front of each frame (certhound's server writes `{"seq":N,` first), so
+//! a reconnect does not ask again for frames already handed to the matcher; what a restart
+//! receives twice is deduplicated downstream.
 //!
 //! Backpressure: the feed never waits for the matcher. Batches the matcher has no room for wait
 //! in a small local queue (as long as the matcher's mailbox); past that the oldest are shed and
@@ -258,7 +262,10 @@ impl FeedLoop {
     fn url(&self) -> String {
         let position = self.position.load(std::sync::atomic::Ordering::Relaxed);
         let base = &self.watch.feed_url;
-        if !self.watch.resume || position == 0 {
+        // A first connection with nothing stored asks for live messages only; once connected,
+        // a reconnect asks for everything since what was received, even if that is nothing.
+        let first = self.connections.load(std::sync::atomic::Ordering::Relaxed) == 0;
+        if !self.watch.resume || (position == 0 && first) {
             return base.clone();
         }
         let sep = if base.contains('?') { '&' } else { '?' };
@@ -297,6 +304,9 @@ impl FeedLoop {
                             if !delivered {
                                 delivered = true;
                                 backoff.reset();
+                            }
+                            if let Some(seq) = leading_seq(&text) {
+                                self.position.fetch_max(seq, std::sync::atomic::Ordering::Relaxed);
                             }
                             self.batcher.push(text);
                         }
@@ -340,11 +350,36 @@ impl FeedLoop {
     }
 }
 
+/// The `seq` of a frame that starts with `{"seq":N` (certhound's server puts it first); `None`
+/// for any other frame (the matcher still reads a `seq` elsewhere in the object).
+fn leading_seq(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix("{\"seq\":")?;
+    let end = digits
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
 /// A connection error as one line, without the URL's credentials (tungstenite errors do not
 /// carry the URL, but HTTP errors carry the response status).
 fn describe(e: &tungstenite::Error) -> String {
     match e {
         tungstenite::Error::Http(resp) => format!("HTTP {} on websocket upgrade", resp.status()),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_seq;
+
+    #[test]
+    fn seq_is_read_from_the_front_only() {
+        assert_eq!(leading_seq(r#"{"seq":42,"message_type":"x"}"#), Some(42));
+        assert_eq!(leading_seq(r#"{"seq":7}"#), Some(7));
+        assert_eq!(leading_seq(r#"{"message_type":"x","seq":42}"#), None);
+        assert_eq!(leading_seq(r#"{"seq":"42"}"#), None);
+        assert_eq!(leading_seq(r#"{"seq":99999999999999999999999}"#), None);
     }
 }

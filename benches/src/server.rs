@@ -60,7 +60,11 @@ pub fn decode_rate(n: usize) -> (f64, f64) {
             let raw = decode_entries(&body, done as u64).expect("entries");
             for r in &raw {
                 let entry = leaf::parse_entry(&r.leaf_input, &r.extra_data, r.index).unwrap();
-                let link = format!("{}ct/v1/get-entries?start={i}&end={i}", source.url, i = r.index);
+                let link = format!(
+                    "{}ct/v1/get-entries?start={i}&end={i}",
+                    source.url,
+                    i = r.index
+                );
                 let e = encoder.encode(&entry, &source, &link, 1.0).unwrap();
                 hub.publish(&e.lite, &e.full, &e.domains);
             }
@@ -153,11 +157,15 @@ pub fn e2e(bin: &Path, dir: &Path, entries: usize, clients: usize) -> E2e {
         std::thread::spawn(move || {
             use std::io::BufRead;
             let mut sent = false;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if !sent {
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
                         if v["fields"]["message"] == "certstream feed listening" {
-                            let _ = addr_tx.send(v["fields"]["listen"].as_str().unwrap_or("").to_string());
+                            let _ = addr_tx
+                                .send(v["fields"]["listen"].as_str().unwrap_or("").to_string());
                             sent = true;
                         }
                     }
@@ -173,7 +181,9 @@ pub fn e2e(bin: &Path, dir: &Path, entries: usize, clients: usize) -> E2e {
             let url = format!("ws://{addr}/");
             let ready = ready_tx.clone();
             tasks.push(tokio::spawn(async move {
-                let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+                let (mut ws, _) = tokio_tungstenite::connect_async(url)
+                    .await
+                    .expect("connect");
                 let _ = ready.send(()).await;
                 let mut n = 0usize;
                 while n < entries {

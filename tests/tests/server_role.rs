@@ -10,7 +10,7 @@
 //!   seq numbering continues so a client's `?since=` needs no gap;
 //! - `certhound run`: both roles in one process, from a CT log to a finding.
 
-use certhound_tests::ct_log::{fixture_entries, generated_entry, Fault, FakeCtLog, PathKind};
+use certhound_tests::ct_log::{fixture_entries, generated_entry, FakeCtLog, Fault, PathKind};
 use certhound_tests::feed_client::{cert_indexes, first_difference, FeedClient};
 use certhound_tests::output::event_str;
 use certhound_tests::{timeouts, Certhound, CerthoundCommand, TestConfig};
@@ -100,7 +100,11 @@ async fn rfc6962_fixture_entries_come_out_as_the_reference_json() {
     full.collect(30, timeouts::EVENT).await.unwrap();
     assert_agrees(&full.received, &expected("expected_full"));
     // Seqs are 1..=30 in log order, and the source names the configured log.
-    let seqs: Vec<u64> = full.received.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = full
+        .received
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
     assert_eq!(seqs, (1..=30).collect::<Vec<_>>());
     assert_eq!(full.received[0]["data"]["source"]["name"], "Fake RFC 6962");
     assert_eq!(
@@ -108,7 +112,9 @@ async fn rfc6962_fixture_entries_come_out_as_the_reference_json() {
         format!("{}ct/v1/get-entries?start=3&end=3", log.rfc6962_url())
     );
     // The other two forms, replayed from the history.
-    let mut lite = FeedClient::connect(&format!("{feed}/?since=0")).await.unwrap();
+    let mut lite = FeedClient::connect(&format!("{feed}/?since=0"))
+        .await
+        .unwrap();
     lite.collect(30, timeouts::EVENT).await.unwrap();
     assert_agrees(&lite.received, &expected("expected_lite"));
     let mut dom = FeedClient::connect(&format!("{feed}/domains-only?since=0"))
@@ -147,7 +153,11 @@ async fn static_ct_tiles_partial_gzip_and_growth() {
     let g = &full.received[100]["data"];
     assert_eq!(g["update_type"], "PrecertLogEntry");
     assert_eq!(g["leaf_cert"]["all_domains"][0], "host100.example.org");
-    assert_eq!(g["chain"].as_array().map(Vec::len), Some(1), "issuer fetched");
+    assert_eq!(
+        g["chain"].as_array().map(Vec::len),
+        Some(1),
+        "issuer fetched"
+    );
     // No refetch loops: after the checkpoints settle, each tile path was read once and each
     // issuer once, although the log was polled many times.
     log.wait_for_requests(PathKind::Checkpoint, 10, timeouts::EVENT)
@@ -203,7 +213,9 @@ async fn restart_resumes_at_the_stored_position() {
     let log = FakeCtLog::start(first).await;
     let c = server_config(&rfc6962_log(&log));
     let (mut server, feed) = start("server", &c).await;
-    let mut client = FeedClient::connect(&format!("{feed}/?since=0")).await.unwrap();
+    let mut client = FeedClient::connect(&format!("{feed}/?since=0"))
+        .await
+        .unwrap();
     client.collect(150, timeouts::BULK).await.unwrap();
     server.send_signal(libc::SIGTERM);
     assert!(server.wait_exit(timeouts::EXIT).await.success());
@@ -222,7 +234,11 @@ async fn restart_resumes_at_the_stored_position() {
     again.collect(150, timeouts::BULK).await.unwrap();
     let mut all = cert_indexes(&client.received);
     all.extend(cert_indexes(&again.received));
-    assert_eq!(all, (0..300).collect::<Vec<_>>(), "none skipped, none repeated");
+    assert_eq!(
+        all,
+        (0..300).collect::<Vec<_>>(),
+        "none skipped, none repeated"
+    );
     // Numbering went on where it stopped: no gap notice for the reconnecting client.
     assert_eq!(again.received[0]["seq"].as_u64(), Some(last_seq + 1));
     assert!(again.received.iter().all(|m| m["message_type"] != "gap"));
@@ -313,12 +329,20 @@ async fn ct_decode_prints_the_message_of_one_entry() {
         .run(timeouts::EVENT)
         .await;
     assert_eq!(out.code(), Some(1), "{}", out.describe());
-    assert!(out.stderr_text().contains("certhound: "), "{}", out.describe());
+    assert!(
+        out.stderr_text().contains("certhound: "),
+        "{}",
+        out.describe()
+    );
     let out = CerthoundCommand::new()
         .args(["ct", "decode", "--leaf-input", "not base64!"])
         .run(timeouts::EVENT)
         .await;
     assert_eq!(out.code(), Some(1));
-    assert!(out.stderr_text().contains("not base64"), "{}", out.describe());
+    assert!(
+        out.stderr_text().contains("not base64"),
+        "{}",
+        out.describe()
+    );
     assert_eq!(by_form.len(), 2);
 }

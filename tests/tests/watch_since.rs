@@ -25,7 +25,10 @@ async fn watch_misses_nothing_across_five_forced_disconnects() {
     s.set_str("ct", "poll_interval", "50ms");
     s.set("ct", "per_log_per_second", "500.0");
     s.set_str("server", "listen", "127.0.0.1:0");
-    let mut server = CerthoundCommand::new().test_config(&s).arg("server").spawn();
+    let mut server = CerthoundCommand::new()
+        .test_config(&s)
+        .arg("server")
+        .spawn();
     let ev = server
         .wait_for_events("certstream feed listening", 1, timeouts::EVENT, |_| true)
         .await
@@ -41,7 +44,7 @@ async fn watch_misses_nothing_across_five_forced_disconnects() {
         .await
         .unwrap();
 
-    // Six rounds of 100 certificates, one of them a phishing name; the connection is cut
+    // Six rounds of 100 certificates, the last a phishing name; the connection is cut
     // right after each of the first five rounds is appended, while its messages are in flight.
     let mut planted = Vec::new();
     let mut index = 0u64;
@@ -49,7 +52,8 @@ async fn watch_misses_nothing_across_five_forced_disconnects() {
         let domain = format!("paypal-account-verify{round}.com");
         let mut batch = Vec::new();
         for i in 0..100u64 {
-            let name = if i == 50 {
+            // The planted name last: once its finding is out, the whole round was read.
+            let name = if i == 99 {
                 domain.clone()
             } else {
                 format!("host{index}.example.org")
@@ -82,14 +86,32 @@ async fn watch_misses_nothing_across_five_forced_disconnects() {
         .unwrap();
     watch.send_signal(libc::SIGTERM);
     assert!(watch.wait_exit(timeouts::EXIT).await.success());
-    let last = watch.events("metrics").last().cloned().expect("final metrics");
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    let served = server
+        .events("server_metrics")
+        .last()
+        .cloned()
+        .expect("server's final metrics");
+    assert_eq!(served["fields"]["server_published"], 600, "{served}");
+    let last = watch
+        .events("metrics")
+        .last()
+        .cloned()
+        .expect("final metrics");
     let f = &last["fields"];
-    assert_eq!(f["certificates"], 600, "every certificate exactly once: {last}");
+    let urls: Vec<String> = watch
+        .events("connected to feed")
+        .iter()
+        .filter_map(|e| event_str(e, "url"))
+        .collect();
+    assert_eq!(
+        f["certificates"], 600,
+        "every certificate exactly once: {last}; connections: {urls:?}"
+    );
     assert_eq!(f["feed_gaps"], 0, "{last}");
     assert!(f["reconnects"].as_u64().unwrap() >= 5, "{last}");
     assert!(proxy.accepted() >= 6);
     let found = watch.findings();
     assert_eq!(found.len(), 6, "{found:?}");
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
 }

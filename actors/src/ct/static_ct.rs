@@ -150,10 +150,13 @@ async fn tail_loop(t: Tail, issuers: Issuers) {
     }
 }
 
-/// One data tile's entries from `from` on, with their issuers.
-type TileResult = Result<Option<Vec<TiledEntry>>, FetchError>;
+/// A fetched data tile: its index, the entries it should hold, its URL and its (gunzipped) body.
+type FetchedTile = Result<Option<(u64, u64, Arc<str>, Vec<u8>)>, FetchError>;
 
 /// Reads the tiles covering [start, size) and hands them over in order. False at shutdown.
+///
+/// Up to `per_log_concurrency` tile bodies are fetched at once; their entries' issuers are then
+/// resolved one tile after the other, so that two tiles never fetch the same new issuer twice.
 async fn fetch_tiles(
     t: &Tail,
     http: &LogHttp,
@@ -164,7 +167,6 @@ async fn fetch_tiles(
 ) -> bool {
     let mut pos = start;
     while pos < size {
-        // Up to per_log_concurrency tiles at once, handed over in order.
         let mut wanted = Vec::new();
         let mut n = pos / TILE_WIDTH;
         while wanted.len() < t.cfg.per_log_concurrency.max(1) && n * TILE_WIDTH < size {
@@ -174,9 +176,16 @@ async fn fetch_tiles(
         }
         let mut fetches: FuturesOrdered<_> = wanted
             .iter()
-            .map(|&(n, width)| fetch_tile(t, http, issuers, n, width, pos))
+            .map(|&(n, width)| fetch_tile(t, http, n, width))
             .collect();
         while let Some(r) = fetches.next().await {
+            let r = match r {
+                Ok(Some((n, width, link, body))) => {
+                    tile_entries(t, http, issuers, n, width, pos, link, &body).await
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
             match r {
                 Ok(Some(entries)) => {
                     let Some(last) = entries.last().map(|e| e.index) else {
@@ -204,14 +213,7 @@ async fn fetch_tiles(
     true
 }
 
-async fn fetch_tile(
-    t: &Tail,
-    http: &LogHttp,
-    issuers: &Issuers,
-    n: u64,
-    width: u64,
-    from: u64,
-) -> TileResult {
+async fn fetch_tile(t: &Tail, http: &LogHttp, n: u64, width: u64) -> FetchedTile {
     let partial = (width < TILE_WIDTH).then_some(width as u16);
     let link: Arc<str> = format!("{}{}", t.log.url, tiles::data_tile_path(n, partial)).into();
     let Some(body) = http.get_retrying(&link, &t.stop).await? else {
@@ -219,8 +221,23 @@ async fn fetch_tile(
     };
     let body = tiles::maybe_gunzip(body, t.cfg.max_response_bytes)
         .map_err(|e| FetchError::Transport(format!("tile gzip: {e}")))?;
+    Ok(Some((n, width, link, body)))
+}
+
+/// The entries of tile `n` from index `from` on, with their issuers.
+#[allow(clippy::too_many_arguments)]
+async fn tile_entries(
+    t: &Tail,
+    http: &LogHttp,
+    issuers: &Issuers,
+    n: u64,
+    width: u64,
+    from: u64,
+    link: Arc<str>,
+    body: &[u8],
+) -> Result<Option<Vec<TiledEntry>>, FetchError> {
     let leaves =
-        tiles::parse_data_tile(&body).map_err(|e| FetchError::Transport(format!("tile: {e}")))?;
+        tiles::parse_data_tile(body).map_err(|e| FetchError::Transport(format!("tile: {e}")))?;
     if (leaves.len() as u64) < width {
         return Err(FetchError::Transport(format!(
             "tile has {} entries, expected {width}",

@@ -20,6 +20,8 @@
 //! {"message_type":"gap","data":{"reason":"expired","since":S,"first_available":F,"last_seq":L,"missed":M}}
 //! ```
 //!
+//! `since=0` asks for everything kept and gets it without a notice (a client's first start).
+//!
 //! - `reason: "expired"`: S is older than the history. `first_available` F is the oldest seq
 //!   still kept (or the next seq if none is kept); `missed` = F - S - 1 messages are lost; the
 //!   kept messages F..=L follow, then live ones.
@@ -256,7 +258,7 @@ impl Hub {
                 let first_available = inner.ring.front().map_or(inner.next_seq, |m| m.seq);
                 if s > last {
                     gap = Some(gap_notice("ahead", s, last + 1, last, None));
-                } else if s + 1 < first_available {
+                } else if s + 1 < first_available && s > 0 {
                     let missed = first_available - s - 1;
                     gap = Some(gap_notice(
                         "expired",
@@ -267,7 +269,7 @@ impl Hub {
                     ));
                     replay.extend(inner.ring.iter().cloned());
                 } else {
-                    let skip = (s + 1 - first_available) as usize;
+                    let skip = (s + 1).saturating_sub(first_available) as usize;
                     replay.extend(inner.ring.iter().skip(skip).cloned());
                 }
             }
@@ -368,13 +370,17 @@ mod tests {
         assert_eq!(s.replay.len(), 3);
         let s = hub.subscribe(Some(5));
         assert!(s.gap.is_none() && s.replay.is_empty());
-        let s = hub.subscribe(Some(0));
+        let s = hub.subscribe(Some(1));
         let gap: Value = serde_json::from_str(s.gap.as_ref().unwrap().as_str()).unwrap();
         assert_eq!(gap["message_type"], "gap");
         assert_eq!(gap["data"]["reason"], "expired");
         assert_eq!(gap["data"]["first_available"], 3);
-        assert_eq!(gap["data"]["missed"], 2);
+        assert_eq!(gap["data"]["missed"], 1);
         assert!(gap.get("seq").is_none());
+        assert_eq!(s.replay.len(), 3);
+        // since=0 is "everything you have": the ring, no notice.
+        let s = hub.subscribe(Some(0));
+        assert!(s.gap.is_none());
         assert_eq!(s.replay.len(), 3);
         let s = hub.subscribe(Some(99));
         let gap: Value = serde_json::from_str(s.gap.as_ref().unwrap().as_str()).unwrap();
@@ -383,7 +389,7 @@ mod tests {
         assert!(gap["data"]["missed"].is_null());
         assert!(s.replay.is_empty());
         assert_eq!(metrics.snapshot().server_gaps, 2);
-        assert_eq!(metrics.snapshot().server_replayed, 2 + 3 + 3);
+        assert_eq!(metrics.snapshot().server_replayed, 2 + 3 + 3 + 3);
         assert_eq!(
             hub.latest(2).iter().map(|m| m.seq).collect::<Vec<_>>(),
             [4, 5]

@@ -209,10 +209,14 @@ fn server_state_moves_only_forward_and_survives_reopen() {
     {
         let s = Store::open(&cfg(&path)).unwrap();
         assert_eq!(s.server_state().unwrap(), (vec![], 0));
-        s.save_server_state(&[("https://a/".into(), 10), ("https://b/".into(), 5)], 100)
-            .unwrap();
+        s.save_server_state(
+            &[("https://a/".into(), 10), ("https://b/".into(), 5)],
+            100,
+            false,
+        )
+        .unwrap();
         // An older position or reservation (a late writer) never moves them back.
-        s.save_server_state(&[("https://a/".into(), 7)], 50)
+        s.save_server_state(&[("https://a/".into(), 7)], 50, false)
             .unwrap();
     }
     let s = Store::open(&cfg(&path)).unwrap();
