@@ -154,3 +154,82 @@ async fn python_certstream_client_receives_the_feed() {
         .expect("serve returns after shutdown")
         .unwrap();
 }
+
+/// The real thing end to end: `certhound server` tails a loopback RFC 6962 log of the 30 real
+/// fixture entries, and the Python client reads them from `/full-stream`.
+#[tokio::test]
+async fn python_certstream_client_reads_certhound_server() {
+    use certhound_tests::ct_log::{fixture_entries, FakeCtLog};
+    use certhound_tests::output::event_str;
+    use certhound_tests::{timeouts, CerthoundCommand, TestConfig};
+
+    let Some(python) = python() else { return };
+    let log = FakeCtLog::start(fixture_entries()).await;
+    let mut c = TestConfig::new();
+    c.set("ct", "use_log_list", "false");
+    c.set(
+        "ct",
+        "logs",
+        format!(
+            r#"[{{ name = "Fake", url = "{}", kind = "rfc6962" }}]"#,
+            log.rfc6962_url()
+        ),
+    );
+    c.set_str("ct", "new_log_start", "start");
+    c.set_str("server", "listen", "127.0.0.1:0");
+    let mut server = CerthoundCommand::new()
+        .test_config(&c)
+        .arg("server")
+        .spawn();
+    let ev = server
+        .wait_for_events("certstream feed listening", 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    let addr = event_str(&ev[0], "listen").unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/certstream_client.py");
+    let out = timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(&python)
+            .arg(&script)
+            .arg(format!("ws://{addr}/full-stream?since=0"))
+            .arg("30")
+            .arg("50")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Python client ends")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the Python client failed ({}): stdout {stdout}\nstderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<Value> = serde_json::from_str(stdout.trim()).unwrap();
+    let fixtures: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/ct/live_entries.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got.len(), 30);
+    for (m, f) in got.iter().zip(&fixtures) {
+        let want: Value = serde_json::from_str(f["expected_full"].as_str().unwrap()).unwrap();
+        assert_eq!(m["message_type"], "certificate_update");
+        for field in ["all_domains", "serial_number", "sha256", "as_der"] {
+            assert_eq!(
+                m["data"]["leaf_cert"][field], want["data"]["leaf_cert"][field],
+                "{field}"
+            );
+        }
+        assert_eq!(m["data"]["chain"], want["data"]["chain"]);
+    }
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+}

@@ -346,3 +346,62 @@ async fn ct_decode_prints_the_message_of_one_entry() {
     );
     assert_eq!(by_form.len(), 2);
 }
+
+#[tokio::test]
+async fn a_crash_skips_no_entry_and_reuses_no_seq() {
+    let entries: Vec<_> = (0..400)
+        .map(|i| generated_entry(i, &[&format!("k{i}.example.com")], false))
+        .collect();
+    let log = FakeCtLog::start(entries).await;
+    log.set_max_batch(16);
+    let mut c = server_config(&rfc6962_log(&log));
+    // Slow enough that the kill lands mid-log: 16 entries a request, 25 requests a second.
+    c.set("ct", "per_log_per_second", "25.0");
+    c.set("ct", "per_log_concurrency", "1");
+    let (mut server, feed) = start("server", &c).await;
+    let mut first = FeedClient::connect(&format!("{feed}/?since=0"))
+        .await
+        .unwrap();
+    first.collect(100, timeouts::BULK).await.unwrap();
+    server.send_signal(libc::SIGKILL);
+    server.wait_exit(timeouts::EXIT).await;
+    // Everything the killed server sent (its socket is gone, so this ends).
+    while first.next(timeouts::EVENT).await.is_some() {}
+    let last_seq = first.received.last().unwrap()["seq"].as_u64().unwrap();
+
+    let (mut server, feed) = start("server", &c).await;
+    let mut second = FeedClient::connect(&format!("{feed}/?since={last_seq}"))
+        .await
+        .unwrap();
+    second
+        .until(timeouts::BULK, |r| {
+            cert_indexes(r).last().copied() == Some(399)
+        })
+        .await
+        .unwrap();
+    // The client is told that the numbering moved on (a crash loses the history) ...
+    assert_eq!(
+        second.received[0]["message_type"], "gap",
+        "{}",
+        second.received[0]
+    );
+    // ... no seq is used twice ...
+    let seqs: Vec<u64> = second.received[1..]
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert!(seqs[0] > last_seq, "{} after {last_seq}", seqs[0]);
+    // ... and no entry is skipped: the second run starts at or before where the first stopped
+    // (what was published since the last position write comes again), then goes on in order.
+    let a = cert_indexes(&first.received);
+    let b = cert_indexes(&second.received);
+    assert!(
+        b[0] <= *a.last().unwrap() + 1,
+        "{} after {}",
+        b[0],
+        a.last().unwrap()
+    );
+    assert_eq!(b, (b[0]..400).collect::<Vec<_>>());
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+}

@@ -120,6 +120,7 @@ impl Message for Drain {
 
 pub struct Decoder {
     encoder: Encoder,
+    chain_cache: usize,
     hub: Hub,
     positions: Positions,
     metrics: Arc<Metrics>,
@@ -129,6 +130,7 @@ impl Decoder {
     pub fn new(hub: Hub, positions: Positions, chain_cache: usize, metrics: Arc<Metrics>) -> Self {
         Decoder {
             encoder: Encoder::new(chain_cache),
+            chain_cache,
             hub,
             positions,
             metrics,
@@ -151,7 +153,7 @@ impl Decoder {
             }
             Err(_) => {
                 // The encoder's caches may be mid-update: start it afresh.
-                self.encoder = Encoder::new(self.encoder_capacity());
+                self.encoder = Encoder::new(self.chain_cache);
                 self.skip(
                     log,
                     entry.index,
@@ -160,10 +162,6 @@ impl Decoder {
                 false
             }
         }
-    }
-
-    fn encoder_capacity(&self) -> usize {
-        4096
     }
 
     fn skip(&self, log: &LogMeta, index: u64, e: &DecodeError) {

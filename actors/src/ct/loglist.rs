@@ -98,15 +98,8 @@ fn with_slash(u: &str) -> String {
     }
 }
 
-/// The origin line of a static-ct log's checkpoints: its submission prefix without scheme and
-/// trailing slashes (C2SP static-ct-api).
-pub fn origin_of(submission_url: &str) -> String {
-    let s = submission_url
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(submission_url);
-    s.trim_end_matches('/').to_string()
-}
+/// The origin line of a static-ct log's checkpoints.
+pub use crate::ct::checkpoint::origin_from_url as origin_of;
 
 fn state_name(s: &Option<serde_json::Map<String, serde_json::Value>>) -> String {
     s.as_ref()
