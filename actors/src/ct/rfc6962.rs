@@ -104,15 +104,38 @@ pub(crate) async fn hand_over(
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
+impl Tail {
+    /// What the log's messages say about it.
+    pub(crate) fn meta(&self) -> Arc<LogMeta> {
+        Arc::new(LogMeta {
+            source: crate::ct::cert::LogSource {
+                name: self.log.name.clone(),
+                url: self.log.url.clone(),
+            },
+            url: self.log.url.clone(),
+        })
+    }
+
+    /// Where to read from in a tree of `size` entries: the published position, or for a log
+    /// seen for the first time `ct.new_log_start`, recorded at once so that a restart before
+    /// its first entry does not move the start.
+    pub(crate) fn start_position(&self, size: u64) -> u64 {
+        if let Some(p) = self.positions.get(&self.log.url) {
+            return p;
+        }
+        let p = match self.cfg.new_log_start {
+            StartAt::End => size,
+            StartAt::Start => 0,
+        };
+        tracing::info!(log = %self.log.url, position = p, tree_size = size, "new log");
+        self.positions.advance(&self.log.url, p);
+        p
+    }
+}
+
 async fn tail_loop(t: Tail) {
     let http = LogHttp::new(t.client.clone(), &t.cfg, &t.log.url, t.metrics.clone());
-    let meta = Arc::new(LogMeta {
-        source: crate::ct::cert::LogSource {
-            name: t.log.name.clone(),
-            url: t.log.url.clone(),
-        },
-        url: t.log.url.clone(),
-    });
+    let meta = t.meta();
     let mut batch_size = t.cfg.batch_size;
     let sth_url = format!("{}ct/v1/get-sth", t.log.url);
     loop {
@@ -133,18 +156,7 @@ async fn tail_loop(t: Tail) {
             }
         };
         if let Some(size) = size {
-            let start = match t.positions.get(&t.log.url) {
-                Some(p) => p,
-                None => {
-                    let p = match t.cfg.new_log_start {
-                        StartAt::End => size,
-                        StartAt::Start => 0,
-                    };
-                    tracing::info!(log = %t.log.url, position = p, tree_size = size, "new log");
-                    t.positions.advance(&t.log.url, p);
-                    p
-                }
-            };
+            let start = t.start_position(size);
             if start < size && !fetch_range(&t, &http, &meta, start, size, &mut batch_size).await {
                 return;
             }

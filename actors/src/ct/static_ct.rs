@@ -20,7 +20,6 @@ use crate::ct::rfc6962::{hand_over, Tail};
 use crate::ct::tiles;
 use crate::metrics::Metrics;
 use actix::prelude::*;
-use certhound_config::StartAt;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use lru::LruCache;
 use std::num::NonZeroUsize;
@@ -102,13 +101,7 @@ async fn tail_loop(t: Tail, issuers: Issuers) {
         }
     };
     let http = LogHttp::new(t.client.clone(), &t.cfg, &t.log.url, t.metrics.clone());
-    let meta = Arc::new(LogMeta {
-        source: crate::ct::cert::LogSource {
-            name: t.log.name.clone(),
-            url: t.log.url.clone(),
-        },
-        url: t.log.url.clone(),
-    });
+    let meta = t.meta();
     let checkpoint_url = format!("{}checkpoint", t.log.url);
     loop {
         let size = match http.get_retrying(&checkpoint_url, &t.stop).await {
@@ -128,18 +121,7 @@ async fn tail_loop(t: Tail, issuers: Issuers) {
             }
         };
         if let Some(size) = size {
-            let start = match t.positions.get(&t.log.url) {
-                Some(p) => p,
-                None => {
-                    let p = match t.cfg.new_log_start {
-                        StartAt::End => size,
-                        StartAt::Start => 0,
-                    };
-                    tracing::info!(log = %t.log.url, position = p, tree_size = size, "new log");
-                    t.positions.advance(&t.log.url, p);
-                    p
-                }
-            };
+            let start = t.start_position(size);
             if start < size && !fetch_tiles(&t, &http, &issuers, &meta, start, size).await {
                 return;
             }
