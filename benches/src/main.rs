@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
@@ -215,10 +218,14 @@ fn main() {
     if wanted("server e2e") {
         if bin.exists() {
             let dir = tempfile_dir();
-            for (entries, clients) in [(60_000 / scale, 1), (10_000 / scale, 100)] {
-                let r = server::e2e(&bin, &dir, entries, clients);
+            for (role, entries, clients) in [
+                ("server", 60_000 / scale, 1),
+                ("server", 10_000 / scale, 100),
+                ("run", 60_000 / scale, 1),
+            ] {
+                let r = server::e2e(&bin, &dir, role, entries, clients);
                 rows.push((
-                    format!("server e2e: {} entries, {} client(s)", r.entries, r.clients),
+                    format!("{role} e2e: {} entries, {} client(s)", r.entries, r.clients),
                     fmt_rate((r.entries * r.clients) as f64 / r.secs, "msgs/s"),
                     format!(
                         "{:.0} entries/s to each; {:.1} CPU-µs per entry; peak RSS {:.1} MB",

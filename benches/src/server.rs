@@ -117,9 +117,10 @@ pub struct E2e {
     pub peak_rss_mb: f64,
 }
 
-/// Runs `certhound server` against a fake log of `entries` unique entries with `clients`
-/// lite clients; returns the figures.
-pub fn e2e(bin: &Path, dir: &Path, entries: usize, clients: usize) -> E2e {
+/// Runs `certhound <role>` (`server`, or `run`: the watch role matches every entry too)
+/// against a fake log of `entries` unique entries with `clients` lite clients; returns the
+/// figures.
+pub fn e2e(bin: &Path, dir: &Path, role: &str, entries: usize, clients: usize) -> E2e {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -128,16 +129,17 @@ pub fn e2e(bin: &Path, dir: &Path, entries: usize, clients: usize) -> E2e {
     rt.block_on(async move {
         let log = FakeCtLog::start(Vec::new()).await;
         log.set_max_batch(1024);
-        let cfg = dir.join(format!("server-{clients}.toml"));
+        let cfg = dir.join(format!("{role}-{clients}.toml"));
         std::fs::write(
             &cfg,
             format!(
                 "[log]\nformat = \"json\"\n[store]\npath = \"{}\"\n\
                  [ct]\nuse_log_list = false\nnew_log_start = \"start\"\npoll_interval = \"20ms\"\n\
-                 per_log_per_second = 1000.0\nper_log_concurrency = 4\nbatch_size = 1024\n\
+                 per_log_per_second = 1000.0\n\
                  logs = [{{ name = \"bench\", url = \"{}\", kind = \"rfc6962\" }}]\n\
-                 [server]\nlisten = \"127.0.0.1:0\"\nclient_queue = 65536\n",
-                dir.join(format!("server-{clients}.redb")).display(),
+                 [server]\nlisten = \"127.0.0.1:0\"\nclient_queue = 65536\n\
+                 [notify.jsonl]\npath = \"/dev/null\"\n",
+                dir.join(format!("{role}-{clients}.redb")).display(),
                 log.rfc6962_url()
             ),
         )
@@ -145,7 +147,7 @@ pub fn e2e(bin: &Path, dir: &Path, entries: usize, clients: usize) -> E2e {
         let mut child = Command::new(bin)
             .arg("--config")
             .arg(&cfg)
-            .arg("server")
+            .arg(role)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

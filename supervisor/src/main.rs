@@ -17,6 +17,9 @@ use certhound_config::Config;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code of configuration errors (and of command-line usage errors, as clap does).
 pub const EXIT_CONFIG: i32 = 2;
 

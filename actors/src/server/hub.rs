@@ -132,7 +132,12 @@ impl std::fmt::Debug for Hub {
 
 /// `{"seq":N,` + the rest of `json` after its first `{` (valid UTF-8 guaranteed).
 fn splice(json: &[u8], seq: u64) -> Utf8Bytes {
-    let text = String::from_utf8_lossy(json);
+    // The encoder's output is UTF-8 already: checking it is a fast pass over the bytes, and
+    // only invalid input (never expected) takes the slow lossy path.
+    let text: std::borrow::Cow<str> = match std::str::from_utf8(json) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(json),
+    };
     let (head, rest) = match text.find('{') {
         Some(i) => (&text[..i], &text[i + 1..]),
         None => ("", text.as_ref()),
@@ -140,7 +145,10 @@ fn splice(json: &[u8], seq: u64) -> Utf8Bytes {
     let mut out = String::with_capacity(text.len() + 32);
     out.push_str(head);
     out.push_str("{\"seq\":");
-    out.push_str(&seq.to_string());
+    {
+        use std::fmt::Write;
+        let _ = write!(out, "{seq}");
+    }
     if !rest.trim_start().starts_with('}') {
         out.push(',');
     }
