@@ -454,6 +454,8 @@ pub enum PathKind {
     Issuer,
     /// A Merkle tree hash tile, `tile/<L>/<N>[.p/<W>]`, full or partial.
     HashTile,
+    /// `/log_list.json`, once a list is set with [`FakeCtLog::serve_log_list`].
+    LogList,
     /// Anything else (404).
     Other,
 }
@@ -564,6 +566,7 @@ struct Shared {
     tile_encoding: Mutex<TileEncoding>,
     faults: Mutex<HashMap<PathKind, VecDeque<Fault>>>,
     state: watch::Sender<CtLogState>,
+    log_list: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -623,6 +626,7 @@ impl FakeCtLog {
                 roots: None,
             }),
             max_batch: Mutex::new(32),
+            log_list: Mutex::new(None),
             tile_encoding: Mutex::new(TileEncoding::Identity),
             faults: Mutex::new(HashMap::new()),
             state: tx,
@@ -766,6 +770,17 @@ impl FakeCtLog {
         self.shared.log.lock().unwrap().entries.clone()
     }
 
+    /// Serves [`Self::log_list_json`]`(rfc6962, tiled)` at [`Self::log_list_url`].
+    pub fn serve_log_list(&self, rfc6962: bool, tiled: bool) -> &Self {
+        *self.shared.log_list.lock().unwrap() = Some(self.log_list_json(rfc6962, tiled));
+        self
+    }
+
+    /// Where [`Self::serve_log_list`] serves the list (404 before).
+    pub fn log_list_url(&self) -> String {
+        format!("http://{}/log_list.json", self.addr())
+    }
+
     /// Most entries one `get-entries` answers.
     pub fn set_max_batch(&self, n: u64) -> &Self {
         assert!(n > 0);
@@ -887,7 +902,9 @@ fn parse_tile_path(p: &str) -> Option<(u64, Option<u16>)> {
 }
 
 fn classify(path: &str) -> PathKind {
-    if path == "/rfc6962/ct/v1/get-sth" {
+    if path == "/log_list.json" {
+        PathKind::LogList
+    } else if path == "/rfc6962/ct/v1/get-sth" {
         PathKind::GetSth
     } else if path == "/rfc6962/ct/v1/get-entries" {
         PathKind::GetEntries
@@ -1064,6 +1081,10 @@ fn answer(shared: &Shared, kind: PathKind, path: &str, query: &str) -> Resp {
             }
             response(200, "application/octet-stream", body)
         }
+        PathKind::LogList => match shared.log_list.lock().unwrap().clone() {
+            Some(list) => response(200, "application/json", list.into_bytes()),
+            None => text(404, "not found"),
+        },
         PathKind::Other => text(404, "not found"),
     }
 }

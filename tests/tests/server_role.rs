@@ -405,3 +405,72 @@ async fn a_crash_skips_no_entry_and_reuses_no_seq() {
     server.send_signal(libc::SIGTERM);
     assert!(server.wait_exit(timeouts::EXIT).await.success());
 }
+
+#[tokio::test]
+async fn logs_come_from_the_log_list_at_its_url() {
+    let log = FakeCtLog::start(fixture_entries()).await;
+    log.serve_log_list(true, true);
+    let mut c = TestConfig::new();
+    c.set_str("ct", "log_list_url", &log.log_list_url());
+    // Only loopback here: the shipped list's (real, https) logs are left out until the fetched
+    // list replaces them.
+    c.set("ct", "exclude", r#"["https://"]"#);
+    c.set_str("ct", "new_log_start", "start");
+    c.set_str("ct", "poll_interval", "100ms");
+    c.set_str("server", "listen", "127.0.0.1:0");
+    let (mut server, feed) = start("server", &c).await;
+    let mut client = FeedClient::connect(&format!("{feed}/?since=0"))
+        .await
+        .unwrap();
+    client.collect(60, timeouts::BULK).await.unwrap();
+    let mut by_source: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for m in &client.received {
+        by_source
+            .entry(m["data"]["source"]["name"].as_str().unwrap().to_string())
+            .or_default()
+            .push(m["data"]["cert_index"].as_u64().unwrap());
+    }
+    let all: Vec<u64> = (0..30).collect();
+    assert_eq!(
+        by_source.get("certhound fake RFC 6962 log"),
+        Some(&all),
+        "{by_source:?}"
+    );
+    assert_eq!(
+        by_source.get("certhound fake static-ct log"),
+        Some(&all),
+        "{by_source:?}"
+    );
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    let m = server.events("server_metrics");
+    assert_eq!(m.last().unwrap()["fields"]["ct_logs"], 2);
+}
+
+#[tokio::test]
+async fn a_checkpoint_that_does_not_verify_is_not_believed() {
+    let log = FakeCtLog::start(fixture_entries()).await;
+    // The right origin, someone else's key (Let's Encrypt's Sycamore2026h1 from the log list).
+    let other = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfEEe0JZknA91/c6eNl1aexgeKzuGQUMvRCXPXg9L227O5I4Pi++Abcpq6qxlVUKPYafAJelAnMfGzv3lHCc8gA==";
+    let c = server_config(&format!(
+        r#"{{ name = "Forged", url = "{}", kind = "static-ct", key = "{other}", origin = "{}" }}"#,
+        log.monitoring_url(),
+        log.origin()
+    ));
+    let (mut server, _feed) = start("server", &c).await;
+    server
+        .wait_for_events("checkpoint rejected", 3, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    let s = log.state();
+    assert_eq!(
+        s.count(PathKind::DataTile) + s.count(PathKind::PartialTile),
+        0
+    );
+    let m = server.events("server_metrics");
+    let f = &m.last().expect("server metrics")["fields"];
+    assert!(f["ct_bad_checkpoints"].as_u64().unwrap() >= 3, "{f}");
+    assert_eq!(f["server_published"], 0, "{f}");
+}
