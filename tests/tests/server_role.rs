@@ -59,6 +59,24 @@ async fn start(role: &str, c: &TestConfig) -> (Certhound, String) {
     (p, format!("ws://{addr}"))
 }
 
+/// Connects to `path` of the feed and receives `n` messages.
+async fn read(feed: &str, path: &str, n: usize) -> FeedClient {
+    let mut c = FeedClient::connect(&format!("{feed}{path}")).await.unwrap();
+    c.collect(n, timeouts::BULK).await.unwrap();
+    c
+}
+
+/// SIGTERM, and a clean exit.
+async fn stop(mut p: Certhound) -> Certhound {
+    p.send_signal(libc::SIGTERM);
+    assert!(
+        p.wait_exit(timeouts::EXIT).await.success(),
+        "{}",
+        p.describe("exit")
+    );
+    p
+}
+
 /// The fixture's expected form (`expected_full`, ...) of each of the 30 entries.
 fn expected(form: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(concat!(
@@ -93,11 +111,8 @@ async fn rfc6962_fixture_entries_come_out_as_the_reference_json() {
     let log = FakeCtLog::start(fixture_entries()).await;
     log.set_max_batch(7); // a log that answers fewer than asked
     let c = server_config(&rfc6962_log(&log));
-    let (mut server, feed) = start("server", &c).await;
-    let mut full = FeedClient::connect(&format!("{feed}/full-stream?since=0"))
-        .await
-        .unwrap();
-    full.collect(30, timeouts::EVENT).await.unwrap();
+    let (server, feed) = start("server", &c).await;
+    let full = read(&feed, "/full-stream?since=0", 30).await;
     assert_agrees(&full.received, &expected("expected_full"));
     // Seqs are 1..=30 in log order, and the source names the configured log.
     let seqs: Vec<u64> = full
@@ -112,15 +127,9 @@ async fn rfc6962_fixture_entries_come_out_as_the_reference_json() {
         format!("{}ct/v1/get-entries?start=3&end=3", log.rfc6962_url())
     );
     // The other two forms, replayed from the history.
-    let mut lite = FeedClient::connect(&format!("{feed}/?since=0"))
-        .await
-        .unwrap();
-    lite.collect(30, timeouts::EVENT).await.unwrap();
+    let lite = read(&feed, "/?since=0", 30).await;
     assert_agrees(&lite.received, &expected("expected_lite"));
-    let mut dom = FeedClient::connect(&format!("{feed}/domains-only?since=0"))
-        .await
-        .unwrap();
-    dom.collect(30, timeouts::EVENT).await.unwrap();
+    let dom = read(&feed, "/domains-only?since=0", 30).await;
     for (g, w) in dom.received.iter().zip(expected("expected_domains_only")) {
         assert_eq!(g["message_type"], w["message_type"]);
         assert_eq!(g["data"], w["data"]);
@@ -128,8 +137,7 @@ async fn rfc6962_fixture_entries_come_out_as_the_reference_json() {
     // Asked 256 at a time, answered 7: the rest was asked for, nothing twice.
     let s = log.state();
     assert!(s.count(PathKind::GetEntries) >= 5, "{:?}", s.by_kind);
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    stop(server).await;
 }
 
 #[tokio::test]
@@ -137,11 +145,8 @@ async fn static_ct_tiles_partial_gzip_and_growth() {
     let log = FakeCtLog::start(fixture_entries()).await;
     log.set_gzip(true);
     let c = server_config(&static_log(&log));
-    let (mut server, feed) = start("server", &c).await;
-    let mut full = FeedClient::connect(&format!("{feed}/full-stream?since=0"))
-        .await
-        .unwrap();
-    full.collect(30, timeouts::EVENT).await.unwrap();
+    let (server, feed) = start("server", &c).await;
+    let mut full = read(&feed, "/full-stream?since=0", 30).await;
     assert_agrees(&full.received, &expected("expected_full"));
     // Grow past the first tile: 30 + 300 = 330 entries, a full tile 0 and a partial tile 1.
     let more: Vec<_> = (30..330)
@@ -167,8 +172,7 @@ async fn static_ct_tiles_partial_gzip_and_growth() {
     assert_eq!(s.max_per_path(PathKind::DataTile), 1, "{:?}", s.by_path);
     assert_eq!(s.max_per_path(PathKind::PartialTile), 1, "{:?}", s.by_path);
     assert_eq!(s.max_per_path(PathKind::Issuer), 1, "{:?}", s.by_path);
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    stop(server).await;
 }
 
 #[tokio::test]
@@ -182,11 +186,8 @@ async fn rate_limits_and_errors_are_waited_out_without_loss() {
     log.push_faults(PathKind::GetEntries, 3, Fault::Status(503));
     log.push_faults(PathKind::GetSth, 1, Fault::Status(500));
     let c = server_config(&rfc6962_log(&log));
-    let (mut server, feed) = start("server", &c).await;
-    let mut client = FeedClient::connect(&format!("{feed}/domains-only?since=0"))
-        .await
-        .unwrap();
-    client.collect(200, timeouts::BULK).await.unwrap();
+    let (server, feed) = start("server", &c).await;
+    let client = read(&feed, "/domains-only?since=0", 200).await;
     let names: Vec<String> = client
         .received
         .iter()
@@ -201,8 +202,7 @@ async fn rate_limits_and_errors_are_waited_out_without_loss() {
         "faults served: {:?}",
         s.requests.iter().map(|r| r.status).collect::<Vec<_>>()
     );
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    stop(server).await;
 }
 
 #[tokio::test]
@@ -213,10 +213,7 @@ async fn restart_resumes_at_the_stored_position() {
     let log = FakeCtLog::start(first).await;
     let c = server_config(&rfc6962_log(&log));
     let (mut server, feed) = start("server", &c).await;
-    let mut client = FeedClient::connect(&format!("{feed}/?since=0"))
-        .await
-        .unwrap();
-    client.collect(150, timeouts::BULK).await.unwrap();
+    let client = read(&feed, "/?since=0", 150).await;
     server.send_signal(libc::SIGTERM);
     assert!(server.wait_exit(timeouts::EXIT).await.success());
     let last_seq = client.received.last().unwrap()["seq"].as_u64().unwrap();
@@ -227,11 +224,8 @@ async fn restart_resumes_at_the_stored_position() {
         .map(|i| generated_entry(i, &[&format!("r{i}.example.com")], false))
         .collect();
     log.append(more);
-    let (mut server, feed) = start("server", &c).await;
-    let mut again = FeedClient::connect(&format!("{feed}/?since={last_seq}"))
-        .await
-        .unwrap();
-    again.collect(150, timeouts::BULK).await.unwrap();
+    let (server, feed) = start("server", &c).await;
+    let again = read(&feed, &format!("/?since={last_seq}"), 150).await;
     let mut all = cert_indexes(&client.received);
     all.extend(cert_indexes(&again.received));
     assert_eq!(
@@ -253,8 +247,7 @@ async fn restart_resumes_at_the_stored_position() {
         .collect();
     assert_eq!(starts.first(), Some(&150), "{starts:?}");
     assert!(starts.iter().all(|s| *s >= 150), "{starts:?}");
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    stop(server).await;
 }
 
 #[tokio::test]
@@ -359,17 +352,14 @@ async fn a_crash_skips_no_entry_and_reuses_no_seq() {
     c.set("ct", "per_log_per_second", "25.0");
     c.set("ct", "per_log_concurrency", "1");
     let (mut server, feed) = start("server", &c).await;
-    let mut first = FeedClient::connect(&format!("{feed}/?since=0"))
-        .await
-        .unwrap();
-    first.collect(100, timeouts::BULK).await.unwrap();
+    let mut first = read(&feed, "/?since=0", 100).await;
     server.send_signal(libc::SIGKILL);
     server.wait_exit(timeouts::EXIT).await;
     // Everything the killed server sent (its socket is gone, so this ends).
     while first.next(timeouts::EVENT).await.is_some() {}
     let last_seq = first.received.last().unwrap()["seq"].as_u64().unwrap();
 
-    let (mut server, feed) = start("server", &c).await;
+    let (server, feed) = start("server", &c).await;
     let mut second = FeedClient::connect(&format!("{feed}/?since={last_seq}"))
         .await
         .unwrap();
@@ -402,8 +392,7 @@ async fn a_crash_skips_no_entry_and_reuses_no_seq() {
         a.last().unwrap()
     );
     assert_eq!(b, (b[0]..400).collect::<Vec<_>>());
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    stop(server).await;
 }
 
 #[tokio::test]
@@ -419,10 +408,7 @@ async fn logs_come_from_the_log_list_at_its_url() {
     c.set_str("ct", "poll_interval", "100ms");
     c.set_str("server", "listen", "127.0.0.1:0");
     let (mut server, feed) = start("server", &c).await;
-    let mut client = FeedClient::connect(&format!("{feed}/?since=0"))
-        .await
-        .unwrap();
-    client.collect(60, timeouts::BULK).await.unwrap();
+    let client = read(&feed, "/?since=0", 60).await;
     let mut by_source: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for m in &client.received {
         by_source
