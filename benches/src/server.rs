@@ -12,8 +12,8 @@
 
 use base64::Engine;
 use certhound_actors::ct::cert::{Encoder, LogSource};
-use certhound_actors::ct::leaf;
 use certhound_actors::ct::rfc6962::decode_entries;
+use certhound_actors::ct::{leaf, write_rfc6962_link};
 use certhound_actors::metrics::Metrics;
 use certhound_actors::server::hub::Hub;
 use certhound_config::ServerConfig;
@@ -56,15 +56,12 @@ pub fn decode_rate(n: usize) -> (f64, f64) {
     for _ in 0..5 {
         let cpu0 = thread_cpu();
         let mut done = 0usize;
+        let mut link = String::new();
         while done < n {
             let raw = decode_entries(&body, done as u64).expect("entries");
             for r in &raw {
                 let entry = leaf::parse_entry(&r.leaf_input, &r.extra_data, r.index).unwrap();
-                let link = format!(
-                    "{}ct/v1/get-entries?start={i}&end={i}",
-                    source.url,
-                    i = r.index
-                );
+                write_rfc6962_link(&mut link, &source.url, r.index);
                 let e = encoder.encode(&entry, &source, &link, 1.0).unwrap();
                 hub.publish(&e.lite, &e.full, &e.domains);
             }

@@ -47,11 +47,8 @@ pub fn run(a: Args) -> i32 {
         name: a.log_name.to_string(),
         url: a.log_url.to_string(),
     };
-    let link = format!(
-        "{}ct/v1/get-entries?start={i}&end={i}",
-        a.log_url,
-        i = a.index
-    );
+    let mut link = String::new();
+    certhound_actors::ct::write_rfc6962_link(&mut link, a.log_url, a.index);
     let seen = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())

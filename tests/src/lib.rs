@@ -4,6 +4,7 @@
 pub mod certstream_server;
 pub mod config;
 pub mod ct_log;
+pub mod ct_server;
 pub mod domains;
 pub mod durable;
 pub mod feed_client;

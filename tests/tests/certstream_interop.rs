@@ -160,32 +160,12 @@ async fn python_certstream_client_receives_the_feed() {
 #[tokio::test]
 async fn python_certstream_client_reads_certhound_server() {
     use certhound_tests::ct_log::{fixture_entries, FakeCtLog};
-    use certhound_tests::output::event_str;
-    use certhound_tests::{timeouts, CerthoundCommand, TestConfig};
+    use certhound_tests::ct_server::{rfc6962_log, server_config, start};
+    use certhound_tests::timeouts;
 
     let Some(python) = python() else { return };
     let log = FakeCtLog::start(fixture_entries()).await;
-    let mut c = TestConfig::new();
-    c.set("ct", "use_log_list", "false");
-    c.set(
-        "ct",
-        "logs",
-        format!(
-            r#"[{{ name = "Fake", url = "{}", kind = "rfc6962" }}]"#,
-            log.rfc6962_url()
-        ),
-    );
-    c.set_str("ct", "new_log_start", "start");
-    c.set_str("server", "listen", "127.0.0.1:0");
-    let mut server = CerthoundCommand::new()
-        .test_config(&c)
-        .arg("server")
-        .spawn();
-    let ev = server
-        .wait_for_events("certstream feed listening", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    let addr = event_str(&ev[0], "listen").unwrap();
+    let (mut server, addr) = start("server", &server_config(&rfc6962_log(&log))).await;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/certstream_client.py");
     let out = timeout(
         Duration::from_secs(60),

@@ -11,51 +11,15 @@
 //! - `certhound run`: both roles in one process, from a CT log to a finding.
 
 use certhound_tests::ct_log::{fixture_entries, generated_entry, FakeCtLog, Fault, PathKind};
+use certhound_tests::ct_server::{self, rfc6962_log, server_config, static_log};
 use certhound_tests::feed_client::{cert_indexes, first_difference, FeedClient};
-use certhound_tests::output::event_str;
 use certhound_tests::{timeouts, Certhound, CerthoundCommand, TestConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// A server config tailing only `log_toml` (an inline `[[ct.logs]]` table) from its start.
-fn server_config(log_toml: &str) -> TestConfig {
-    let mut c = TestConfig::new();
-    c.set("ct", "use_log_list", "false");
-    c.set("ct", "logs", format!("[{log_toml}]"));
-    c.set_str("ct", "new_log_start", "start");
-    c.set_str("ct", "poll_interval", "100ms");
-    c.set_str("ct", "initial_backoff", "50ms");
-    c.set_str("ct", "max_backoff", "500ms");
-    c.set("ct", "per_log_per_second", "200.0");
-    c.set_str("ct", "position_interval", "100ms");
-    c.set_str("server", "listen", "127.0.0.1:0");
-    c
-}
-
-fn rfc6962_log(log: &FakeCtLog) -> String {
-    format!(
-        r#"{{ name = "Fake RFC 6962", url = "{}", kind = "rfc6962" }}"#,
-        log.rfc6962_url()
-    )
-}
-
-fn static_log(log: &FakeCtLog) -> String {
-    format!(
-        r#"{{ name = "Fake static-ct", url = "{}", kind = "static-ct", key = "{}", origin = "{}" }}"#,
-        log.monitoring_url(),
-        log.key_b64(),
-        log.origin()
-    )
-}
-
-/// Starts `certhound <role>` and returns it with its feed's address (`ws://127.0.0.1:PORT`).
+/// Starts `certhound <role>`; returns it with its feed's URL (`ws://127.0.0.1:PORT`).
 async fn start(role: &str, c: &TestConfig) -> (Certhound, String) {
-    let mut p = CerthoundCommand::new().test_config(c).arg(role).spawn();
-    let ev = p
-        .wait_for_events("certstream feed listening", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = event_str(&ev[0], "listen").expect("listen address");
+    let (p, addr) = ct_server::start(role, c).await;
     (p, format!("ws://{addr}"))
 }
 

@@ -4,6 +4,7 @@
 //! certificate exactly once and reports every planted finding.
 
 use certhound_tests::ct_log::{generated_entry, FakeCtLog};
+use certhound_tests::ct_server::{rfc6962_log, server_config, start};
 use certhound_tests::output::event_str;
 use certhound_tests::tcp_proxy::TcpProxy;
 use certhound_tests::{timeouts, CerthoundCommand, TestConfig};
@@ -11,29 +12,7 @@ use certhound_tests::{timeouts, CerthoundCommand, TestConfig};
 #[tokio::test]
 async fn watch_misses_nothing_across_five_forced_disconnects() {
     let log = FakeCtLog::start(Vec::new()).await;
-    let mut s = TestConfig::new();
-    s.set("ct", "use_log_list", "false");
-    s.set(
-        "ct",
-        "logs",
-        format!(
-            r#"[{{ name = "Fake", url = "{}", kind = "rfc6962" }}]"#,
-            log.rfc6962_url()
-        ),
-    );
-    s.set_str("ct", "new_log_start", "start");
-    s.set_str("ct", "poll_interval", "50ms");
-    s.set("ct", "per_log_per_second", "500.0");
-    s.set_str("server", "listen", "127.0.0.1:0");
-    let mut server = CerthoundCommand::new()
-        .test_config(&s)
-        .arg("server")
-        .spawn();
-    let ev = server
-        .wait_for_events("certstream feed listening", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    let addr: std::net::SocketAddr = event_str(&ev[0], "listen").unwrap().parse().unwrap();
+    let (mut server, addr) = start("server", &server_config(&rfc6962_log(&log))).await;
     let proxy = TcpProxy::start(addr).await;
 
     let mut w = TestConfig::new();

@@ -197,14 +197,7 @@ impl Handler<Batch> for Decoder {
                     });
                     match parsed {
                         Ok(Ok(entry)) => {
-                            link.clear();
-                            use std::fmt::Write;
-                            let _ = write!(
-                                link,
-                                "{}ct/v1/get-entries?start={i}&end={i}",
-                                log.url,
-                                i = raw.index
-                            );
+                            crate::ct::write_rfc6962_link(&mut link, &log.url, raw.index);
                             self.publish_one(&entry, log, &link, seen);
                         }
                         Ok(Err(e)) => self.skip(log, raw.index, &e),

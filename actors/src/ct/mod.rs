@@ -18,6 +18,14 @@ pub mod rfc6962;
 pub mod static_ct;
 pub mod tiles;
 
+/// The `cert_link` of entry `index` of the RFC 6962 log at `log_url` (ending in `/`), written
+/// into `out` (cleared first) so that the decoder reuses one buffer for every entry.
+pub fn write_rfc6962_link(out: &mut String, log_url: &str, index: u64) {
+    use std::fmt::Write;
+    out.clear();
+    let _ = write!(out, "{log_url}ct/v1/get-entries?start={index}&end={index}");
+}
+
 /// Which kind of entry a log holds (`update_type` in certstream messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {

@@ -25,8 +25,7 @@ use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-/// Entries per full data tile.
-pub const TILE_WIDTH: u64 = 256;
+use tiles::TILE_WIDTH;
 
 /// Issuer certificates by SHA-256, shared by the tiled logs.
 #[derive(Clone)]
@@ -149,13 +148,10 @@ async fn fetch_tiles(
 ) -> bool {
     let mut pos = start;
     while pos < size {
-        let mut wanted = Vec::new();
-        let mut n = pos / TILE_WIDTH;
-        while wanted.len() < t.cfg.per_log_concurrency.max(1) && n * TILE_WIDTH < size {
-            let width = (size - n * TILE_WIDTH).min(TILE_WIDTH);
-            wanted.push((n, width));
-            n += 1;
-        }
+        let wanted: Vec<(u64, u64)> = tiles::tiles_for(pos, size)
+            .take(t.cfg.per_log_concurrency.max(1))
+            .map(|(n, partial)| (n, partial.map_or(TILE_WIDTH, u64::from)))
+            .collect();
         let mut fetches: FuturesOrdered<_> = wanted
             .iter()
             .map(|&(n, width)| fetch_tile(t, http, n, width))

@@ -66,19 +66,14 @@ pub fn hash_tile_path(level: u8, n: u64, partial_width: Option<u16>) -> String {
 
 /// The data tiles that hold entries `[start, tree_size)` of a tree of `tree_size` entries, in
 /// order: `(tile index, None)` for full tiles, `(index, Some(width))` for the tree's last,
-/// partial tile. Empty if `start >= tree_size`.
-pub fn tiles_for(start: u64, tree_size: u64) -> Vec<(u64, Option<u16>)> {
-    if start >= tree_size {
-        return Vec::new();
-    }
+/// partial tile. Empty if `start >= tree_size`. Lazy: a log read from its start has millions.
+pub fn tiles_for(start: u64, tree_size: u64) -> impl Iterator<Item = (u64, Option<u16>)> {
     let first = start / TILE_WIDTH;
     let full = tree_size / TILE_WIDTH;
     let partial = (tree_size % TILE_WIDTH) as u16;
-    let mut tiles: Vec<(u64, Option<u16>)> = (first..full).map(|n| (n, None)).collect();
-    if partial > 0 {
-        tiles.push((full, Some(partial)));
-    }
-    tiles
+    let last = (start < tree_size && partial > 0).then_some((full, Some(partial)));
+    let full_tiles = if start < tree_size { first..full } else { 0..0 };
+    full_tiles.map(|n| (n, None)).chain(last)
 }
 
 /// One entry of a data tile, borrowing the tile's bytes.
@@ -239,14 +234,17 @@ mod tests {
 
     #[test]
     fn tiles_for_ranges() {
-        assert_eq!(tiles_for(0, 0), vec![]);
-        assert_eq!(tiles_for(5, 5), vec![]);
-        assert_eq!(tiles_for(0, 1), vec![(0, Some(1))]);
-        assert_eq!(tiles_for(0, 256), vec![(0, None)]);
-        assert_eq!(tiles_for(255, 257), vec![(0, None), (1, Some(1))]);
-        assert_eq!(tiles_for(256, 257), vec![(1, Some(1))]);
+        assert_eq!(tiles_for(0, 0).collect::<Vec<_>>(), vec![]);
+        assert_eq!(tiles_for(5, 5).collect::<Vec<_>>(), vec![]);
+        assert_eq!(tiles_for(0, 1).collect::<Vec<_>>(), vec![(0, Some(1))]);
+        assert_eq!(tiles_for(0, 256).collect::<Vec<_>>(), vec![(0, None)]);
         assert_eq!(
-            tiles_for(300, 1000),
+            tiles_for(255, 257).collect::<Vec<_>>(),
+            vec![(0, None), (1, Some(1))]
+        );
+        assert_eq!(tiles_for(256, 257).collect::<Vec<_>>(), vec![(1, Some(1))]);
+        assert_eq!(
+            tiles_for(300, 1000).collect::<Vec<_>>(),
             vec![(1, None), (2, None), (3, Some(232))]
         );
     }
