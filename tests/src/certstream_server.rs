@@ -179,14 +179,9 @@ impl FakeCertstream {
     pub async fn wait_for(
         &self,
         timeout: Duration,
-        mut pred: impl FnMut(&Stats) -> bool,
+        pred: impl FnMut(&Stats) -> bool,
     ) -> Result<Stats, Stats> {
-        let mut rx = self.stats.clone();
-        let result = match tokio::time::timeout(timeout, rx.wait_for(|s| pred(s))).await {
-            Ok(Ok(s)) => Ok(s.clone()),
-            _ => Err(()),
-        };
-        result.map_err(|()| self.stats())
+        crate::observed::wait_for(&self.stats, timeout, pred).await
     }
 
     /// Waits until at least `n` connections were accepted.

@@ -11,6 +11,7 @@ pub mod feed_client;
 pub mod fixtures;
 pub mod messages;
 pub mod moto;
+pub mod observed;
 pub mod output;
 pub mod process;
 pub mod rdap_server;

@@ -271,14 +271,9 @@ impl SeqCertstream {
     pub async fn wait_for(
         &self,
         timeout: Duration,
-        mut pred: impl FnMut(&SeqStats) -> bool,
+        pred: impl FnMut(&SeqStats) -> bool,
     ) -> Result<SeqStats, SeqStats> {
-        let mut rx = self.stats.clone();
-        let ok = match tokio::time::timeout(timeout, rx.wait_for(|s| pred(s))).await {
-            Ok(Ok(s)) => Some(s.clone()),
-            _ => None,
-        };
-        ok.ok_or_else(|| self.stats())
+        crate::observed::wait_for(&self.stats, timeout, pred).await
     }
 
     /// Waits until at least `n` connections were accepted.

@@ -412,14 +412,9 @@ impl FakeTelegram {
     pub async fn wait_for(
         &self,
         timeout: Duration,
-        mut pred: impl FnMut(&TelegramState) -> bool,
+        pred: impl FnMut(&TelegramState) -> bool,
     ) -> Result<TelegramState, TelegramState> {
-        let mut rx = self.state.clone();
-        let ok = match tokio::time::timeout(timeout, rx.wait_for(|s| pred(s))).await {
-            Ok(Ok(s)) => Some(s.clone()),
-            _ => None,
-        };
-        ok.ok_or_else(|| self.state())
+        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` messages (text or photo, any chat) were accepted.

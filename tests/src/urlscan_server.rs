@@ -769,14 +769,9 @@ impl FakeUrlscan {
     pub async fn wait_for(
         &self,
         timeout: Duration,
-        mut pred: impl FnMut(&UrlscanState) -> bool,
+        pred: impl FnMut(&UrlscanState) -> bool,
     ) -> Result<UrlscanState, UrlscanState> {
-        let mut rx = self.state.clone();
-        let ok = match tokio::time::timeout(timeout, rx.wait_for(|s| pred(s))).await {
-            Ok(Ok(s)) => Some(s.clone()),
-            _ => None,
-        };
-        ok.ok_or_else(|| self.state())
+        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` requests (any) arrived.

@@ -287,14 +287,9 @@ impl WebhookSink {
     pub async fn wait_for(
         &self,
         timeout: Duration,
-        mut pred: impl FnMut(&SinkState) -> bool,
+        pred: impl FnMut(&SinkState) -> bool,
     ) -> Result<SinkState, SinkState> {
-        let mut rx = self.state.clone();
-        let ok = match tokio::time::timeout(timeout, rx.wait_for(|s| pred(s))).await {
-            Ok(Ok(s)) => Some(s.clone()),
-            _ => None,
-        };
-        ok.ok_or_else(|| self.state())
+        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` distinct Idempotency-Keys were answered 2xx.

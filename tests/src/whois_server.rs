@@ -206,14 +206,9 @@ impl FakeWhois {
     pub async fn wait_for(
         &self,
         timeout: Duration,
-        mut pred: impl FnMut(&WhoisState) -> bool,
+        pred: impl FnMut(&WhoisState) -> bool,
     ) -> Result<WhoisState, WhoisState> {
-        let mut rx = self.state.clone();
-        let ok = match tokio::time::timeout(timeout, rx.wait_for(|s| pred(s))).await {
-            Ok(Ok(s)) => Some(s.clone()),
-            _ => None,
-        };
-        ok.ok_or_else(|| self.state())
+        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` queries arrived.

@@ -47,19 +47,9 @@ fn publish(hub: &Hub, name: &str) -> u64 {
 /// Runs the Python client on `url` until it has `n` messages; publishes `live` more once it is
 /// connected (after the replay it asked for).
 async fn run_client(python: &PathBuf, hub: &Hub, url: &str, n: usize, live: &[&str]) -> Vec<Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/certstream_client.py");
     let connections = || hub.metrics().snapshot().server_connections;
     let before = connections();
-    let child = tokio::process::Command::new(python)
-        .arg(&script)
-        .arg(url)
-        .arg(n.to_string())
-        .arg("30")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e} ({HOW})", python.display()));
+    let child = spawn_client(python, url, n);
     // Live messages once the client is subscribed (it is, before the connection is counted).
     timeout(Duration::from_secs(30), async {
         while connections() == before {
@@ -71,6 +61,26 @@ async fn run_client(python: &PathBuf, hub: &Hub, url: &str, n: usize, live: &[&s
     for name in live {
         publish(hub, name);
     }
+    received(child).await
+}
+
+/// Starts `tests/python/certstream_client.py` on `url`, to receive `n` messages within 30 s.
+fn spawn_client(python: &PathBuf, url: &str, n: usize) -> tokio::process::Child {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/certstream_client.py");
+    tokio::process::Command::new(python)
+        .arg(&script)
+        .arg(url)
+        .arg(n.to_string())
+        .arg("30")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e} ({HOW})", python.display()))
+}
+
+/// The messages the client printed, once it has ended successfully.
+async fn received(child: tokio::process::Child) -> Vec<Value> {
     let out = timeout(Duration::from_secs(40), child.wait_with_output())
         .await
         .expect("the Python client ends")
@@ -166,30 +176,8 @@ async fn python_certstream_client_reads_certhound_server() {
     let Some(python) = python() else { return };
     let log = FakeCtLog::start(fixture_entries()).await;
     let (mut server, addr) = start("server", &server_config(&rfc6962_log(&log))).await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/certstream_client.py");
-    let out = timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(&python)
-            .arg(&script)
-            .arg(format!("ws://{addr}/full-stream?since=0"))
-            .arg("30")
-            .arg("50")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the Python client ends")
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the Python client failed ({}): stdout {stdout}\nstderr {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Vec<Value> = serde_json::from_str(stdout.trim()).unwrap();
+    let client = spawn_client(&python, &format!("ws://{addr}/full-stream?since=0"), 30);
+    let got = received(client).await;
     let fixtures: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
