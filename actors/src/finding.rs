@@ -18,10 +18,14 @@ pub struct Finding {
     pub registrable_domain: String,
     /// Every name of the certificate under this registrable domain that matched.
     pub matched_names: Vec<String>,
-    /// Rules that matched, e.g. `keyword:paypal`, `words:login+verify`.
+    /// Rules that matched, e.g. `keyword:paypal`, `lookalike:paypal`, `words:login+verify`.
     pub rules: Vec<String>,
-    /// The match needed look-alike folding (homoglyphs, punycode, `1` for `l`).
+    /// The brand only appeared after folding non-ASCII look-alikes (homoglyphs, diacritics).
     pub homoglyph: bool,
+    /// The matcher's score of the highest-scoring matched name (at least `matcher.threshold`).
+    pub score: f64,
+    /// The terms of that score, largest first: `brand_word paypal +0.70`.
+    pub terms: Vec<String>,
     pub cert: CertInfo,
     pub source: Option<SourceInfo>,
     /// When the certstream server saw the entry (epoch seconds).

@@ -13,7 +13,7 @@ use crate::finding::{CertInfo, Finding, SourceInfo};
 use crate::metrics::Metrics;
 use crate::normalise;
 use crate::recorder::{Record, Recorder};
-use crate::rules::{registrable_domain, RuleSet, Scratch};
+use crate::rules::{CertContext, Scratch, SharedRules, Verdict};
 use crate::slot::Slot;
 use crate::store::unix_now;
 use actix::dev::SendError;
@@ -38,7 +38,8 @@ pub struct CertBatch(pub Vec<Utf8Bytes>);
 pub struct Drain;
 
 pub struct Matcher {
-    rules: Arc<RuleSet>,
+    /// The rules in force; a reload swaps them (see [`crate::rules::SharedRules`]).
+    rules: SharedRules,
     dedupe: Dedupe,
     recorder: Slot<Recorder>,
     metrics: Arc<Metrics>,
@@ -50,7 +51,7 @@ pub struct Matcher {
 
 impl Matcher {
     pub fn new(
-        rules: Arc<RuleSet>,
+        rules: SharedRules,
         dedupe: Dedupe,
         recorder: Slot<Recorder>,
         metrics: Arc<Metrics>,
@@ -112,6 +113,13 @@ impl Matcher {
         out: &mut Vec<Finding>,
     ) {
         Metrics::add(&self.metrics.names, names.len() as u64);
+        // One load per certificate: a reload in the middle of a certificate cannot split it.
+        let rules = self.rules.load();
+        let ctx = CertContext {
+            issuer: cert
+                .and_then(|c| c.leaf_cert.issuer.as_ref())
+                .and_then(|i| i.display()),
+        };
         // One finding per registrable domain of this certificate.
         let mut found: Vec<Finding> = Vec::new();
         for raw in names {
@@ -121,15 +129,17 @@ impl Matcher {
                     panic!("test fault hook: poison name {p}");
                 }
             }
-            let Some(hit) = self.rules.match_name(&name, &mut self.scratch) else {
-                continue;
-            };
-            let Some(registrable) = registrable_domain(&name.ascii) else {
-                continue;
+            let hit = match rules.check(&name, ctx, &mut self.scratch) {
+                Verdict::Clean => continue,
+                Verdict::Allowlisted => {
+                    Metrics::add(&self.metrics.allowlisted, 1);
+                    continue;
+                }
+                Verdict::Finding(hit) => hit,
             };
             if let Some(f) = found
                 .iter_mut()
-                .find(|f| f.registrable_domain == registrable)
+                .find(|f| f.registrable_domain == hit.registrable_domain)
             {
                 f.matched_names.push(name.ascii.to_string());
                 for r in hit.rules {
@@ -138,10 +148,10 @@ impl Matcher {
                     }
                 }
                 f.homoglyph |= hit.homoglyph;
-                continue;
-            }
-            if self.rules.is_allowlisted(registrable) {
-                Metrics::add(&self.metrics.allowlisted, 1);
+                if hit.score > f.score {
+                    f.score = hit.score;
+                    f.terms = hit.terms.iter().map(ToString::to_string).collect();
+                }
                 continue;
             }
             found.push(Finding {
@@ -149,10 +159,12 @@ impl Matcher {
                 detected_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
                 domain: name.ascii.to_string(),
                 domain_unicode: name.unicode.clone(),
-                registrable_domain: registrable.to_string(),
                 matched_names: vec![name.ascii.to_string()],
                 rules: hit.rules,
                 homoglyph: hit.homoglyph,
+                score: hit.score,
+                terms: hit.terms.iter().map(ToString::to_string).collect(),
+                registrable_domain: hit.registrable_domain,
                 cert: cert_info(cert, names),
                 source: cert.and_then(|c| c.source.as_ref()).map(|s| SourceInfo {
                     name: s.name.as_deref().map(str::to_string),

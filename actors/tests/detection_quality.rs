@@ -4,8 +4,7 @@
 //! rules, then the allowlist on its registrable domain. The figures are printed; the floors
 //! asserted are below them, so that a change that breaks detection fails here.
 
-use certhound_actors::normalise::normalise;
-use certhound_actors::rules::{registrable_domain, RuleSet, Scratch};
+use certhound_actors::rules::{CertContext, RuleSet};
 use certhound_config::MatcherConfig;
 
 #[test]
@@ -16,7 +15,6 @@ fn default_rules_on_the_labelled_set() {
     );
     let text = std::fs::read_to_string(path).expect("labelled set");
     let rules = RuleSet::new(&MatcherConfig::default()).unwrap();
-    let mut scratch = Scratch::default();
     let (mut tp, mut fp, mut fn_, mut tn) = (0u32, 0u32, 0u32, 0u32);
     let mut false_positives = Vec::new();
     let mut missed = Vec::new();
@@ -24,9 +22,9 @@ fn default_rules_on_the_labelled_set() {
         let Some((domain, label)) = line.split_once('\t') else {
             continue;
         };
-        let n = normalise(domain);
-        let flagged = rules.match_name(&n, &mut scratch).is_some()
-            && registrable_domain(&n.ascii).is_some_and(|r| !rules.is_allowlisted(r));
+        let flagged = rules
+            .assess(domain, CertContext::default())
+            .alerts_at(rules.threshold());
         match (label, flagged) {
             ("phishing", true) => tp += 1,
             ("phishing", false) => {

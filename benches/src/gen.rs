@@ -170,6 +170,11 @@ pub fn finding(i: usize) -> certhound_actors::finding::Finding {
         registrable_domain: d.clone(),
         matched_names: vec![d.clone()],
         rules: vec!["keyword:paypal".into(), "words:verify".into()],
+        score: 1.45,
+        terms: vec![
+            "brand_word paypal +0.70".into(),
+            "suspicious_word verify +0.45".into(),
+        ],
         homoglyph: false,
         cert: certhound_actors::finding::CertInfo {
             cn: Some(d.clone()),

@@ -17,7 +17,7 @@ mod server;
 
 use certhound_actors::certstream;
 use certhound_actors::normalise;
-use certhound_actors::rules::{RuleSet, Scratch};
+use certhound_actors::rules::{CertContext, RuleSet, Scratch, Verdict};
 use certhound_actors::store::Store;
 use certhound_config::{MatcherConfig, StoreConfig};
 use std::path::{Path, PathBuf};
@@ -90,7 +90,10 @@ fn main() {
             let mut hits = 0usize;
             for n in &names {
                 let norm = normalise::normalise(n);
-                if rules.match_name(&norm, &mut scratch).is_some() {
+                if !matches!(
+                    rules.check(&norm, CertContext::default(), &mut scratch),
+                    Verdict::Clean
+                ) {
                     hits += 1;
                 }
             }

@@ -35,7 +35,10 @@ pub use dedupe::DedupeConfig;
 pub use delivery::DeliveryConfig;
 pub use enrich::{CacheConfig, EnrichConfig, LimitsConfig, OnUnknown, RdapConfig, WhoisConfig};
 pub use log::{LogConfig, LogFormat};
-pub use matcher::{MatcherConfig, DEFAULT_ALLOWLIST, DEFAULT_KEYWORDS, DEFAULT_SUSPICIOUS_WORDS};
+pub use matcher::{
+    check_allow_entry, MatcherConfig, Weights, DEFAULT_ALLOWLIST, DEFAULT_COMMON_KEYWORDS,
+    DEFAULT_FREE_CA_ISSUERS, DEFAULT_KEYWORDS, DEFAULT_RISKY_TLDS, DEFAULT_SUSPICIOUS_WORDS,
+};
 pub use notify::{JsonlConfig, NotifyConfig, SnsConfig, TelegramConfig, WebhookConfig};
 pub use pipeline::PipelineConfig;
 pub use secret::{redact_url, Secret, SharedSecret};

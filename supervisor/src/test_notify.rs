@@ -19,6 +19,8 @@ pub fn test_finding() -> Finding {
         registrable_domain: "certhound-test-alert.example".into(),
         matched_names: vec!["certhound-test-alert.example".into()],
         rules: vec!["test:this is a test alert, not a finding".into()],
+        score: 0.0,
+        terms: Vec::new(),
         homoglyph: false,
         cert: CertInfo {
             issuer: Some("certhound test-notify".into()),

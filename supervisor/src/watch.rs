@@ -30,7 +30,7 @@ use certhound_actors::notify::webhook::WebhookNotifier;
 use certhound_actors::notify::Notifier;
 use certhound_actors::recorder::{Commit, Recorder};
 use certhound_actors::replay;
-use certhound_actors::rules::RuleSet;
+use certhound_actors::rules::{self, RuleSet, SharedRules};
 use certhound_actors::scan::client::Client as ScanClient;
 use certhound_actors::scan::stage::{Drain as ScanDrain, ScanStage, STAGE as SCAN_STAGE};
 use certhound_actors::slot::Slot;
@@ -64,9 +64,9 @@ pub enum Source {
 /// Runs the watch pipeline until shutdown; returns the process exit code.
 pub fn run(cfg: Config, source: Source) -> i32 {
     let rules = match RuleSet::new(&cfg.matcher) {
-        Ok(r) => Arc::new(r),
+        Ok(r) => rules::shared(r),
         Err(e) => {
-            eprintln!("certhound: config key `matcher.keywords`: {e}");
+            eprintln!("certhound: {e}");
             return crate::EXIT_CONFIG;
         }
     };
@@ -150,7 +150,7 @@ async fn pipeline(
     cfg: Config,
     source: Source,
     input: Option<Box<dyn std::io::BufRead + Send>>,
-    rules: Arc<RuleSet>,
+    rules: SharedRules,
     store: Store,
     sdk: Option<aws_config::SdkConfig>,
 ) -> (i32, Vec<actix_rt::Arbiter>) {
@@ -293,7 +293,7 @@ async fn pipeline(
         wakes.push(wake);
         drains.push(drain_fn(sup.slot));
     }
-    tracing::info!(channels = ?channels, keywords = rules.len(), "channels ready");
+    tracing::info!(channels = ?channels, keywords = rules.load().len(), "channels ready");
 
     // Registration lookups between the store and the channels, when on (see `enrich_enabled`).
     // Stages between the store and the channels, built from the last to the first: each wakes

@@ -190,6 +190,11 @@ mod tests {
             registrable_domain: "paypal-x.com".into(),
             matched_names: vec![],
             rules: vec!["keyword:paypal".into()],
+            score: 1.45,
+            terms: vec![
+                "brand_word paypal +0.70".into(),
+                "suspicious_word verify +0.45".into(),
+            ],
             homoglyph: false,
             cert: CertInfo {
                 issuer: Some("<a href=x>&\"Evil CA".into()),

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// Bumped whenever a stored type or the encoding changes incompatibly.
-pub const FORMAT: u8 = 3;
+pub const FORMAT: u8 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {

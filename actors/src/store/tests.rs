@@ -12,6 +12,11 @@ fn finding(domain: &str) -> Finding {
         registrable_domain: domain.into(),
         matched_names: vec![domain.into()],
         rules: vec!["keyword:paypal".into()],
+        score: 1.45,
+        terms: vec![
+            "brand_word paypal +0.70".into(),
+            "suspicious_word verify +0.45".into(),
+        ],
         homoglyph: false,
         cert: CertInfo::default(),
         source: None,

@@ -1,0 +1,1 @@
+//! Brand look-alikes within a small edit distance.

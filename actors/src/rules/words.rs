@@ -1,0 +1,1 @@
+//! Cutting a label into words.
