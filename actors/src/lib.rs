@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod enrich;
 pub mod feed;
 pub mod finding;
+mod fold_table;
 pub mod matcher;
 pub mod metrics;
 pub mod normalise;

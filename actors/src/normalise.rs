@@ -1,20 +1,27 @@
 //! Name normalisation: the form a certificate name is matched in.
 //!
-//! `*.PayPaI-Login.example.` → strip the wildcard and the trailing dot → lowercase →
-//! decode punycode labels (`xn--`) to Unicode → fold look-alike characters to their Unicode TR39
-//! skeleton and lowercase again. The skeleton is what the rules match, so `раypal` (Cyrillic `р`
-//! and `а`), `paypa1` and `xn--ypal-43d9g.com` all read as `paypal`. Keywords go through the same
-//! folding ([`skeleton_of`]), so both sides agree (the skeleton of `m` is `rn`, of `0` is `o`).
+//! `*.PayPaI-Login.example.` → strip the wildcard and the trailing dot → lowercase → decode
+//! punycode labels (`xn--`) to Unicode ([`normalise`]) → fold ([`fold_into`]):
+//! 1. drop diacritics: NFD, then no combining marks (`ċhașe` → `chase`, `lǹstagram` →
+//!    `lnstagram`);
+//! 2. map every remaining non-ASCII character to its base Latin letter when it is one with a
+//!    hook, stroke or small-capital form, or a Cyrillic or Greek look-alike (`ƥ` → `p`,
+//!    `ь` → `b`; [`crate::fold_table`]), else to its Unicode TR39 skeleton, lowercased
+//!    (Cyrillic `р`, `а` → `p`, `a`; `ɑ` → `a`);
+//! 3. make the ASCII look-alikes one: `0` → `o`, `1` → `l`, `rn` → `m`, `vv` → `w`.
 //!
-//! Nearly every name is plain ASCII: that path uses a 128-entry table built once from the TR39
-//! data and allocates nothing (the caller's buffer is reused). Only names with `xn--` labels or
-//! non-ASCII characters take the full Unicode path.
+//! Keywords go through the same folding ([`fold`]), so both sides agree: `amɑźon`, `arnazon`
+//! and `amazon` all fold to `amazon`, `paypa1` to `paypal`. Folding never changes dots or
+//! hyphens, so labels and words keep their boundaries.
+//!
+//! Nearly every name is plain ASCII: that path is a byte loop into the caller's reused buffer
+//! and allocates nothing. Only names with `xn--` labels or non-ASCII characters take the
+//! Unicode path.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 /// A name ready for matching. `ascii` is what certificates and DNS use; `unicode` is set when it
-/// differs (IDNs); `skeleton` is what rules match.
+/// differs (IDNs). [`Normalised::fold_into`] gives the form rules match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Normalised<'a> {
     pub ascii: Cow<'a, str>,
@@ -84,109 +91,107 @@ impl Normalised<'_> {
         self.unicode.as_deref().unwrap_or(&self.ascii)
     }
 
-    /// Writes the skeleton of this name into `out` (cleared first).
-    pub fn skeleton_into(&self, out: &mut Vec<u8>) {
-        skeleton_into(self.display(), out)
+    /// Writes the folded form of this name into `out` (cleared first): see [`fold_into`].
+    pub fn fold_into(&self, out: &mut Vec<u8>) {
+        fold_into(self.display(), out)
     }
 }
 
-/// Writes the lowercase TR39 skeleton of an already cleaned (lowercase) name into `out` as
-/// UTF-8 bytes (cleared first). Bytes, not a `String`, so the ASCII path is a plain table copy.
-pub fn skeleton_into(name: &str, out: &mut Vec<u8>) {
+/// Writes the folded form of an already cleaned (lowercase) name into `out` as UTF-8 bytes
+/// (cleared first). Bytes, not a `String`, so the ASCII path is a plain byte loop.
+pub fn fold_into(name: &str, out: &mut Vec<u8>) {
     out.clear();
+    out.reserve(name.len());
     if name.is_ascii() {
-        let table = ascii_table();
-        out.reserve(name.len() + 8);
-        for &b in name.as_bytes() {
-            let i = usize::from(b & 0x7f);
-            match table.single[i] {
-                0 => out.extend_from_slice(table.multi[i].as_bytes()),
-                m => out.push(m),
+        fold_ascii(name.as_bytes(), out);
+        return;
+    }
+    let mut wide = Vec::with_capacity(name.len() + 8);
+    let mut tmp = String::new();
+    for c in name.chars() {
+        if c.is_ascii() {
+            wide.push(c.to_ascii_lowercase() as u8);
+            continue;
+        }
+        let mut buf = [0u8; 4];
+        let base = unicode_normalization::UnicodeNormalization::nfd(std::iter::once(c))
+            .filter(|m| !unicode_normalization::char::is_combining_mark(*m));
+        for b in base {
+            if b.is_ascii() {
+                wide.push(b.to_ascii_lowercase() as u8);
+                continue;
+            }
+            if let Some(l) = crate::fold_table::base_letter(b) {
+                wide.push(l);
+                continue;
+            }
+            tmp.clear();
+            tmp.push(b);
+            for k in unicode_security::skeleton(&tmp) {
+                for l in k.to_lowercase() {
+                    // A character whose skeleton is a dot (U+2024) must not make a new label.
+                    let l = if l == '.' { '-' } else { l };
+                    wide.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                }
             }
         }
-    } else {
-        let mut folded = String::with_capacity(name.len() + 8);
-        for c in unicode_security::skeleton(name) {
-            folded.extend(c.to_lowercase());
+    }
+    fold_ascii(&wide, out);
+}
+
+/// The ASCII step of folding, on bytes that may also hold UTF-8 sequences (left as they are).
+fn fold_ascii(bytes: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i].to_ascii_lowercase();
+        let next = bytes.get(i + 1).map(u8::to_ascii_lowercase);
+        match (b, next) {
+            (b'r', Some(b'n')) => {
+                out.push(b'm');
+                i += 2;
+                continue;
+            }
+            (b'v', Some(b'v')) => {
+                out.push(b'w');
+                i += 2;
+                continue;
+            }
+            (b'0', _) => out.push(b'o'),
+            (b'1', _) => out.push(b'l'),
+            _ => out.push(b),
         }
-        // The skeleton of a lowercase letter can be an uppercase one (`0` → `O`): fold again so
-        // that rules match the same text whatever path a name took.
-        if folded.bytes().any(|b| b.is_ascii_uppercase()) {
-            folded = folded.to_lowercase();
-        }
-        out.extend_from_slice(folded.as_bytes());
+        i += 1;
     }
 }
 
-/// The skeleton of ASCII bytes, for callers that fold byte by byte.
-pub fn ascii_skeletons() -> &'static AsciiTable {
-    ascii_table()
-}
-
-impl AsciiTable {
-    /// The skeleton of one ASCII byte: `Ok` when it is one byte (nearly always itself), `Err`
-    /// with the longer skeleton otherwise (`m` → `rn`).
-    #[inline]
-    pub fn get(&self, b: u8) -> Result<u8, &'static str> {
-        let i = usize::from(b & 0x7f);
-        match self.single[i] {
-            0 => Err(self.multi[i]),
-            m => Ok(m),
-        }
-    }
-}
-
-/// The skeleton of a keyword or any text: lowercase, then folded like names are.
-pub fn skeleton_of(text: &str) -> String {
+/// The folded form of a keyword or any text: lowercased, then folded like names are.
+pub fn fold(text: &str) -> String {
     let lower = text.trim().to_lowercase();
     let mut out = Vec::with_capacity(lower.len());
-    skeleton_into(&lower, &mut out);
-    String::from_utf8(out).expect("skeletons of UTF-8 text are UTF-8")
+    fold_into(&lower, &mut out);
+    String::from_utf8(out).expect("folding UTF-8 text gives UTF-8")
 }
 
-/// The skeleton of each ASCII character, lowercased; computed once from the TR39 data so the
-/// fast path agrees with the full one.
-/// The skeleton of each ASCII character, lowercased, computed once from the TR39 data so that
-/// the fast path agrees with the full one. Among DNS characters only `0` → `o`, `1` → `l` and
-/// `m` → `rn` change.
-pub struct AsciiTable {
-    /// The skeleton when it is one byte (most are themselves), else 0.
-    single: [u8; 128],
-    /// The skeleton when it is longer.
-    multi: [&'static str; 128],
-}
-
-fn ascii_table() -> &'static AsciiTable {
-    static TABLE: OnceLock<AsciiTable> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = AsciiTable {
-            single: [0; 128],
-            multi: [""; 128],
-        };
-        for i in 0..128u8 {
-            let c = char::from(i);
-            let mut s = String::new();
-            for k in unicode_security::skeleton(c.encode_utf8(&mut [0; 4])) {
-                s.extend(k.to_lowercase());
-            }
-            if s.len() == 1 && s.as_bytes()[0] != 0 {
-                t.single[usize::from(i)] = s.as_bytes()[0];
-            } else {
-                t.multi[usize::from(i)] = Box::leak(s.into_boxed_str());
-            }
-        }
-        t
-    })
+/// `text` without diacritics (NFD, combining marks dropped), when that changes anything: the
+/// first folding step, for `explain`.
+pub fn without_diacritics(text: &str) -> Option<String> {
+    if text.is_ascii() {
+        return None;
+    }
+    let s: String = unicode_normalization::UnicodeNormalization::nfd(text)
+        .filter(|m| !unicode_normalization::char::is_combining_mark(*m))
+        .collect();
+    (s != text).then_some(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn skel(name: &str) -> String {
+    fn folded(name: &str) -> String {
         let n = normalise(name);
         let mut out = Vec::new();
-        n.skeleton_into(&mut out);
+        n.fold_into(&mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -198,12 +203,41 @@ mod tests {
     }
 
     #[test]
-    fn cyrillic_lookalikes_fold_to_latin() {
-        // р (U+0440) and а (U+0430) are Cyrillic.
-        let s = skel("раypal-login.com");
-        assert!(s.contains(&skeleton_of("paypal")), "{s}");
-        // Greek omicron in "micrοsoft".
-        assert!(skel("micrοsoft-support.net").contains(&skeleton_of("microsoft")));
+    fn cyrillic_and_greek_lookalikes_fold_to_latin() {
+        // р (U+0440) and а (U+0430) are Cyrillic; ο in "micrοsoft" is Greek.
+        assert_eq!(folded("раypal-login.com"), "paypal-login.com");
+        assert_eq!(folded("micrοsoft-support.net"), "microsoft-support.net");
+    }
+
+    #[test]
+    fn diacritics_are_dropped() {
+        for (name, want) in [
+            ("aḓobė.com", "adobe.com"),
+            ("ċhașe.com", "chase.com"),
+            ("amɑźon.com", "amazon.com"),
+            ("lǹstagram.com", "lnstagram.com"),
+            ("bancodirecta-señor.es", "bancodirecta-senor.es"),
+            ("ƥaɏpal.com", "paypal.com"),
+            ("һотмаіӏ.com", "hotmail.com"),
+            ("еьау.com", "ebay.com"),
+        ] {
+            assert_eq!(folded(name), want, "{name}");
+        }
+        assert_eq!(without_diacritics("ċhașe").as_deref(), Some("chase"));
+        assert_eq!(without_diacritics("chase"), None);
+    }
+
+    #[test]
+    fn ascii_lookalikes_are_one_on_both_sides() {
+        assert_eq!(fold("amazon"), "amazon");
+        assert_eq!(folded("arnazon.com"), "amazon.com");
+        assert_eq!(folded("paypa1-secure.com"), "paypal-secure.com");
+        assert_eq!(folded("g00gle.com"), "google.com");
+        assert_eq!(folded("vvellsfargo.com"), "wellsfargo.com");
+        assert_eq!(folded("rnicrosoft.com"), fold("microsoft") + ".com");
+        // `m` stays `m` (the TR39 skeleton alone would turn it into `rn` on one side only).
+        assert_eq!(fold("instagram"), "instagram");
+        assert_eq!(folded("ｐａｙｐａｌ.com"), "paypal.com");
     }
 
     #[test]
@@ -212,30 +246,18 @@ mod tests {
         assert!(ascii.starts_with("xn--"), "{ascii}");
         let n = normalise(&ascii);
         assert_eq!(n.unicode.as_deref(), Some("раypal-login.com"));
-        assert!(skel(&ascii).contains(&skeleton_of("paypal")));
+        assert_eq!(folded(&ascii), "paypal-login.com");
     }
 
     #[test]
-    fn ascii_confusables_fold() {
-        assert!(skel("paypa1-secure.com").contains(&skeleton_of("paypal")));
-        assert!(skel("netf1ix.com").contains(&skeleton_of("netflix")));
-        assert!(skel("rnicrosoft.com").contains(&skeleton_of("microsoft")));
-        assert!(skel("g00gle.com").contains(&skeleton_of("google")));
-    }
-
-    #[test]
-    fn ascii_fast_path_agrees_with_full_skeleton() {
-        for name in [
-            "paypal-login.example",
-            "a0-1lm|x.com",
-            "www.bancodirecta.es",
-        ] {
-            let fast = skel(name);
-            let mut full = String::new();
-            for c in unicode_security::skeleton(name) {
-                full.extend(c.to_lowercase());
-            }
-            assert_eq!(fast, full.to_lowercase(), "{name}");
+    fn folding_keeps_dots_and_hyphens() {
+        for name in ["a-b.c-d.example", "x--y.z", "a.b.c"] {
+            let f = folded(name);
+            assert_eq!(
+                f.bytes().filter(|b| *b == b'.' || *b == b'-').count(),
+                name.bytes().filter(|b| *b == b'.' || *b == b'-').count(),
+                "{name} -> {f}"
+            );
         }
     }
 
@@ -248,8 +270,9 @@ mod tests {
             "\u{0}",
             "..",
             "",
+            "\u{301}\u{301}.com",
         ] {
-            let _ = skel(name);
+            let _ = folded(name);
         }
     }
 }

@@ -49,6 +49,9 @@ fn default_rules_on_the_labelled_set() {
         &false_positives[..false_positives.len().min(60)]
     );
     println!("missed: {:?}", &missed[..missed.len().min(60)]);
+    if let Ok(p) = std::env::var("CERTHOUND_QUALITY_DUMP") {
+        std::fs::write(p, format!("{false_positives:#?}\n{missed:#?}")).unwrap();
+    }
     assert_eq!(tp + fn_, 2988);
     assert_eq!(fp + tn, 2736);
     assert!(recall >= 0.93, "recall {recall:.3}");

@@ -38,6 +38,7 @@ pub use log::{LogConfig, LogFormat};
 pub use matcher::{
     check_allow_entry, MatcherConfig, Weights, DEFAULT_ALLOWLIST, DEFAULT_COMMON_KEYWORDS,
     DEFAULT_FREE_CA_ISSUERS, DEFAULT_KEYWORDS, DEFAULT_RISKY_TLDS, DEFAULT_SUSPICIOUS_WORDS,
+    DEFAULT_WEAK_SUSPICIOUS_WORDS,
 };
 pub use notify::{JsonlConfig, NotifyConfig, SnsConfig, TelegramConfig, WebhookConfig};
 pub use pipeline::PipelineConfig;

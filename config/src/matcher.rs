@@ -34,6 +34,10 @@ pub struct MatcherConfig {
     /// Words phishers put around a brand (`login`, `verify`); each distinct one adds
     /// `weights.suspicious_word`, counted only as a word of a label (`author` holds no `auth`).
     pub suspicious_words: Vec<String>,
+    /// Suspicious words that ordinary business names use too (`services`, `support`): each
+    /// adds `weights.weak_suspicious_word` instead. An entry not in `suspicious_words` is
+    /// added to it.
+    pub weak_suspicious_words: Vec<String>,
     /// The score at which a name is a finding.
     pub threshold: f64,
     /// Registrable domains (eTLD+1) never reported: the brands' own. `name.*` allows `name`
@@ -77,12 +81,14 @@ pub struct Weights {
     pub homoglyph: f64,
     /// Each distinct suspicious word.
     pub suspicious_word: f64,
+    /// Each distinct weak suspicious word (see `weak_suspicious_words`).
+    pub weak_suspicious_word: f64,
     /// Suspicious words counted at most.
     pub max_suspicious_words: usize,
     /// Added when the brand stands in a subdomain of a domain that is not the brand's.
     pub brand_in_subdomain: f64,
-    /// A `com`, `net` or `org` word below the registrable domain (`paypal.com.evil.example`,
-    /// `com-login.example`).
+    /// A `com`, `net` or `org` label below the registrable domain, or such a part between
+    /// hyphens (`paypal.com.evil.example`, `com-login.example`, `paypal.com-secure.example`).
     pub fake_tld_word: f64,
     /// At least 4 labels below the registrable domain.
     pub deep_nesting: f64,
@@ -103,15 +109,16 @@ impl Default for Weights {
         Weights {
             brand_label: 1.0,
             brand_word: 0.7,
-            common_keyword: 0.6,
+            common_keyword: 0.8,
             lookalike: 1.0,
             homoglyph: 0.5,
-            suspicious_word: 0.45,
+            suspicious_word: 0.5,
+            weak_suspicious_word: 0.45,
             max_suspicious_words: 3,
             brand_in_subdomain: 0.3,
             fake_tld_word: 0.35,
             deep_nesting: 0.2,
-            risky_tld: 0.3,
+            risky_tld: 0.55,
             free_ca: 0.1,
             hyphens: 0.2,
             digits: 0.1,
@@ -127,6 +134,7 @@ impl Default for MatcherConfig {
             keywords: owned(DEFAULT_KEYWORDS),
             common_keywords: owned(DEFAULT_COMMON_KEYWORDS),
             suspicious_words: owned(DEFAULT_SUSPICIOUS_WORDS),
+            weak_suspicious_words: owned(DEFAULT_WEAK_SUSPICIOUS_WORDS),
             threshold: 1.0,
             allowlist: owned(DEFAULT_ALLOWLIST),
             allowlist_file: String::new(),
@@ -145,6 +153,11 @@ impl MatcherConfig {
             ("matcher.keywords", &self.keywords, 3),
             ("matcher.common_keywords", &self.common_keywords, 3),
             ("matcher.suspicious_words", &self.suspicious_words, 3),
+            (
+                "matcher.weak_suspicious_words",
+                &self.weak_suspicious_words,
+                3,
+            ),
         ] {
             for (i, k) in list.iter().enumerate() {
                 if k.trim().chars().count() < min {
@@ -209,6 +222,7 @@ impl MatcherConfig {
             ("lookalike", w.lookalike),
             ("homoglyph", w.homoglyph),
             ("suspicious_word", w.suspicious_word),
+            ("weak_suspicious_word", w.weak_suspicious_word),
             ("brand_in_subdomain", w.brand_in_subdomain),
             ("fake_tld_word", w.fake_tld_word),
             ("deep_nesting", w.deep_nesting),
@@ -242,6 +256,11 @@ pub fn check_allow_entry(a: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Suspicious words of the defaults that many honest company names carry.
+pub const DEFAULT_WEAK_SUSPICIOUS_WORDS: &[&str] = &[
+    "service", "support", "security", "online", "help", "portal", "official",
+];
+
 /// Keywords of the defaults that are ordinary words or names too.
 pub const DEFAULT_COMMON_KEYWORDS: &[&str] = &[
     "apple",
@@ -260,59 +279,12 @@ pub const DEFAULT_COMMON_KEYWORDS: &[&str] = &[
     "ledger",
 ];
 
-/// Suffixes where most registrations are throwaway: the former Freenom TLDs and the cheapest
-/// new gTLDs, by the share of phishing reported on them.
+/// Suffixes where most registrations are throwaway: the former Freenom TLDs and the cheap new
+/// gTLDs that abuse reports (Spamhaus, Interisle) rank worst. Widely used ones (`info`,
+/// `online`, `shop`) are left out on purpose: a word and a TLD should not alert together there.
 pub const DEFAULT_RISKY_TLDS: &[&str] = &[
-    "tk",
-    "ml",
-    "ga",
-    "cf",
-    "gq",
-    "xyz",
-    "top",
-    "icu",
-    "buzz",
-    "rest",
-    "cyou",
-    "cfd",
-    "sbs",
-    "monster",
-    "click",
-    "link",
-    "work",
-    "support",
-    "live",
-    "online",
-    "site",
-    "shop",
-    "info",
-    "win",
-    "loan",
-    "zip",
-    "mov",
-    "country",
-    "kim",
-    "men",
-    "party",
-    "review",
-    "stream",
-    "date",
-    "gdn",
-    "racing",
-    "bid",
-    "trade",
-    "webcam",
-    "science",
-    "accountant",
-    "download",
-    "xin",
-    "bar",
-    "qpon",
-    "lat",
-    "store",
-    "vip",
-    "pw",
-    "cc",
+    "tk", "ml", "ga", "cf", "gq", "xyz", "top", "icu", "buzz", "rest", "cyou", "cfd", "sbs",
+    "bond", "monster", "win", "loan", "zip", "mov", "gdn", "men", "bid", "xin", "qpon", "lat",
     "su",
 ];
 
@@ -369,6 +341,17 @@ pub const DEFAULT_KEYWORDS: &[&str] = &[
     "verizon",
     "xfinity",
     "comcast",
+    "appleid",
+    "twitter",
+    "tiktok",
+    "snapchat",
+    "discord",
+    "telegram",
+    "youtube",
+    "godaddy",
+    "zimbra",
+    "rakuten",
+    "amzn",
     // crypto
     "coinbase",
     "binance",
@@ -377,7 +360,14 @@ pub const DEFAULT_KEYWORDS: &[&str] = &[
     "kraken",
     "trustwallet",
     "ledger",
-    // banks
+    // banks and payments
+    "usaa",
+    "venmo",
+    "zelle",
+    "cashapp",
+    "revolut",
+    "westernunion",
+    "moneygram",
     "chase",
     "wellsfargo",
     "bankofamerica",
@@ -465,6 +455,11 @@ pub const DEFAULT_SUSPICIOUS_WORDS: &[&str] = &[
     "parcel",
     "delivery",
     "airdrop",
+    "information",
+    "activate",
+    "activation",
+    "unusual",
+    "reactivate",
     "seguro",
     "acceso",
     "cuenta",
@@ -501,7 +496,7 @@ pub const DEFAULT_ALLOWLIST: &[&str] = &[
     "icloud-content.com",
     "itunes.com",
     "microsoft.com",
-    "microsoftonline.com",
+    "microsoftonline.*",
     "microsoft365.com",
     "office.com",
     "office.net",
@@ -588,4 +583,28 @@ pub const DEFAULT_ALLOWLIST: &[&str] = &[
     "laposte.net",
     "usps.com",
     "gov.uk",
+    "twitter.com",
+    "x.com",
+    "twimg.com",
+    "tiktok.com",
+    "tiktokcdn.com",
+    "snapchat.com",
+    "discord.com",
+    "discord.gg",
+    "discordapp.com",
+    "telegram.org",
+    "t.me",
+    "youtube.*",
+    "youtu.be",
+    "ytimg.com",
+    "godaddy.com",
+    "zimbra.com",
+    "rakuten.*",
+    "usaa.com",
+    "venmo.com",
+    "zellepay.com",
+    "cash.app",
+    "revolut.com",
+    "westernunion.*",
+    "moneygram.*",
 ];

@@ -1,1 +1,273 @@
-//! Brand look-alikes within a small edit distance.
+//! Brand look-alikes within a small edit distance: the typo families that `dnstwist` generates
+//! (omission, insertion, replacement, transposition, repetition, vowel swap, bitsquatting,
+//! addition) are all one edit away from the brand, once homoglyphs are folded.
+//!
+//! A symmetric-deletion index (the SymSpell idea): every brand is stored under each string
+//! that deleting up to `d` of its letters gives; a query string looks up its own deletions, and
+//! two strings within `d` edits always share one. Each candidate is then checked with the
+//! optimal-string-alignment distance (Damerau-Levenshtein where a transposition is one edit).
+//! No distance is computed for the vast majority of strings, which share no deletion with any
+//! brand: a query is `len + 1` hash probes (one edit) or about `len² / 2` (two edits, only for
+//! strings near the length of a long brand).
+//!
+//! Keys are the strings packed into a `u128` (at most 16 bytes; folded text has no zero byte,
+//! so the packing is unique); brands longer than 16 bytes get no look-alikes.
+
+use rustc_hash::FxHashMap;
+
+/// Longest brand (folded bytes) that gets look-alikes.
+pub const MAX_LEN: usize = 16;
+
+/// One brand of the index.
+#[derive(Debug, Clone)]
+struct Entry {
+    text: Vec<u8>,
+    max_edits: u8,
+}
+
+/// The index of every brand's deletions.
+#[derive(Default)]
+pub struct LookalikeIndex {
+    brands: Vec<Entry>,
+    /// Deletion key → ids of the brands with that deletion.
+    keys: FxHashMap<u128, Vec<u32>>,
+    /// Shortest and longest brand indexed, and the shortest with two edits: queries outside
+    /// `min - 2 ..= max + 2` cannot match and are not probed.
+    min_len: usize,
+    max_len: usize,
+    min_len_two: usize,
+}
+
+/// A look-alike found: which brand (by the id given to [`LookalikeIndex::insert`]) and how many
+/// edits away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Near {
+    pub brand: u32,
+    pub edits: u8,
+}
+
+impl LookalikeIndex {
+    pub fn new() -> Self {
+        LookalikeIndex {
+            min_len: usize::MAX,
+            min_len_two: usize::MAX,
+            ..LookalikeIndex::default()
+        }
+    }
+
+    /// Adds a brand (folded) allowed up to `max_edits` (1 or 2) edits; returns its id, the
+    /// order of insertion.
+    pub fn insert(&mut self, brand: &[u8], max_edits: u8) -> Option<u32> {
+        if brand.is_empty() || brand.len() > MAX_LEN || max_edits == 0 {
+            return None;
+        }
+        let id = self.brands.len() as u32;
+        let max_edits = max_edits.min(2);
+        self.brands.push(Entry {
+            text: brand.to_vec(),
+            max_edits,
+        });
+        self.min_len = self.min_len.min(brand.len());
+        self.max_len = self.max_len.max(brand.len());
+        if max_edits == 2 {
+            self.min_len_two = self.min_len_two.min(brand.len());
+        }
+        let keys = &mut self.keys;
+        keys.entry(pack(brand)).or_default().push(id);
+        deletions(brand, max_edits, &mut |k| {
+            let ids = keys.entry(k).or_default();
+            if ids.last() != Some(&id) {
+                ids.push(id);
+            }
+        });
+        Some(id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.brands.is_empty()
+    }
+
+    /// Whether a string of this length could be near a brand at all (cheap, for callers that
+    /// want to skip building a query).
+    #[inline]
+    pub fn may_match_len(&self, len: usize) -> bool {
+        !self.brands.is_empty() && len + 2 >= self.min_len && len <= self.max_len + 2
+    }
+
+    /// The brands within their allowed edits of `s` (the same string as a brand is not
+    /// reported: that is an exact hit, not a look-alike). Appends to `out`, one entry per brand.
+    pub fn find(&self, s: &[u8], out: &mut Vec<Near>) {
+        if !self.may_match_len(s.len()) || s.len() > MAX_LEN + 2 {
+            return;
+        }
+        // Two deletions from the query are needed only when a two-edit brand could be near.
+        let two = s.len() + 2 >= self.min_len_two && self.min_len_two != usize::MAX;
+        let depth = if two { 2 } else { 1 };
+        let start = out.len();
+        let mut probe = |k: u128| {
+            if let Some(ids) = self.keys.get(&k) {
+                for &id in ids {
+                    if out[start..].iter().any(|n| n.brand == id) {
+                        continue;
+                    }
+                    let e = &self.brands[id as usize];
+                    let d = osa_distance(s, &e.text, e.max_edits);
+                    if (1..=e.max_edits).contains(&d) {
+                        out.push(Near {
+                            brand: id,
+                            edits: d,
+                        });
+                    }
+                }
+            }
+        };
+        if s.len() <= MAX_LEN {
+            probe(pack(s));
+        }
+        deletions(s, depth, &mut probe);
+    }
+}
+
+/// Packs up to 16 bytes into a key.
+#[inline]
+fn pack(s: &[u8]) -> u128 {
+    let mut k: u128 = 0;
+    for &b in s {
+        k = (k << 8) | u128::from(b);
+    }
+    k
+}
+
+/// Calls `f` with the key of every string made by deleting 1 ..= `depth` bytes of `s` (with
+/// repeats; the original itself is not included). Strings over 16 bytes after deletion are
+/// skipped.
+fn deletions(s: &[u8], depth: u8, f: &mut impl FnMut(u128)) {
+    let n = s.len();
+    if n == 0 {
+        return;
+    }
+    let mut buf = [0u8; MAX_LEN + 2];
+    for i in 0..n {
+        if n - 1 <= MAX_LEN {
+            let mut len = 0;
+            for (j, &b) in s.iter().enumerate() {
+                if j != i {
+                    buf[len] = b;
+                    len += 1;
+                }
+            }
+            f(pack(&buf[..len]));
+        }
+        if depth >= 2 && n >= 2 {
+            for i2 in (i + 1)..n {
+                if n - 2 > MAX_LEN {
+                    continue;
+                }
+                let mut len = 0;
+                for (j, &b) in s.iter().enumerate() {
+                    if j != i && j != i2 {
+                        buf[len] = b;
+                        len += 1;
+                    }
+                }
+                f(pack(&buf[..len]));
+            }
+        }
+    }
+}
+
+/// Optimal string alignment distance (insertions, deletions, substitutions, adjacent
+/// transpositions), or `limit + 1` as soon as it must exceed `limit`.
+pub fn osa_distance(a: &[u8], b: &[u8], limit: u8) -> u8 {
+    let limit = usize::from(limit);
+    if a.len().abs_diff(b.len()) > limit {
+        return (limit + 1) as u8;
+    }
+    if a == b {
+        return 0;
+    }
+    let (n, m) = (a.len(), b.len());
+    // Three rows, row i at i % 3: i-2, i-1 and i.
+    let mut rows = vec![vec![0usize; m + 1]; 3];
+    for (j, v) in rows[0].iter_mut().enumerate() {
+        *v = j;
+    }
+    for i in 1..=n {
+        let (cur, prev, prev2) = (i % 3, (i + 2) % 3, (i + 1) % 3);
+        rows[cur][0] = i;
+        let mut row_min = i;
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (rows[prev][j] + 1)
+                .min(rows[cur][j - 1] + 1)
+                .min(rows[prev][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(rows[prev2][j - 2] + 1);
+            }
+            rows[cur][j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > limit {
+            return (limit + 1) as u8;
+        }
+    }
+    rows[n % 3][m].min(limit + 1) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> LookalikeIndex {
+        let mut ix = LookalikeIndex::new();
+        ix.insert(b"paypal", 1);
+        ix.insert(b"bankofamerica", 2);
+        ix
+    }
+
+    fn near(ix: &LookalikeIndex, s: &str) -> Option<u8> {
+        let mut out = Vec::new();
+        ix.find(s.as_bytes(), &mut out);
+        out.first().map(|n| n.edits)
+    }
+
+    #[test]
+    fn every_one_edit_typo_family_is_found() {
+        let ix = index();
+        for typo in [
+            "paypl",   // omission
+            "aypal",   // omission of the first letter
+            "paypall", // repetition
+            "paypzal", // insertion
+            "paypsl",  // replacement
+            "paypla",  // transposition
+            "paypol",  // vowel swap
+            "pqypal",  // bitsquatting
+            "paypals", // addition
+        ] {
+            assert_eq!(near(&ix, typo), Some(1), "{typo}");
+        }
+        assert_eq!(near(&ix, "paypal"), None, "exact is not a look-alike");
+        assert_eq!(near(&ix, "pypl"), None, "two edits from a short brand");
+        assert_eq!(near(&ix, "bnakofamreica"), Some(2));
+        assert_eq!(near(&ix, "bankofamerica"), None);
+        assert_eq!(near(&ix, "example"), None);
+    }
+
+    #[test]
+    fn osa_distance_counts_a_transposition_once() {
+        assert_eq!(osa_distance(b"paypal", b"paypla", 2), 1);
+        assert_eq!(osa_distance(b"paypal", b"apypla", 2), 2);
+        assert_eq!(osa_distance(b"paypal", b"xxxxxx", 2), 3);
+        assert_eq!(osa_distance(b"", b"ab", 2), 2);
+    }
+
+    #[test]
+    fn long_and_empty_strings_are_ignored() {
+        let mut ix = index();
+        assert_eq!(ix.insert(b"", 1), None);
+        assert_eq!(ix.insert(&[b'a'; 17], 1), None);
+        assert_eq!(near(&ix, &"a".repeat(40)), None);
+        assert_eq!(near(&ix, ""), None);
+    }
+}
