@@ -659,10 +659,7 @@ fn to_json(report: &impl Serialize) -> String {
 }
 
 /// Rules by how much they flagged, most first, then by name.
-fn most_first<'a, V>(
-    map: &'a BTreeMap<String, V>,
-    n: impl Fn(&V) -> usize,
-) -> Vec<(&'a str, &'a V)> {
+fn most_first<V>(map: &BTreeMap<String, V>, n: impl Fn(&V) -> usize) -> Vec<(&str, &V)> {
     let mut v: Vec<(&str, &V)> = map.iter().map(|(k, c)| (k.as_str(), c)).collect();
     v.sort_by_key(|(_, c)| std::cmp::Reverse(n(c)));
     v
