@@ -4,6 +4,7 @@
 //! line naming the key), sets up logging and hands over to a role.
 
 mod ct_decode;
+mod eval;
 mod explain;
 mod findings;
 mod logging;
@@ -70,6 +71,24 @@ enum Command {
     Explain {
         domain: String,
         /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure the rules on a list of names: precision, recall and false-positive rate of a
+    /// labelled list (`domain<TAB>phishing|benign`) at the threshold and over a sweep, what
+    /// each rule flagged, the mistakes; or, with --names, how many of a plain list would alert.
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["file", "names"])))]
+    Eval {
+        /// A labelled list: `domain<TAB>label` lines, label phishing/malicious/1 or
+        /// benign/legit/0; an optional header line, blank lines and `#` comments are skipped.
+        file: Option<PathBuf>,
+        /// An unlabelled list instead: one name per line.
+        #[arg(long, value_name = "FILE")]
+        names: Option<PathBuf>,
+        /// The threshold to judge at; overrides matcher.threshold.
+        #[arg(long, allow_negative_numbers = true, value_parser = eval::parse_threshold)]
+        threshold: Option<f64>,
+        /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -159,6 +178,26 @@ fn main() {
             0
         }
         Command::Explain { domain, json } => explain::run(&cfg, &domain, json),
+        Command::Eval {
+            file,
+            names,
+            threshold,
+            json,
+        } => {
+            let input = match (&file, &names) {
+                (_, Some(n)) => eval::Input::Names(n),
+                (Some(f), None) => eval::Input::Labelled(f),
+                (None, None) => unreachable!("clap requires FILE or --names"),
+            };
+            eval::run(
+                &cfg,
+                eval::Args {
+                    input,
+                    threshold,
+                    json,
+                },
+            )
+        }
         Command::Ct {
             command:
                 CtCommand::Decode {
