@@ -80,6 +80,11 @@ counters! {
     restarts,
     /// Feed messages that said entries were lost (`gap`: the server no longer had them).
     feed_gaps,
+    /// Rule sets rebuilt and swapped in while running (SIGHUP or a changed config or allowlist
+    /// file; see the binary's `reload.rs`).
+    rules_reloads,
+    /// Reloads refused (invalid config, rules that cannot be built): the rules in use stayed.
+    rules_reload_errors,
 
     // Server role.
     /// CT logs being tailed now (a gauge).

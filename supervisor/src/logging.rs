@@ -90,6 +90,8 @@ pub fn log_metrics(s: &Snapshot, last: bool) {
         idle_timeouts = s.idle_timeouts,
         restarts = s.restarts,
         feed_gaps = s.feed_gaps,
+        rules_reloads = s.rules_reloads,
+        rules_reload_errors = s.rules_reload_errors,
         "metrics"
     );
     // The server role's counters, as an event of their own (tracing takes 32 fields at most).

@@ -12,6 +12,10 @@
 //! `supervisor.shutdown_deadline`: what is not delivered by then stays stored and is delivered
 //! after the next start. Then the final `metrics` event is logged and the process exits 0.
 
+// Declared here rather than in main.rs (owned elsewhere for now): `supervisor/src/reload.rs`.
+#[path = "reload.rs"]
+mod reload;
+
 use crate::logging::log_metrics;
 use crate::supervision::Supervisor;
 use actix::prelude::*;
@@ -37,6 +41,7 @@ use certhound_actors::slot::Slot;
 use certhound_actors::store::{unix_now, Store};
 use certhound_config::{Config, SecretsConfig, SharedSecret};
 use futures_util::future::LocalBoxFuture;
+use reload::Reloader;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -61,8 +66,15 @@ pub enum Source {
     },
 }
 
-/// Runs the watch pipeline until shutdown; returns the process exit code.
+/// Runs the watch pipeline until shutdown; returns the process exit code. The rules are
+/// reloaded from the config file the command line names (see [`reload`]).
 pub fn run(cfg: Config, source: Source) -> i32 {
+    run_with_config(cfg, reload::config_path_from_command_line(), source)
+}
+
+/// [`run`] for a `cfg` loaded from `config_file` (`None`: the embedded defaults), which rule
+/// reloads read again.
+pub fn run_with_config(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
     let rules = match RuleSet::new(&cfg.matcher) {
         Ok(r) => rules::shared(r),
         Err(e) => {
@@ -70,6 +82,8 @@ pub fn run(cfg: Config, source: Source) -> i32 {
             return crate::EXIT_CONFIG;
         }
     };
+    // Before anything can change `cfg` (secrets, the feed URL in run mode).
+    let reloader = Reloader::new(config_file, &cfg);
     let input = match &source {
         Source::Replay { path, .. } => match replay::open(path) {
             Ok(i) => Some(i),
@@ -119,7 +133,15 @@ pub fn run(cfg: Config, source: Source) -> i32 {
         }
     }
     let system = actix_rt::System::new();
-    let (code, threads) = system.block_on(pipeline(cfg, source, input, rules, store.clone(), sdk));
+    let (code, threads) = system.block_on(pipeline(
+        cfg,
+        source,
+        input,
+        rules,
+        reloader,
+        store.clone(),
+        sdk,
+    ));
     // Close the store cleanly: every actor holding it must be gone first (the system's on drop,
     // the other arbiters' once their threads end). An unclean close is safe (redb repairs it on
     // the next start) but makes the next start slower and read-only opens fail until then.
@@ -151,6 +173,7 @@ async fn pipeline(
     source: Source,
     input: Option<Box<dyn std::io::BufRead + Send>>,
     rules: SharedRules,
+    reloader: Reloader,
     store: Store,
     sdk: Option<aws_config::SdkConfig>,
 ) -> (i32, Vec<actix_rt::Arbiter>) {
@@ -441,8 +464,12 @@ async fn pipeline(
     let matcher = {
         let m = metrics.clone();
         let dedupe_cfg = cfg.dedupe.clone();
-        let (store, recorder_slot, position) =
-            (store.clone(), recorder.slot.clone(), position.clone());
+        let (store, recorder_slot, position, rules) = (
+            store.clone(),
+            recorder.slot.clone(),
+            position.clone(),
+            rules.clone(),
+        );
         supervisor.supervise(
             "matcher",
             &matcher_thread.handle(),
@@ -467,6 +494,10 @@ async fn pipeline(
             },
         )
     };
+
+    // Rule reloads (SIGHUP, a changed config or allowlist file) until shutdown: the matcher,
+    // restarted or not, loads the rules from `rules` for every certificate.
+    actix_rt::spawn(reloader.run(rules, metrics.clone(), stopping.clone()));
 
     let started = Instant::now();
     let feed_stop = CancellationToken::new();

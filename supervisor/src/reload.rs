@@ -1,0 +1,510 @@
+//! Hot reload of the matcher rules, without a restart.
+//!
+//! Triggers: SIGHUP, and a change of the config file or of `matcher.allowlist_file` (its
+//! modification time, size or inode, polled every [`RELOAD_POLL`]). On a trigger the config file
+//! is read again with the `CERTHOUND_*__*` overrides, the whole config is validated, and a new
+//! [`RuleSet`] is built on a blocking thread (a rebuild takes tens of milliseconds, which the
+//! actors must not wait for). Only when all of that succeeds is it stored into the
+//! [`SharedRules`]; the matcher loads the rules once per certificate, so every certificate is
+//! matched by either the old rules or the new ones, none is dropped or matched twice, and no
+//! actor is restarted or even told. Without a config file (embedded defaults), SIGHUP rebuilds
+//! from the defaults and the environment, which still re-reads the allowlist file.
+//!
+//! What can change live: every key of `[matcher]` and the content of `matcher.allowlist_file`
+//! (the allowlist file watched is the one the latest valid config names). What cannot: every
+//! other section (feed, store, channels, enrichment, logging...): a changed key there is named
+//! in a warning ("needs a restart to take effect") and ignored until the next start. An invalid
+//! reload (bad TOML, a bad value, an unreadable allowlist file) is logged as an error with the
+//! key and the message, counted in `rules_reload_errors`, and the rules in use stay; a good one
+//! is logged as `rules reloaded` and counted in `rules_reloads`.
+//!
+//! Triggers that arrive while a rebuild runs are merged into one more rebuild after it.
+
+use certhound_actors::metrics::Metrics;
+use certhound_actors::rules::{RuleSet, SharedRules};
+use certhound_config::{Config, MatcherConfig};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// How often the config file and the allowlist file are checked for changes. Polling rather
+/// than inotify: inotify misses changes on EFS/NFS mounts, and the symlink swap by which a
+/// Kubernetes ConfigMap (or any atomic `..data` switch) replaces a file is not a write to the
+/// watched file. Two `stat` calls every 2 s cost nothing. (A config key for it will come later.)
+pub const RELOAD_POLL: Duration = Duration::from_secs(2);
+
+/// The config file this process was started with, as `main.rs` reads it with clap: the last
+/// `--config FILE` / `--config=FILE` / `-c FILE` / `-cFILE` on the command line (before or after
+/// the subcommand, as the option is global), else `CERTHOUND_CONFIG`; `None` for the embedded
+/// defaults.
+///
+/// Only needed because [`crate::watch::run`] is not handed the path; `watch::run_with_config`
+/// takes it directly.
+pub fn config_path_from_command_line() -> Option<PathBuf> {
+    config_path_in(
+        std::env::args_os().skip(1),
+        std::env::var_os("CERTHOUND_CONFIG"),
+    )
+}
+
+fn config_path_in(
+    args: impl IntoIterator<Item = OsString>,
+    env: Option<OsString>,
+) -> Option<PathBuf> {
+    let mut found = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let Some(s) = arg.to_str() else { continue };
+        if s == "--" {
+            break;
+        }
+        if s == "--config" || s == "-c" {
+            found = args.next().map(PathBuf::from);
+        } else if let Some(v) = s.strip_prefix("--config=") {
+            found = Some(PathBuf::from(v));
+        } else if let Some(v) = s.strip_prefix("-c").filter(|v| !v.is_empty()) {
+            found = Some(PathBuf::from(v.strip_prefix('=').unwrap_or(v)));
+        }
+    }
+    found.or_else(|| env.filter(|e| !e.is_empty()).map(PathBuf::from))
+}
+
+/// What identifies one version of a file: a rewrite changes the modification time (and
+/// usually the size), a replacement by rename or symlink swap the inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    dev: u64,
+    ino: u64,
+}
+
+/// The file's stamp (through symlinks); `None` when it is missing or cannot be read, so that a
+/// file that disappears or comes back is a change too.
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let (dev, ino) = {
+        use std::os::unix::fs::MetadataExt;
+        (m.dev(), m.ino())
+    };
+    #[cfg(not(unix))]
+    let (dev, ino) = (0, 0);
+    Some(Stamp {
+        modified: m.modified().ok(),
+        len: m.len(),
+        dev,
+        ino,
+    })
+}
+
+fn allowlist_path(m: &MatcherConfig) -> Option<PathBuf> {
+    (!m.allowlist_file.trim().is_empty()).then(|| PathBuf::from(&m.allowlist_file))
+}
+
+/// The dotted keys whose values differ between `old` and `new` (sections compared key by key,
+/// lists as a whole), in order.
+fn changed_keys(prefix: &str, old: &toml::Value, new: &toml::Value, out: &mut Vec<String>) {
+    match (old, new) {
+        (toml::Value::Table(a), toml::Value::Table(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                match (a.get(k), b.get(k)) {
+                    (Some(x), Some(y)) => changed_keys(&key, x, y, out),
+                    _ => out.push(key),
+                }
+            }
+        }
+        _ if old != new => out.push(prefix.to_string()),
+        _ => {}
+    }
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> toml::Value {
+    toml::Value::try_from(v).unwrap_or_else(|_| toml::Value::Table(Default::default()))
+}
+
+/// The `[matcher]` keys that differ, as `matcher.<key>`.
+fn matcher_changes(old: &MatcherConfig, new: &MatcherConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    changed_keys("matcher", &to_value(old), &to_value(new), &mut out);
+    out
+}
+
+/// The keys outside `[matcher]` that differ. Secrets serialise redacted, so a changed secret is
+/// named by what is known: that one changed.
+fn other_changes(old: &Config, new: &Config) -> Vec<String> {
+    let (mut a, mut b) = (old.clone(), new.clone());
+    a.matcher = MatcherConfig::default();
+    b.matcher = MatcherConfig::default();
+    if a == b {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    changed_keys("", &to_value(&a), &to_value(&b), &mut out);
+    if out.is_empty() {
+        out.push("a secret (value redacted)".to_string());
+    }
+    out
+}
+
+/// Why a reload was tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Signal,
+    ConfigFile,
+    AllowlistFile,
+}
+
+impl Trigger {
+    fn name(self) -> &'static str {
+        match self {
+            Trigger::Signal => "SIGHUP",
+            Trigger::ConfigFile => "config file changed",
+            Trigger::AllowlistFile => "allowlist file changed",
+        }
+    }
+}
+
+/// A reload that did not happen: the config key at fault (when there is one) and the message.
+#[derive(Debug)]
+struct Refused {
+    key: Option<String>,
+    message: String,
+}
+
+/// What one rebuild on the blocking pool found.
+struct Attempt {
+    /// The config file's stamp, taken before it was read.
+    config_stamp: Option<Stamp>,
+    /// The config, or why it did not load.
+    loaded: Result<Loaded, Refused>,
+    took: Duration,
+}
+
+/// A config that loaded and validated, and what its rules came to.
+struct Loaded {
+    cfg: Box<Config>,
+    /// The allowlist file it names and that file's stamp, taken before the rules read it.
+    allowlist: Option<PathBuf>,
+    allowlist_stamp: Option<Stamp>,
+    rules: Result<RuleSet, Refused>,
+}
+
+/// Reads the config and builds its rules (blocking: file reads and the rebuild).
+fn attempt(path: Option<PathBuf>) -> Attempt {
+    let started = Instant::now();
+    let config_stamp = path.as_deref().and_then(stamp);
+    let loaded = Config::load(path.as_deref())
+        .map_err(|e| Refused {
+            key: e.key().map(str::to_string),
+            message: e.to_string(),
+        })
+        .map(|cfg| {
+            let allowlist = allowlist_path(&cfg.matcher);
+            let allowlist_stamp = allowlist.as_deref().and_then(stamp);
+            let rules = RuleSet::new(&cfg.matcher).map_err(|e| Refused {
+                key: Some(e.key.clone()),
+                message: e.to_string(),
+            });
+            Loaded {
+                cfg: Box::new(cfg),
+                allowlist,
+                allowlist_stamp,
+                rules,
+            }
+        });
+    Attempt {
+        config_stamp,
+        loaded,
+        took: started.elapsed(),
+    }
+}
+
+#[cfg(unix)]
+type Hangup = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Hangup = ();
+
+#[cfg(unix)]
+fn hangup() -> Option<Hangup> {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot handle SIGHUP; rules reload on file changes only");
+            None
+        }
+    }
+}
+#[cfg(not(unix))]
+fn hangup() -> Option<Hangup> {
+    None
+}
+
+/// Returns at the next SIGHUP (never without a handler).
+async fn next_hangup(h: &mut Option<Hangup>) {
+    #[cfg(unix)]
+    if let Some(s) = h {
+        if s.recv().await.is_some() {
+            return;
+        }
+    }
+    let _ = h;
+    std::future::pending().await
+}
+
+/// Watches for reload triggers and swaps in new rules; see the module documentation.
+pub struct Reloader {
+    path: Option<PathBuf>,
+    /// The config this process started with, for the keys outside `[matcher]`, which only a
+    /// restart applies (read again from the file and the environment, so that command-line
+    /// overrides such as `--feed`, and secrets from Secrets Manager, are no changes).
+    started: Config,
+    /// `[matcher]` of the rules in force.
+    matcher: MatcherConfig,
+    config_seen: Option<Stamp>,
+    allowlist: Option<PathBuf>,
+    allowlist_seen: Option<Stamp>,
+}
+
+impl Reloader {
+    /// `cfg` is the config the rules in force were built from, loaded from `path` (`None`: the
+    /// embedded defaults). Call it before the config is read again or changed in memory: the
+    /// files' stamps now are the baseline of the first change.
+    pub fn new(path: Option<PathBuf>, cfg: &Config) -> Reloader {
+        let config_seen = path.as_deref().and_then(stamp);
+        let allowlist = allowlist_path(&cfg.matcher);
+        let allowlist_seen = allowlist.as_deref().and_then(stamp);
+        let mut started = Config::load(path.as_deref()).unwrap_or_else(|_| cfg.clone());
+        started.matcher = cfg.matcher.clone();
+        Reloader {
+            path,
+            started,
+            matcher: cfg.matcher.clone(),
+            config_seen,
+            allowlist,
+            allowlist_seen,
+        }
+    }
+
+    /// Runs until `stopping` is cancelled. A rebuild still running then is abandoned: its rules
+    /// are never stored.
+    pub async fn run(
+        mut self,
+        rules: SharedRules,
+        metrics: Arc<Metrics>,
+        stopping: CancellationToken,
+    ) {
+        let mut hup = hangup();
+        tracing::info!(
+            config = %self.path.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "embedded defaults".into()),
+            allowlist_file = %self.allowlist.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
+            poll_s = RELOAD_POLL.as_secs_f64(),
+            "rules reload on SIGHUP and on file changes"
+        );
+        let mut tick = tokio::time::interval(RELOAD_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pending: Vec<Trigger> = Vec::new();
+        let mut running: Option<(tokio::task::JoinHandle<Attempt>, Vec<Trigger>)> = None;
+        loop {
+            if running.is_none() && !pending.is_empty() {
+                let path = self.path.clone();
+                let job = tokio::task::spawn_blocking(move || attempt(path));
+                running = Some((job, std::mem::take(&mut pending)));
+            }
+            let add = |pending: &mut Vec<Trigger>, t: Trigger| {
+                if !pending.contains(&t) {
+                    pending.push(t);
+                }
+            };
+            tokio::select! {
+                _ = stopping.cancelled() => break,
+                _ = next_hangup(&mut hup) => add(&mut pending, Trigger::Signal),
+                _ = tick.tick() => {
+                    if let Some(p) = &self.path {
+                        let now = stamp(p);
+                        if now != self.config_seen {
+                            self.config_seen = now;
+                            add(&mut pending, Trigger::ConfigFile);
+                        }
+                    }
+                    if let Some(p) = &self.allowlist {
+                        let now = stamp(p);
+                        if now != self.allowlist_seen {
+                            self.allowlist_seen = now;
+                            add(&mut pending, Trigger::AllowlistFile);
+                        }
+                    }
+                }
+                done = async { (&mut running.as_mut().expect("guarded").0).await }, if running.is_some() => {
+                    let (_, triggers) = running.take().expect("guarded");
+                    match done {
+                        Ok(a) => self.apply(a, &triggers, pending.is_empty(), &rules, &metrics),
+                        Err(e) => {
+                            Metrics::add(&metrics.rules_reload_errors, 1);
+                            tracing::error!(error = %e, "rules not reloaded: the rebuild failed; keeping the rules in use");
+                        }
+                    }
+                }
+            }
+        }
+        tracing::debug!("rules reload stopped");
+    }
+
+    /// Stores the new rules (or says why not). `settled`: no trigger came during the rebuild,
+    /// so the stamps it took are the versions seen.
+    fn apply(
+        &mut self,
+        a: Attempt,
+        triggers: &[Trigger],
+        settled: bool,
+        rules: &SharedRules,
+        metrics: &Metrics,
+    ) {
+        let trigger = triggers
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if settled {
+            self.config_seen = a.config_stamp;
+        }
+        let loaded = match a.loaded {
+            Ok(l) => l,
+            Err(r) => return refused(&trigger, r, metrics),
+        };
+        if settled || loaded.allowlist != self.allowlist {
+            self.allowlist_seen = loaded.allowlist_stamp;
+        }
+        self.allowlist = loaded.allowlist;
+        let others = other_changes(&self.started, &loaded.cfg);
+        if !others.is_empty() {
+            tracing::warn!(
+                keys = %others.join(", "),
+                "changed keys outside [matcher] need a restart to take effect"
+            );
+        }
+        let new_rules = match loaded.rules {
+            Ok(r) => r,
+            Err(r) => return refused(&trigger, r, metrics),
+        };
+        let changed = matcher_changes(&self.matcher, &loaded.cfg.matcher);
+        rules.store(Arc::new(new_rules));
+        self.matcher = loaded.cfg.matcher;
+        Metrics::add(&metrics.rules_reloads, 1);
+        tracing::info!(
+            trigger = %trigger,
+            keywords = self.matcher.keywords.len(),
+            threshold = self.matcher.threshold,
+            changed = %if changed.is_empty() { "none".to_string() } else { changed.join(", ") },
+            build_ms = a.took.as_secs_f64() * 1000.0,
+            "rules reloaded"
+        );
+    }
+}
+
+fn refused(trigger: &str, r: Refused, metrics: &Metrics) {
+    Metrics::add(&metrics.rules_reload_errors, 1);
+    tracing::error!(
+        trigger = %trigger,
+        key = %r.key.as_deref().unwrap_or(""),
+        error = %r.message,
+        "rules not reloaded: keeping the rules in use"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn config_path_as_clap_reads_it() {
+        let p = |a: &[&str], env: Option<&str>| config_path_in(args(a), env.map(OsString::from));
+        assert_eq!(
+            p(&["--config", "a.toml", "watch"], None),
+            Some("a.toml".into())
+        );
+        assert_eq!(
+            p(&["watch", "--config=b.toml"], None),
+            Some("b.toml".into())
+        );
+        assert_eq!(p(&["-c", "c.toml", "run"], None), Some("c.toml".into()));
+        assert_eq!(p(&["-cd.toml", "run"], None), Some("d.toml".into()));
+        assert_eq!(p(&["-c=e.toml", "run"], None), Some("e.toml".into()));
+        // The command line wins over the environment, which is used without it.
+        assert_eq!(
+            p(&["-c", "f.toml", "run"], Some("env.toml")),
+            Some("f.toml".into())
+        );
+        assert_eq!(
+            p(&["watch", "--feed", "ws://x/"], Some("env.toml")),
+            Some("env.toml".into())
+        );
+        assert_eq!(p(&["watch"], Some("")), None);
+        assert_eq!(p(&["replay", "--", "--config"], None), None);
+    }
+
+    #[test]
+    fn changed_keys_are_named() {
+        let mut old = Config::default();
+        let mut new = old.clone();
+        assert!(matcher_changes(&old.matcher, &new.matcher).is_empty());
+        assert!(other_changes(&old, &new).is_empty());
+        new.matcher.keywords.push("zzqbrand".into());
+        new.matcher.threshold += 1.0;
+        assert_eq!(
+            matcher_changes(&old.matcher, &new.matcher),
+            ["matcher.keywords", "matcher.threshold"]
+        );
+        assert!(
+            other_changes(&old, &new).is_empty(),
+            "[matcher] is not a restart key"
+        );
+        new.dedupe.window *= 2;
+        new.log.filter = "debug".into();
+        assert_eq!(other_changes(&old, &new), ["dedupe.window", "log.filter"]);
+        // A changed secret is noticed though it serialises redacted.
+        old.urlscan.api_key = Some(certhound_config::Secret::new("one"));
+        let mut same = old.clone();
+        same.urlscan.api_key = Some(certhound_config::Secret::new("two"));
+        assert_eq!(other_changes(&old, &same), ["a secret (value redacted)"]);
+    }
+
+    #[test]
+    fn a_replaced_or_rewritten_file_has_a_new_stamp() {
+        let dir = tempfile_dir();
+        let p = dir.join("f.toml");
+        assert_eq!(stamp(&p), None);
+        std::fs::write(&p, "a = 1\n").unwrap();
+        let first = stamp(&p).expect("exists");
+        std::fs::write(dir.join("g.toml"), "a = 22\n").unwrap();
+        std::fs::rename(dir.join("g.toml"), &p).unwrap();
+        assert_ne!(stamp(&p), Some(first));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "certhound-reload-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

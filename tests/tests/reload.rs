@@ -1,0 +1,377 @@
+//! Hot reload of the matcher rules (`supervisor/src/reload.rs`), end to end: `certhound watch`
+//! on a loopback certstream feed whose script stops at a `Gate` while the test changes the
+//! config file, then lets the next certificates through once certhound said what it did with
+//! the change. Every wait is on a log event or a finding, never on time.
+//!
+//! The rules are `keywords = ["paypal"]` with the single suspicious word `login`: a name with
+//! one suspicious word and no brand (`zzqbrand-login.example` before the reload) is no finding
+//! under any sane scoring, one with a brand and that word (`paypal-login.example`) is one. The
+//! engine is being replaced concurrently: nothing here depends on scores.
+
+use std::path::{Path, PathBuf};
+
+use certhound_tests::messages::lite;
+use certhound_tests::output::{event_field, event_str, event_u64, registrable_domain};
+use certhound_tests::{timeouts, Certhound, CerthoundCommand, FakeCertstream, Step, TestConfig};
+use serde_json::Value;
+
+const BRAND: &str = "zzqbrand-login.example";
+const PAYPAL: &str = "paypal-login.example";
+
+const READY: &str = "rules reload on SIGHUP and on file changes";
+const RELOADED: &str = "rules reloaded";
+const REFUSED: &str = "rules not reloaded";
+const NEEDS_RESTART: &str = "changed keys outside [matcher] need a restart to take effect";
+
+/// The config of every test: the feed, `paypal` as the only brand, `login` as the only
+/// suspicious word.
+fn config(server: &FakeCertstream) -> TestConfig {
+    let mut c = TestConfig::new();
+    c.feed(&server.url());
+    c.set("matcher", "keywords", r#"["paypal"]"#);
+    c.set("matcher", "suspicious_words", r#"["login"]"#);
+    c
+}
+
+/// The config file's text, padded with a comment so that a rewrite of the same length fits.
+fn padded(c: &TestConfig) -> String {
+    format!("{}# {}\n", c.render(), "-".repeat(300))
+}
+
+/// Starts `certhound watch` with `text` as its config file (and `env`), and waits until it
+/// handles SIGHUP (before that, SIGHUP would end the process).
+async fn start(c: &TestConfig, text: String, env: &[(&str, &str)]) -> Certhound {
+    let mut cmd = CerthoundCommand::new().test_config(c).config(text);
+    for (k, v) in env {
+        cmd = cmd.env(*k, *v);
+    }
+    let mut certhound = cmd.arg("watch").spawn();
+    certhound
+        .wait_for_events(READY, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    certhound
+}
+
+fn config_file(certhound: &Certhound) -> PathBuf {
+    certhound.dir().join("certhound.toml")
+}
+
+/// Replaces the file as deployments do (write elsewhere, rename over): a new inode, size and
+/// modification time, which the reload poll notices.
+fn replace(path: &Path, text: &str) {
+    let tmp = path.with_extension("toml.new");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Rewrites the file in place with `text` padded to the same length, then restores its
+/// modification time: same inode, size and mtime, so the poll cannot see the change and only
+/// SIGHUP can have reloaded it.
+fn rewrite_unseen(path: &Path, text: &str) {
+    use std::io::{Seek, Write};
+    let meta = std::fs::metadata(path).unwrap();
+    let len = meta.len() as usize;
+    let mut new = text.to_string();
+    assert!(new.len() + 2 <= len, "the original file is padded for this");
+    new.push('#');
+    new.push_str(&"-".repeat(len - new.len() - 1));
+    new.push('\n');
+    assert_eq!(new.len(), len);
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.seek(std::io::SeekFrom::Start(0)).unwrap();
+    f.write_all(new.as_bytes()).unwrap();
+    f.set_modified(meta.modified().unwrap()).unwrap();
+    f.sync_all().unwrap();
+    drop(f);
+    let after = std::fs::metadata(path).unwrap();
+    assert_eq!(after.len(), meta.len());
+    assert_eq!(after.modified().unwrap(), meta.modified().unwrap());
+}
+
+/// Findings for `domain` on stdout so far.
+fn findings_for(certhound: &mut Certhound, domain: &str) -> Vec<Value> {
+    certhound
+        .findings()
+        .into_iter()
+        .filter(|f| registrable_domain(f) == domain)
+        .collect()
+}
+
+/// SIGTERM, exit 0, and the `metrics` event logged at exit.
+async fn stop(certhound: &mut Certhound) -> Value {
+    certhound.send_signal(libc::SIGTERM);
+    let status = certhound.wait_exit(timeouts::EXIT).await;
+    let describe = certhound.describe("after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{describe}");
+    certhound
+        .events("metrics")
+        .into_iter()
+        .find(|e| event_field(e, "last").and_then(Value::as_bool) == Some(true))
+        .unwrap_or_else(|| panic!("no last metrics event\n{describe}"))
+}
+
+fn field(e: &Value, name: &str) -> String {
+    event_str(e, name).unwrap_or_default()
+}
+
+/// The part shared by the SIGHUP and the file-change test: a certificate for the new brand is
+/// no finding, the config gains the brand, `change` makes certhound reload it, and a fresh
+/// certificate for the same name is exactly one finding, in the same process, with nothing lost.
+async fn new_keyword_matches(via_sighup: bool) {
+    let server = FakeCertstream::start(vec![
+        Step::text(lite(&[BRAND], 1)),
+        Step::text(lite(&[PAYPAL], 2)),
+        Step::Gate,
+        Step::text(lite(&[BRAND], 3)),
+    ])
+    .await;
+    let c = config(&server);
+    // An override of a key outside [matcher]: a reload that forgot the environment would see
+    // it as a change needing a restart.
+    let env = [("CERTHOUND_DEDUPE__WINDOW", "7h")];
+    let mut certhound = start(&c, padded(&c), &env).await;
+    let pid = certhound.pid();
+
+    // In order: once the paypal finding is out, the brand's certificate before it was matched.
+    certhound
+        .wait_for_findings(&[PAYPAL], timeouts::EVENT)
+        .await
+        .unwrap();
+    assert!(
+        findings_for(&mut certhound, BRAND).is_empty(),
+        "{}",
+        certhound.describe("no finding before the reload")
+    );
+
+    let mut changed = c.clone();
+    changed.set("matcher", "keywords", r#"["paypal", "zzqbrand"]"#);
+    let path = config_file(&certhound);
+    let trigger = if via_sighup {
+        rewrite_unseen(&path, &changed.render());
+        certhound.send_signal(libc::SIGHUP);
+        "SIGHUP"
+    } else {
+        replace(&path, &changed.render());
+        "config file changed"
+    };
+    let reloaded = certhound
+        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    let r = &reloaded[0];
+    assert_eq!(field(r, "trigger"), trigger, "{r}");
+    assert_eq!(field(r, "changed"), "matcher.keywords", "{r}");
+    assert_eq!(event_u64(r, "keywords"), Some(2), "{r}");
+    assert!(event_field(r, "threshold").is_some(), "{r}");
+
+    server.release();
+    certhound
+        .wait_for_findings(&[BRAND], timeouts::EVENT)
+        .await
+        .unwrap();
+    assert_eq!(certhound.pid(), pid, "never restarted");
+    let last = stop(&mut certhound).await;
+    let describe = certhound.describe("after the reload");
+
+    let brand = findings_for(&mut certhound, BRAND);
+    assert_eq!(
+        brand.len(),
+        1,
+        "exactly one finding: {brand:#?}\n{describe}"
+    );
+    assert_eq!(brand[0]["cert"]["cert_index"], 3, "the fresh certificate");
+    assert_eq!(certhound.findings().len(), 2, "{describe}");
+    assert_eq!(
+        event_u64(&last, "certificates"),
+        Some(3),
+        "nothing lost: {last}"
+    );
+    assert_eq!(event_u64(&last, "shed_messages"), Some(0), "{last}");
+    assert_eq!(event_u64(&last, "rules_reloads"), Some(1), "{last}");
+    assert_eq!(event_u64(&last, "rules_reload_errors"), Some(0), "{last}");
+    assert_eq!(event_u64(&last, "restarts"), Some(0), "{last}");
+    assert_eq!(certhound.events("store opened").len(), 1, "{describe}");
+    assert!(certhound.events(NEEDS_RESTART).is_empty(), "{describe}");
+    assert_eq!(certhound.events(RELOADED).len(), 1, "{describe}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_keyword_matches_after_sighup_without_a_restart() {
+    new_keyword_matches(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_keyword_matches_after_the_config_file_changes() {
+    new_keyword_matches(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_reload_keeps_the_rules_in_use() {
+    let server = FakeCertstream::start(vec![
+        Step::Gate,
+        Step::text(lite(&[BRAND], 1)),
+        Step::text(lite(&[PAYPAL], 2)),
+    ])
+    .await;
+    let c = config(&server);
+    let mut certhound = start(&c, padded(&c), &[]).await;
+
+    // A new brand instead of paypal, and a threshold that is not valid: none of it applies.
+    let mut bad = c.clone();
+    bad.set("matcher", "keywords", r#"["zzqbrand"]"#);
+    bad.set("matcher", "threshold", "-1.0");
+    rewrite_unseen(&config_file(&certhound), &bad.render());
+    certhound.send_signal(libc::SIGHUP);
+    let refused = certhound
+        .wait_for_events(REFUSED, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    let r = &refused[0];
+    assert_eq!(field(r, "key"), "matcher.threshold", "{r}");
+    assert!(field(r, "error").contains("matcher.threshold"), "{r}");
+    assert_eq!(r["level"], "ERROR", "{r}");
+
+    server.release();
+    certhound
+        .wait_for_findings(&[PAYPAL], timeouts::EVENT)
+        .await
+        .unwrap();
+    let last = stop(&mut certhound).await;
+    let describe = certhound.describe("after the refused reload");
+    assert!(findings_for(&mut certhound, BRAND).is_empty(), "{describe}");
+    assert_eq!(certhound.findings().len(), 1, "{describe}");
+    assert_eq!(event_u64(&last, "rules_reload_errors"), Some(1), "{last}");
+    assert_eq!(event_u64(&last, "rules_reloads"), Some(0), "{last}");
+    assert_eq!(event_u64(&last, "certificates"), Some(2), "{last}");
+    assert!(certhound.events(RELOADED).is_empty(), "{describe}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_file_is_refused_and_its_fix_picked_up() {
+    let server = FakeCertstream::start(vec![Step::Gate, Step::text(lite(&[BRAND], 1))]).await;
+    let c = config(&server);
+    let mut certhound = start(&c, c.render(), &[]).await;
+    let path = config_file(&certhound);
+
+    // Half an edit: not TOML.
+    replace(&path, &format!("{}[matcher\nkeywords = [", c.render()));
+    let refused = certhound
+        .wait_for_events(REFUSED, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    let r = &refused[0];
+    assert_eq!(field(r, "trigger"), "config file changed", "{r}");
+    assert!(field(r, "error").contains("not valid TOML"), "{r}");
+
+    let mut fixed = c.clone();
+    fixed.set("matcher", "keywords", r#"["paypal", "zzqbrand"]"#);
+    replace(&path, &fixed.render());
+    certhound
+        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    server.release();
+    certhound
+        .wait_for_findings(&[BRAND], timeouts::EVENT)
+        .await
+        .unwrap();
+    let last = stop(&mut certhound).await;
+    assert_eq!(event_u64(&last, "rules_reload_errors"), Some(1), "{last}");
+    assert_eq!(event_u64(&last, "rules_reloads"), Some(1), "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_key_outside_matcher_needs_a_restart() {
+    let server = FakeCertstream::start(vec![]).await;
+    let c = config(&server);
+    let mut certhound = start(&c, c.render(), &[]).await;
+
+    let mut changed = c.clone();
+    changed.set_str("dedupe", "window", "3h");
+    changed.set_str("watch", "ping_interval", "7s");
+    replace(&config_file(&certhound), &changed.render());
+    let warned = certhound
+        .wait_for_events(NEEDS_RESTART, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    let w = &warned[0];
+    assert_eq!(w["level"], "WARN", "{w}");
+    assert_eq!(
+        field(w, "keys"),
+        "dedupe.window, watch.ping_interval",
+        "{w}"
+    );
+    // The rules are rebuilt all the same (nothing of them changed).
+    let reloaded = certhound
+        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(field(&reloaded[0], "changed"), "none", "{}", reloaded[0]);
+    stop(&mut certhound).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_allowlist_file_triggers_a_reload() {
+    let server = FakeCertstream::start(vec![]).await;
+    let mut c = config(&server);
+    let allow = c.path("allowlist.txt");
+    std::fs::write(&allow, "# extra allowlisted registrable domains\n").unwrap();
+    c.set_str("matcher", "allowlist_file", allow.to_str().unwrap());
+    let mut certhound = start(&c, c.render(), &[]).await;
+
+    replace(
+        &allow,
+        "# extra allowlisted registrable domains\nzzqbrand-login.example\n",
+    );
+    let reloaded = certhound
+        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    let r = &reloaded[0];
+    assert_eq!(field(r, "trigger"), "allowlist file changed", "{r}");
+    assert_eq!(field(r, "changed"), "none", "{r}");
+    stop(&mut certhound).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_without_a_config_file_rebuilds_from_defaults_and_environment() {
+    let server = FakeCertstream::start(vec![]).await;
+    let store = tempfile::tempdir().unwrap();
+    let store_path = store.path().join("certhound.redb");
+    let url = server.url();
+    let mut certhound = CerthoundCommand::new()
+        .env("CERTHOUND_WATCH__FEED_URL", url.as_str())
+        .env("CERTHOUND_STORE__PATH", store_path.to_str().unwrap())
+        .env("CERTHOUND_NOTIFY__JSONL__PATH", "-")
+        .env("CERTHOUND_ENRICH__ENABLED", "false")
+        .env("CERTHOUND_LOG__FORMAT", "json")
+        .env("CERTHOUND_MATCHER__KEYWORDS", r#"["paypal", "zzqbrand"]"#)
+        .arg("watch")
+        .spawn();
+    let ready = certhound
+        .wait_for_events(READY, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(
+        field(&ready[0], "config"),
+        "embedded defaults",
+        "{}",
+        ready[0]
+    );
+    certhound.send_signal(libc::SIGHUP);
+    let reloaded = certhound
+        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    let r = &reloaded[0];
+    assert_eq!(field(r, "trigger"), "SIGHUP", "{r}");
+    assert_eq!(field(r, "changed"), "none", "{r}");
+    assert_eq!(
+        event_u64(r, "keywords"),
+        Some(2),
+        "the override applies: {r}"
+    );
+    let last = stop(&mut certhound).await;
+    assert_eq!(event_u64(&last, "rules_reloads"), Some(1), "{last}");
+}
