@@ -9,6 +9,7 @@ mod explain;
 mod findings;
 mod logging;
 mod lookup;
+mod reload;
 mod server;
 mod supervision;
 mod test_notify;
@@ -222,7 +223,7 @@ fn main() {
         }
         Command::Run => {
             logging::init(&cfg.log);
-            watch::run(cfg, watch::Source::Run)
+            watch::run(cfg, path, watch::Source::Run)
         }
         Command::TestNotify => {
             logging::init(&cfg.log);
@@ -263,11 +264,11 @@ fn main() {
                 }
             }
             logging::init(&cfg.log);
-            watch::run(cfg, watch::Source::Feed)
+            watch::run(cfg, path, watch::Source::Feed)
         }
         Command::Replay { file, enrich } => {
             logging::init(&cfg.log);
-            watch::run(cfg, watch::Source::Replay { path: file, enrich })
+            watch::run(cfg, path, watch::Source::Replay { path: file, enrich })
         }
     };
     std::process::exit(code);

@@ -23,7 +23,6 @@
 use certhound_actors::metrics::Metrics;
 use certhound_actors::rules::{RuleSet, SharedRules};
 use certhound_config::{Config, MatcherConfig};
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,42 +33,6 @@ use tokio_util::sync::CancellationToken;
 /// Kubernetes ConfigMap (or any atomic `..data` switch) replaces a file is not a write to the
 /// watched file. Two `stat` calls every 2 s cost nothing. (A config key for it will come later.)
 pub const RELOAD_POLL: Duration = Duration::from_secs(2);
-
-/// The config file this process was started with, as `main.rs` reads it with clap: the last
-/// `--config FILE` / `--config=FILE` / `-c FILE` / `-cFILE` on the command line (before or after
-/// the subcommand, as the option is global), else `CERTHOUND_CONFIG`; `None` for the embedded
-/// defaults.
-///
-/// Only needed because [`crate::watch::run`] is not handed the path; `watch::run_with_config`
-/// takes it directly.
-pub fn config_path_from_command_line() -> Option<PathBuf> {
-    config_path_in(
-        std::env::args_os().skip(1),
-        std::env::var_os("CERTHOUND_CONFIG"),
-    )
-}
-
-fn config_path_in(
-    args: impl IntoIterator<Item = OsString>,
-    env: Option<OsString>,
-) -> Option<PathBuf> {
-    let mut found = None;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let Some(s) = arg.to_str() else { continue };
-        if s == "--" {
-            break;
-        }
-        if s == "--config" || s == "-c" {
-            found = args.next().map(PathBuf::from);
-        } else if let Some(v) = s.strip_prefix("--config=") {
-            found = Some(PathBuf::from(v));
-        } else if let Some(v) = s.strip_prefix("-c").filter(|v| !v.is_empty()) {
-            found = Some(PathBuf::from(v.strip_prefix('=').unwrap_or(v)));
-        }
-    }
-    found.or_else(|| env.filter(|e| !e.is_empty()).map(PathBuf::from))
-}
 
 /// What identifies one version of a file: a rewrite changes the modification time (and
 /// usually the size), a replacement by rename or symlink swap the inode.
@@ -426,37 +389,6 @@ fn refused(trigger: &str, r: Refused, metrics: &Metrics) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn config_path_as_clap_reads_it() {
-        let p = |a: &[&str], env: Option<&str>| config_path_in(args(a), env.map(OsString::from));
-        assert_eq!(
-            p(&["--config", "a.toml", "watch"], None),
-            Some("a.toml".into())
-        );
-        assert_eq!(
-            p(&["watch", "--config=b.toml"], None),
-            Some("b.toml".into())
-        );
-        assert_eq!(p(&["-c", "c.toml", "run"], None), Some("c.toml".into()));
-        assert_eq!(p(&["-cd.toml", "run"], None), Some("d.toml".into()));
-        assert_eq!(p(&["-c=e.toml", "run"], None), Some("e.toml".into()));
-        // The command line wins over the environment, which is used without it.
-        assert_eq!(
-            p(&["-c", "f.toml", "run"], Some("env.toml")),
-            Some("f.toml".into())
-        );
-        assert_eq!(
-            p(&["watch", "--feed", "ws://x/"], Some("env.toml")),
-            Some("env.toml".into())
-        );
-        assert_eq!(p(&["watch"], Some("")), None);
-        assert_eq!(p(&["replay", "--", "--config"], None), None);
-    }
 
     #[test]
     fn changed_keys_are_named() {

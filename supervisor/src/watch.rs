@@ -13,8 +13,7 @@
 //! after the next start. Then the final `metrics` event is logged and the process exits 0.
 
 // Declared here rather than in main.rs (owned elsewhere for now): `supervisor/src/reload.rs`.
-#[path = "reload.rs"]
-mod reload;
+use crate::reload;
 
 use crate::logging::log_metrics;
 use crate::supervision::Supervisor;
@@ -68,13 +67,7 @@ pub enum Source {
 
 /// Runs the watch pipeline until shutdown; returns the process exit code. The rules are
 /// reloaded from the config file the command line names (see [`reload`]).
-pub fn run(cfg: Config, source: Source) -> i32 {
-    run_with_config(cfg, reload::config_path_from_command_line(), source)
-}
-
-/// [`run`] for a `cfg` loaded from `config_file` (`None`: the embedded defaults), which rule
-/// reloads read again.
-pub fn run_with_config(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
+pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
     let rules = match RuleSet::new(&cfg.matcher) {
         Ok(r) => rules::shared(r),
         Err(e) => {

@@ -437,10 +437,10 @@ impl RuleSet {
                         });
                     }
                     Pattern::Word(i) => {
-                        if cut.is_boundary(end) || inflected_to_boundary(bytes, start, end, cut) {
-                            if !found_words.contains(&i) {
-                                found_words.push(i);
-                            }
+                        if (cut.is_boundary(end) || inflected_to_boundary(bytes, start, end, cut))
+                            && !found_words.contains(&i)
+                        {
+                            found_words.push(i);
                         }
                     }
                 }
