@@ -2,7 +2,7 @@
 //! `tests/fixtures/domains/labelled.tsv` (2,988 phishing and 2,736 benign host names from
 //! wesleyraptor/streamingphish, Apache-2.0). Every name is judged alone, as the matcher does:
 //! rules, then the allowlist on its registrable domain. The figures are printed; the floors
-//! asserted are below them, so that a change that breaks detection fails here.
+//! asserted are just below them, so that a change that weakens detection fails here.
 
 use certhound_actors::rules::{CertContext, RuleSet};
 use certhound_config::MatcherConfig;
@@ -54,6 +54,32 @@ fn default_rules_on_the_labelled_set() {
     }
     assert_eq!(tp + fn_, 2988);
     assert_eq!(fp + tn, 2736);
-    assert!(recall >= 0.93, "recall {recall:.3}");
-    assert!(precision >= 0.95, "precision {precision:.3}");
+    // Measured 2026-12: recall 0.978, precision 0.993, 0.8 % of benign names flagged.
+    assert!(recall >= 0.97, "recall {recall:.3}");
+    assert!(precision >= 0.985, "precision {precision:.3}");
+    assert!(fp_rate <= 0.012, "benign flagged {fp_rate:.3}");
+}
+
+/// The most popular sites must not alert: each would be an alert on every certificate renewal
+/// of theirs. `top-sites.txt` is the Moz Top 500 (npm `top-sites`, MIT). A name that is not a
+/// domain (the list has one truncated entry) must not alert either.
+#[test]
+fn no_popular_site_alerts() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/domains/top-sites.txt"
+    );
+    let text = std::fs::read_to_string(path).expect("top sites");
+    let rules = RuleSet::new(&MatcherConfig::default()).unwrap();
+    let names: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(names.len(), 500);
+    let alerting: Vec<String> = names
+        .iter()
+        .filter_map(|n| {
+            let a = rules.assess(n, CertContext::default());
+            a.alerts_at(rules.threshold())
+                .then(|| format!("{n} ({:.2}: {})", a.score, a.rules.join(", ")))
+        })
+        .collect();
+    assert!(alerting.is_empty(), "popular sites alerting: {alerting:#?}");
 }

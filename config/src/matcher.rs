@@ -69,7 +69,10 @@ pub struct Weights {
     /// A brand is a whole label: the registrable domain's under another suffix (`paypal.xyz`)
     /// or a subdomain label of another domain (`paypal.com.evil.example`).
     pub brand_label: f64,
-    /// A brand is one word of a longer label (`paypal-secure`, `securepaypal`).
+    /// A brand is a whole part of a label between hyphens (`paypal-secure`, `my-paypal-help`):
+    /// spelled out on purpose, so it counts as much as a whole label by default.
+    pub brand_part: f64,
+    /// A brand is one word glued into a longer label (`securepaypal`, `paypal2`).
     pub brand_word: f64,
     /// Factor applied to the two above for common keywords (see `common_keywords`).
     pub common_keyword: f64,
@@ -108,6 +111,7 @@ impl Default for Weights {
     fn default() -> Self {
         Weights {
             brand_label: 1.0,
+            brand_part: 1.0,
             brand_word: 0.7,
             common_keyword: 0.8,
             lookalike: 1.0,
@@ -217,6 +221,7 @@ impl MatcherConfig {
         let w = &self.weights;
         for (key, v) in [
             ("brand_label", w.brand_label),
+            ("brand_part", w.brand_part),
             ("brand_word", w.brand_word),
             ("common_keyword", w.common_keyword),
             ("lookalike", w.lookalike),
@@ -401,6 +406,7 @@ pub const DEFAULT_KEYWORDS: &[&str] = &[
     "fedex",
     "royalmail",
     "correos",
+    "correios",
     "laposte",
     "usps",
     "hmrc",
@@ -479,6 +485,7 @@ pub const DEFAULT_ALLOWLIST: &[&str] = &[
     "amazonaws.com",
     "amazontrust.com",
     "media-amazon.com",
+    "ssl-images-amazon.com",
     "ebay.*",
     "ebayimg.com",
     "mercadolibre.*",
@@ -523,6 +530,7 @@ pub const DEFAULT_ALLOWLIST: &[&str] = &[
     "docusign.net",
     "adobe.com",
     "adobelogin.com",
+    "adobe.io",
     "wetransfer.com",
     "linkedin.com",
     "facebook.com",
@@ -579,6 +587,7 @@ pub const DEFAULT_ALLOWLIST: &[&str] = &[
     "fedex.com",
     "royalmail.com",
     "correos.es",
+    "correios.com.br",
     "laposte.fr",
     "laposte.net",
     "usps.com",
@@ -593,6 +602,8 @@ pub const DEFAULT_ALLOWLIST: &[&str] = &[
     "discord.gg",
     "discordapp.com",
     "telegram.org",
+    "telegram.me",
+    "telegra.ph",
     "t.me",
     "youtube.*",
     "youtu.be",

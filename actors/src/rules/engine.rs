@@ -414,8 +414,14 @@ impl RuleSet {
                         }
                         let brand = &self.brands[b as usize];
                         let whole = m.start() == 0 && m.end() == compact.len();
+                        // Between hyphens or a label's ends, with no hyphen inside.
+                        let part = (start == 0 || bytes[start - 1] == b'-')
+                            && (end == bytes.len() || bytes[end] == b'-')
+                            && !bytes[start..end].contains(&b'-');
                         let (kind, base) = if whole {
                             (TermKind::BrandLabel, w.brand_label)
+                        } else if part {
+                            (TermKind::BrandPart, w.brand_part)
                         } else {
                             (TermKind::BrandWord, w.brand_word)
                         };
@@ -734,17 +740,22 @@ fn has_digit_run(s: &str, n: usize) -> bool {
 
 /// The public suffix of a lowercase ASCII name (`co.uk`), from the Public Suffix List.
 fn public_suffix(ascii: &str) -> Option<&str> {
-    if ascii.is_empty() || !ascii.is_ascii() {
+    if !is_domain_shaped(ascii) {
         return None;
     }
     psl::suffix_str(ascii)
 }
 
 /// The registrable domain (eTLD+1) of a lowercase ASCII name, from the Public Suffix List.
-/// `None` for a bare public suffix or an empty name.
+/// `None` for a bare public suffix, an empty name or one with an empty label (`a..com`).
 pub fn registrable_domain(ascii: &str) -> Option<&str> {
-    if ascii.is_empty() || !ascii.is_ascii() {
+    if !is_domain_shaped(ascii) {
         return None;
     }
     psl::domain_str(ascii)
+}
+
+/// ASCII, not empty, and no empty label: a name a certificate could carry.
+fn is_domain_shaped(ascii: &str) -> bool {
+    !ascii.is_empty() && ascii.is_ascii() && !ascii.split('.').any(str::is_empty)
 }

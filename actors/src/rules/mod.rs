@@ -24,6 +24,9 @@ pub mod lookalike;
 pub mod score;
 pub mod words;
 
+#[cfg(test)]
+mod tests;
+
 pub use engine::{registrable_domain, RuleSet, Scratch};
 pub use score::{Term, TermKind};
 

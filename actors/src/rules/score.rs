@@ -7,6 +7,7 @@ use serde::Serialize;
 #[serde(rename_all = "snake_case")]
 pub enum TermKind {
     BrandLabel,
+    BrandPart,
     BrandWord,
     Lookalike,
     Homoglyph,
@@ -26,6 +27,7 @@ impl TermKind {
     pub fn key(self) -> &'static str {
         match self {
             TermKind::BrandLabel => "brand_label",
+            TermKind::BrandPart => "brand_part",
             TermKind::BrandWord => "brand_word",
             TermKind::Lookalike => "lookalike",
             TermKind::Homoglyph => "homoglyph",
