@@ -53,7 +53,8 @@ pub struct MatcherConfig {
     /// Substrings of the issuer (organisation or common name) of free, automated CAs; a
     /// certificate from one adds `weights.free_ca` to its names.
     pub free_ca_issuers: Vec<String>,
-    /// Brands at least this long (after folding) have typo look-alikes: one edit away.
+    /// Brands at least this long (after folding) have typo look-alikes: one edit away. Labels
+    /// (or parts between hyphens) shorter than this are never look-alikes.
     pub lookalike_min_length: usize,
     /// Brands at least this long are also matched two edits away.
     pub lookalike_two_edits_length: usize,
@@ -105,6 +106,11 @@ pub struct Weights {
     pub digits: f64,
     /// A long random-looking label (high character entropy, few vowels).
     pub random_label: f64,
+    /// Without a brand or look-alike, the structural terms (subdomain, com/net/org word,
+    /// nesting, free CA, hyphens, digits, random label) add at most this together: a
+    /// suspicious word in a long generated host name (`76update.admin.34-54-1-2.sslip.io`) is
+    /// no phish. The risky TLD term is not capped.
+    pub unbranded_structure_cap: f64,
 }
 
 impl Default for Weights {
@@ -127,6 +133,7 @@ impl Default for Weights {
             hyphens: 0.2,
             digits: 0.1,
             random_label: 0.15,
+            unbranded_structure_cap: 0.4,
         }
     }
 }
@@ -236,6 +243,7 @@ impl MatcherConfig {
             ("hyphens", w.hyphens),
             ("digits", w.digits),
             ("random_label", w.random_label),
+            ("unbranded_structure_cap", w.unbranded_structure_cap),
         ] {
             if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
                 return Err(ConfigError::key_error(
@@ -472,6 +480,7 @@ pub const DEFAULT_SUSPICIOUS_WORDS: &[&str] = &[
     "clave",
     "verificar",
     "actualizar",
+    "cliente",
     "soporte",
     "banca",
 ];

@@ -68,9 +68,56 @@ pub fn is_benign(name: &str) -> bool {
     keyword_hits(name).is_empty() && suspicious_hits(name).len() < DEFAULT_MIN_SUSPICIOUS_WORDS
 }
 
-/// Whether `name` contains neither a keyword nor any suspicious word at all.
+/// Whether `name` contains neither a keyword nor any suspicious word at all, and no label or
+/// part of one between hyphens is a possible typo of a keyword (see [`near_keyword`]).
 pub fn is_squeaky_clean(name: &str) -> bool {
-    keyword_hits(name).is_empty() && suspicious_hits(name).is_empty()
+    keyword_hits(name).is_empty()
+        && suspicious_hits(name).is_empty()
+        && near_keyword(name).is_none()
+}
+
+/// A default keyword of 5 letters or more that a label of `name` (or a part between hyphens, or
+/// the label without its hyphens) of 5 letters or more is within 2 edits of: what a look-alike
+/// matcher could take for a typo. Generous on purpose (certhound allows 1 edit below 10 letters).
+pub fn near_keyword(name: &str) -> Option<&'static str> {
+    let lower = name.to_lowercase();
+    let mut parts: Vec<String> = Vec::new();
+    for label in lower.split('.') {
+        parts.push(label.replace('-', ""));
+        parts.extend(label.split('-').map(str::to_string));
+    }
+    DEFAULT_KEYWORDS.iter().copied().find(|k| {
+        let k = k.replace('-', "");
+        k.len() >= 5
+            && parts
+                .iter()
+                .any(|p| p.len() >= 5 && p.len().abs_diff(k.len()) <= 2 && edits(p, &k) <= 2)
+    })
+}
+
+/// Optimal string alignment distance (insertions, deletions, substitutions, adjacent swaps).
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The ASCII (punycode, `xn--`) form of a domain name.
@@ -176,6 +223,11 @@ mod tests {
         assert!(!is_benign("secure-login.example"));
         assert!(is_benign("update.example"));
         assert!(!is_squeaky_clean("update.example"));
+        assert_eq!(near_keyword("du.verizo.io"), Some("verizon"));
+        assert_eq!(near_keyword("gu.govuka.com"), Some("gov-uk"));
+        assert_eq!(near_keyword("pay-pall.com"), Some("paypal"));
+        assert_eq!(near_keyword("dobe.net"), None, "4 letters");
+        assert!(is_squeaky_clean("sorufa.io"));
     }
 
     #[test]

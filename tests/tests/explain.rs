@@ -41,6 +41,35 @@ async fn innocent_name_matches_no_rule() {
     let out = explain("example.org").await;
     let d = out.describe();
     assert_eq!(out.code(), Some(0), "{d}");
-    assert!(out.stdout_text().contains("no rule matched"), "{d}");
+    assert!(
+        out.stdout_text()
+            .contains("no finding: no brand, look-alike or suspicious word"),
+        "{d}"
+    );
     assert!(!out.stdout_text().contains("keyword:"), "{d}");
+}
+
+#[tokio::test]
+async fn a_look_alike_shows_its_terms_score_and_threshold() {
+    let out = explain("paypla-secure.com").await;
+    let d = out.describe();
+    assert_eq!(out.code(), Some(0), "{d}");
+    let text = out.stdout_text();
+    assert!(
+        text.contains("lookalike paypal (1 edit in paypla) +1.00"),
+        "{d}"
+    );
+    assert!(text.contains("suspicious_word secure +0.50"), "{d}");
+    assert!(text.contains("score:        1.50 (threshold 1.00)"), "{d}");
+    assert!(text.contains("verdict:      finding: score 1.50"), "{d}");
+}
+
+#[tokio::test]
+async fn a_common_keyword_alone_is_below_the_threshold() {
+    let out = explain("chase88.com").await;
+    let d = out.describe();
+    assert_eq!(out.code(), Some(0), "{d}");
+    let text = out.stdout_text();
+    assert!(text.contains("chase (common word)"), "{d}");
+    assert!(text.contains("is below the threshold 1.00"), "{d}");
 }

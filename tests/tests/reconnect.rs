@@ -31,7 +31,7 @@ const PLANTED: [&str; 4] = [
     "paypal-account-recovery.com",
     "netflix-payment-failed.net",
     "coinbase-secure-login.org",
-    "dhl-express-customs.info",
+    "dhl-express-delivery.info",
 ];
 
 fn config(server: &FakeCertstream) -> TestConfig {

@@ -116,7 +116,7 @@ async fn second_watch_on_a_store_in_use_exits_74_and_the_first_keeps_working() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn findings_reads_the_store_of_a_running_watch() {
-    let domains = ["paypal-running-store.com", "banco-running-store.net"];
+    let domains = ["paypal-running-store.com", "banco-running-seguro.net"];
     let server = FakeCertstream::start(vec![
         Step::text(certhound_tests::messages::lite(&[domains[0]], 1)),
         Step::text(certhound_tests::messages::full(&[domains[1]], 2)),

@@ -209,7 +209,7 @@ async fn a_429_waits_retry_after_and_every_alert_arrives_once() {
     let domains = [
         "paypal-tg-throttled.com",
         "amazon-tg-throttled.net",
-        "banco-tg-throttled.com",
+        "banco-seguro-tg-throttled.com",
     ];
     let server = FakeCertstream::start(feed_of(&domains)).await;
     let tg = FakeTelegram::start().await;
@@ -356,7 +356,7 @@ async fn the_chats_rate_is_kept() {
     let domains = [
         "paypal-tg-rate1.com",
         "netflix-tg-rate2.com",
-        "banco-tg-rate3.com",
+        "banco-seguro-tg-rate3.com",
         "coinbase-tg-rate4.com",
         "amazon-tg-rate5.com",
     ];

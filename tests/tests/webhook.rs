@@ -151,7 +151,7 @@ async fn a_400_fails_for_good_and_the_others_are_delivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_500s_then_accepted() {
-    let domain = "banco-hook-retry.com";
+    let domain = "banco-seguro-retry.com";
     let server = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
     let sink = WebhookSink::with_rules(vec![Rule::first(2, Reply::status(500))]).await;
     let config = config(&server, &sink);

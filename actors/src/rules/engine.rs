@@ -56,6 +56,8 @@ pub struct RuleSet {
     lookalikes: LookalikeIndex,
     /// Look-alike id → brand index.
     lookalike_brand: Vec<u32>,
+    /// Labels shorter than this are never look-alikes (`matcher.lookalike_min_length`).
+    lookalike_min_length: usize,
     lexicon: Lexicon,
     allow_exact: FxHashSet<String>,
     allow_any_suffix: FxHashSet<String>,
@@ -218,6 +220,7 @@ impl RuleSet {
             configured,
             lookalikes,
             lookalike_brand,
+            lookalike_min_length: cfg.lookalike_min_length,
             lexicon,
             allow_exact,
             allow_any_suffix,
@@ -315,10 +318,10 @@ impl RuleSet {
             nears,
             ..
         } = scratch;
-        nears.clear();
+        let mut near = false;
         for label in folded.split(|b| *b == b'.') {
-            self.label_lookalikes(label, part, nears);
-            if !nears.is_empty() {
+            self.label_lookalikes(label, part, nears, |_, _| near = true);
+            if near {
                 return true;
             }
         }
@@ -326,25 +329,41 @@ impl RuleSet {
     }
 
     /// Look-alikes of brands in one label: the label, its parts between hyphens, and the label
-    /// without hyphens (`pay-pal`, hyphenation). Appends to `out`.
-    fn label_lookalikes(&self, label: &[u8], part: &mut Vec<u8>, out: &mut Vec<Near>) {
+    /// without hyphens (`pay-pal`, hyphenation). `visit` gets each candidate that is near a
+    /// brand, with the brands it is near (`nears` is the scratch space for those).
+    fn label_lookalikes(
+        &self,
+        label: &[u8],
+        part: &mut Vec<u8>,
+        nears: &mut Vec<Near>,
+        mut visit: impl FnMut(&[u8], &[Near]),
+    ) {
         if !self.lookalikes.may_match_len(label.len()) && !label.contains(&b'-') {
             return;
         }
-        let probe = |s: &[u8], out: &mut Vec<Near>| {
-            if self.lookalikes.may_match_len(s.len()) && !self.is_ordinary(s) {
-                self.lookalikes.find(s, out);
+        // A candidate shorter than the shortest brand with look-alikes is no look-alike:
+        // four letters one edit from a five-letter brand are mostly other names (`dobe`, `fede`).
+        let mut probe = |s: &[u8], nears: &mut Vec<Near>| {
+            if s.len() >= self.lookalike_min_length
+                && self.lookalikes.may_match_len(s.len())
+                && !self.is_ordinary(s)
+            {
+                nears.clear();
+                self.lookalikes.find(s, nears);
+                if !nears.is_empty() {
+                    visit(s, nears);
+                }
             }
         };
         if label.contains(&b'-') {
             part.clear();
             part.extend(label.iter().filter(|b| **b != b'-'));
-            probe(part, out);
+            probe(part, nears);
             for p in label.split(|b| *b == b'-') {
-                probe(p, out);
+                probe(p, nears);
             }
         } else {
-            probe(label, out);
+            probe(label, nears);
         }
     }
 
@@ -451,24 +470,25 @@ impl RuleSet {
                     }
                 }
             }
-            scratch.nears.clear();
-            self.label_lookalikes(bytes, &mut scratch.part, &mut scratch.nears);
-            for n in &scratch.nears {
-                let b = self.lookalike_brand[n.brand as usize];
-                let factor = if n.edits == 1 { 1.0 } else { 0.8 };
-                brand_hits.push(BrandHit {
-                    brand: b,
-                    kind: TermKind::Lookalike,
-                    weight: w.lookalike * factor,
-                    detail: format!(
-                        "{} ({} edit{} in {label})",
-                        self.brands[b as usize].name,
-                        n.edits,
-                        if n.edits == 1 { "" } else { "s" }
-                    ),
-                    in_subdomain,
-                });
-            }
+            self.label_lookalikes(bytes, &mut scratch.part, &mut scratch.nears, |c, nears| {
+                let candidate = String::from_utf8_lossy(c);
+                for n in nears {
+                    let b = self.lookalike_brand[n.brand as usize];
+                    let factor = if n.edits == 1 { 1.0 } else { 0.8 };
+                    brand_hits.push(BrandHit {
+                        brand: b,
+                        kind: TermKind::Lookalike,
+                        weight: w.lookalike * factor,
+                        detail: format!(
+                            "{} ({} edit{} in {candidate})",
+                            self.brands[b as usize].name,
+                            n.edits,
+                            if n.edits == 1 { "" } else { "s" }
+                        ),
+                        in_subdomain,
+                    });
+                }
+            });
         }
 
         // The best hit of each brand, strongest brands first; at most two brands count.
@@ -533,8 +553,18 @@ impl RuleSet {
             })
         };
         let content = !terms.is_empty();
+        // Structure strengthens a brand; without one it is capped (see the weight's doc).
+        let branded = !best.is_empty();
+        let mut unbranded_structure = 0.0;
         if content {
             let mut add = |on: bool, kind: TermKind, detail: String, weight: f64| {
+                let capped = !branded && !matches!(kind, TermKind::Homoglyph | TermKind::RiskyTld);
+                if capped {
+                    if !on || unbranded_structure + weight > w.unbranded_structure_cap + 1e-9 {
+                        return;
+                    }
+                    unbranded_structure += weight;
+                }
                 if on && weight > 0.0 {
                     terms.push(Term {
                         kind,

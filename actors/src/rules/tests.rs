@@ -201,3 +201,21 @@ fn allowlist_file_entries_count_and_bad_lines_are_named() {
     cfg.allowlist_file = dir.path().join("missing").display().to_string();
     assert!(RuleSet::new(&cfg).is_err());
 }
+
+#[test]
+fn structure_alone_does_not_make_a_suspicious_word_a_finding() {
+    // A real CT name: a cPanel host under a wildcard-DNS service, one suspicious word in it.
+    let name = "whm.990754www.8064whm.76update.admin.en.34-54-124-199.sslip.io";
+    let rules = defaults();
+    let a = rules.assess(name, CertContext::default());
+    assert!(!a.alerts_at(rules.threshold()), "{a:?}");
+    let mut cfg = MatcherConfig::default();
+    cfg.weights.unbranded_structure_cap = 1.0;
+    let uncapped = RuleSet::new(&cfg).unwrap();
+    assert!(alerts(&uncapped, name), "{:?}", uncapped.explain(name));
+    // With a brand the structure counts in full.
+    assert!(alerts(
+        &rules,
+        "paypal.com.76update.admin.en.34-54-124-199.sslip.io"
+    ));
+}
