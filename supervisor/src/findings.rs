@@ -46,6 +46,8 @@ pub fn run(cfg: &Config, since: Option<u64>, json: bool) -> i32 {
                 "domain": r.finding.domain,
                 "registrable_domain": r.finding.registrable_domain,
                 "rules": r.finding.rules,
+                "score": r.finding.score,
+                "terms": r.finding.terms,
                 "channels": channels,
             });
             println!("{line}");
@@ -53,8 +55,8 @@ pub fn run(cfg: &Config, since: Option<u64>, json: bool) -> i32 {
         return 0;
     }
     println!(
-        "{:<24}  {:<40}  {:<28}  delivery",
-        "detected", "domain", "rules"
+        "{:<24}  {:<40}  {:>5}  {:<28}  delivery",
+        "detected", "domain", "score", "rules"
     );
     for r in &records {
         let f = &r.finding;
@@ -64,9 +66,10 @@ pub fn run(cfg: &Config, since: Option<u64>, json: bool) -> i32 {
             .map(|c| format!("{}={}", c.channel, c.state))
             .collect();
         println!(
-            "{:<24}  {:<40}  {:<28}  {}",
+            "{:<24}  {:<40}  {:>5.2}  {:<28}  {}",
             f.detected_at,
             f.domain,
+            f.score,
             f.rules.join(","),
             states.join(" ")
         );

@@ -109,6 +109,16 @@ pub async fn stored_findings(config: &TestConfig) -> Vec<Value> {
             let v: Value = serde_json::from_str(l)
                 .unwrap_or_else(|e| panic!("findings --json line is not JSON ({e}): {l}\n{d}"));
             assert!(v.is_object(), "not an object: {l}\n{d}");
+            // Every finding says why it alerted: a score at or above the default threshold
+            // and the terms that make it up.
+            assert!(
+                v["score"].as_f64().is_some_and(|s| s >= 1.0),
+                "score: {l}\n{d}"
+            );
+            assert!(
+                v["terms"].as_array().is_some_and(|t| !t.is_empty()),
+                "terms: {l}\n{d}"
+            );
             v
         })
         .collect()

@@ -1,7 +1,7 @@
 //! One message per finding, the same content on every human channel (Telegram, email): the date
 //! of the finding, the domain, CDu (date of the last registration change) and Delta (days since
-//! it), the urlscan result and screenshot links or why there are none, the rules that matched and
-//! the certificate's issuer. Rendered as plain text (email) or Telegram HTML, where every dynamic
+//! it), the urlscan result and screenshot links or why there are none, the rules that matched,
+//! the score with its terms, and the certificate's issuer. Rendered as plain text (email) or Telegram HTML, where every dynamic
 //! value is escaped so that a hostile name or issuer cannot inject markup.
 
 use crate::finding::Finding;
@@ -94,6 +94,13 @@ pub fn message(f: &Finding, enrich_on: bool, scan_on: bool) -> Message {
         rules.push_str(" (look-alike characters)");
     }
     lines.push(line("Rules", rules));
+    // Why it scored: the terms, strongest first (a finding of an older store has none).
+    if !f.terms.is_empty() {
+        lines.push(line(
+            "Score",
+            format!("{:.2} = {}", f.score, f.terms.join(", ")),
+        ));
+    }
     if let Some(i) = &f.cert.issuer {
         lines.push(line("Issuer", i.clone()));
     }
@@ -227,6 +234,17 @@ mod tests {
         assert!(html.contains("<b>CDu:</b> 2026-11-25"), "{html}");
         assert!(html.contains("<b>Delta:</b> 3 days"), "{html}");
         assert!(html.contains("<a href=\"https://urlscan.io/screenshots/u.png\">screenshot</a>"));
+        assert!(
+            html.contains(
+                "<b>Score:</b> 1.45 = brand_word paypal +0.70, suspicious_word verify +0.45"
+            ),
+            "{html}"
+        );
+        let text = message(&finding(), true, true).to_text();
+        assert!(
+            text.contains("Score: 1.45 = brand_word paypal +0.70, suspicious_word verify +0.45"),
+            "{text}"
+        );
     }
 
     #[test]
