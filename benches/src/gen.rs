@@ -7,6 +7,37 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 /// A small xorshift PRNG: reproducible runs without a dependency.
+/// `n` host names of consonant-vowel syllables (`h12.kadobeti.net`, `www.sorufa.io`): the
+/// shape of most CT names, which hold no brand.
+pub fn host_names(n: usize) -> Vec<String> {
+    const C: &[u8] = b"bdfgklnprstvz";
+    const V: &[u8] = b"aeiou";
+    const TLDS: &[&str] = &["com", "net", "org", "de", "io", "co.uk", "com.br"];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let label = |seed: &mut u64, syllables: u64| -> String {
+        let k = 2 + next(seed) % syllables;
+        (0..k)
+            .flat_map(|_| {
+                [
+                    C[(next(seed) % C.len() as u64) as usize] as char,
+                    V[(next(seed) % V.len() as u64) as usize] as char,
+                ]
+            })
+            .collect()
+    };
+    (0..n)
+        .map(|i| {
+            let base = label(&mut seed, 4);
+            let tld = TLDS[(next(&mut seed) % TLDS.len() as u64) as usize];
+            match i % 3 {
+                0 => format!("www.{base}.{tld}"),
+                1 => format!("h{i}.{}.{base}.{tld}", label(&mut seed, 2)),
+                _ => format!("{base}.{tld}"),
+            }
+        })
+        .collect()
+}
+
 pub fn next(state: &mut u64) -> u64 {
     let mut x = *state;
     x ^= x << 13;

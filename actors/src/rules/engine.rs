@@ -72,6 +72,7 @@ pub struct RuleSet {
 pub struct Scratch {
     folded: Vec<u8>,
     part: Vec<u8>,
+    part2: Vec<u8>,
     nears: Vec<Near>,
     cut: Cut,
 }
@@ -261,7 +262,9 @@ impl RuleSet {
         scratch: &mut Scratch,
     ) -> Verdict {
         name.fold_into(&mut scratch.folded);
-        if !self.may_hit(scratch) {
+        // The score is rounded to hundredths: a bound just below the threshold may still round
+        // up to it.
+        if !self.may_hit(scratch) || self.score_bound(name, ctx, scratch) + 0.006 < self.threshold {
             return Verdict::Clean;
         }
         let a = self.assess_folded(name, ctx, scratch, None);
@@ -326,6 +329,135 @@ impl RuleSet {
             }
         }
         false
+    }
+
+    /// An upper bound of the score of a name that passed [`Self::may_hit`], without cutting
+    /// labels into words (the costly step): every brand or suspicious-word substring counts as
+    /// if it stood at word boundaries with its strongest weight, every look-alike as one edit
+    /// away, and the structural terms that need the words (random label, brand in a subdomain)
+    /// as present. Most names with a substring hit (`booking` holds the common keyword `ing`,
+    /// `onlineservices` two weak words) stay below the threshold here and are done.
+    fn score_bound(
+        &self,
+        name: &Normalised<'_>,
+        ctx: CertContext<'_>,
+        scratch: &mut Scratch,
+    ) -> f64 {
+        let w = &self.weights;
+        let strongest = w.brand_label.max(w.brand_part).max(w.brand_word);
+        // (brand, weight) and (word, weight) seen, at most a few each.
+        let mut brands: [(u32, f64); 8] = [(u32::MAX, 0.0); 8];
+        let mut words: [(u32, f64); 8] = [(u32::MAX, 0.0); 8];
+        fn keep(list: &mut [(u32, f64); 8], id: u32, weight: f64) -> bool {
+            for slot in list.iter_mut() {
+                if slot.0 == id {
+                    slot.1 = slot.1.max(weight);
+                    return true;
+                }
+                if slot.0 == u32::MAX {
+                    *slot = (id, weight);
+                    return true;
+                }
+            }
+            false // more distinct hits than slots: no bound, take the full path
+        }
+        let Scratch {
+            folded,
+            part,
+            part2,
+            nears,
+            ..
+        } = scratch;
+        part.clear();
+        part.extend(folded.iter().filter(|b| **b != b'-'));
+        for m in self.automaton.find_overlapping_iter(part.as_slice()) {
+            let fits = match self.patterns[m.pattern().as_usize()] {
+                Pattern::Brand(b) => {
+                    let weight = if self.brands[b as usize].common {
+                        strongest * w.common_keyword
+                    } else {
+                        strongest
+                    };
+                    keep(&mut brands, b, weight)
+                }
+                Pattern::Word(i) => {
+                    let weight = if self.words[i as usize].1 {
+                        w.weak_suspicious_word
+                    } else {
+                        w.suspicious_word
+                    };
+                    keep(&mut words, i, weight)
+                }
+            };
+            if !fits {
+                return f64::INFINITY;
+            }
+        }
+        let mut overflow = false;
+        for label in folded.split(|b| *b == b'.') {
+            self.label_lookalikes(label, part2, nears, |_, found| {
+                for n in found {
+                    let b = self.lookalike_brand[n.brand as usize];
+                    overflow |= !keep(&mut brands, b, w.lookalike);
+                }
+            });
+        }
+        if overflow {
+            return f64::INFINITY;
+        }
+        let top = |list: &mut [(u32, f64); 8], n: usize| {
+            list.sort_by(|a, b| b.1.total_cmp(&a.1));
+            list.iter().take(n).map(|x| x.1).sum::<f64>()
+        };
+        let branded = brands[0].0 != u32::MAX;
+        let content = top(&mut brands, 2) + top(&mut words, w.max_suspicious_words);
+        if content == 0.0 {
+            return 0.0;
+        }
+        let ascii = name.ascii.as_ref();
+        let suffix = public_suffix(ascii);
+        let suffix_labels = suffix.map_or(1, |s| s.split('.').count());
+        let labels = folded.split(|b| *b == b'.').count();
+        let owner = || {
+            folded
+                .split(|b| *b == b'.')
+                .take(labels.saturating_sub(suffix_labels))
+        };
+        let owners = labels.saturating_sub(suffix_labels);
+        let mut structure = 0.0;
+        let mut add = |on: bool, weight: f64| {
+            if on {
+                structure += weight;
+            }
+        };
+        add(branded && owners >= 2, w.brand_in_subdomain);
+        add(
+            owner().any(|l| {
+                l.split(|b| *b == b'-')
+                    .any(|p| FAKE_TLD_WORDS.iter().any(|f| f.as_bytes() == p))
+            }),
+            w.fake_tld_word,
+        );
+        add(owners.saturating_sub(1) >= 4, w.deep_nesting);
+        add(ctx.issuer.is_some(), w.free_ca);
+        add(
+            owner().any(|l| l.iter().filter(|b| **b == b'-').count() >= 3),
+            w.hyphens,
+        );
+        add(has_digit_run(ascii, 4), w.digits);
+        add(
+            owner().any(|l| l.iter().filter(|b| **b != b'-').count() >= 12),
+            w.random_label,
+        );
+        if !branded {
+            structure = structure.min(w.unbranded_structure_cap);
+        }
+        let risky = suffix.is_some_and(|s| self.risky_tlds.contains(s));
+        let homoglyph = branded && name.unicode.is_some();
+        content
+            + structure
+            + if risky { w.risky_tld } else { 0.0 }
+            + if homoglyph { w.homoglyph } else { 0.0 }
     }
 
     /// Look-alikes of brands in one label: the label, its parts between hyphens, and the label
@@ -394,22 +526,11 @@ impl RuleSet {
         let mut fake_tld = false;
         let mut random_label: Option<String> = None;
         let last = owner.len().saturating_sub(1);
+        let mut uncut_long: Vec<usize> = Vec::new();
         let w = &self.weights;
         for (li, label) in owner.iter().enumerate() {
             let bytes = label.as_bytes();
             let in_subdomain = li != last;
-            self.lexicon.cut(bytes, &mut scratch.cut);
-            let cut = &scratch.cut;
-            if let Some(out) = labels_out.as_deref_mut() {
-                out.push(LabelWords {
-                    label: label.to_string(),
-                    words: cut.words(label).into_iter().map(str::to_string).collect(),
-                });
-            }
-            let letters = bytes.iter().filter(|b| **b != b'-').count();
-            if letters >= 12 && cut.unknown * 10 >= letters * 6 {
-                random_label = Some(label.to_string());
-            }
             // Compact form (no hyphens) and where each of its bytes is in the label.
             let (compact, at): (Vec<u8>, Vec<usize>) = bytes
                 .iter()
@@ -421,7 +542,31 @@ impl RuleSet {
             let end_pos = |c: usize| if c == 0 { 0 } else { pos(c - 1) + 1 };
             // Glued words are not enough (`paycomonline`): a label or a part between hyphens.
             fake_tld |= label.split('-').any(|p| FAKE_TLD_WORDS.contains(&p));
-            for m in self.automaton.find_overlapping_iter(compact.as_slice()) {
+            let letters = compact.len();
+            let hits: Vec<_> = self
+                .automaton
+                .find_overlapping_iter(compact.as_slice())
+                .collect();
+            // Cutting into words is the costly step: only labels with a hit need it now; a long
+            // label without one is cut later, and only if the random-label term could count.
+            if hits.is_empty() && labels_out.is_none() {
+                if letters >= 12 {
+                    uncut_long.push(li);
+                }
+            } else {
+                self.lexicon.cut(bytes, &mut scratch.cut);
+                if letters >= 12 && scratch.cut.unknown * 10 >= letters * 6 {
+                    random_label = Some(label.to_string());
+                }
+            }
+            let cut = &scratch.cut;
+            if let Some(out) = labels_out.as_deref_mut() {
+                out.push(LabelWords {
+                    label: label.to_string(),
+                    words: cut.words(label).into_iter().map(str::to_string).collect(),
+                });
+            }
+            for m in hits {
                 let (start, end) = (pos(m.start()), end_pos(m.end()));
                 if !cut.is_boundary(start) {
                     continue;
@@ -553,6 +698,17 @@ impl RuleSet {
             })
         };
         let content = !terms.is_empty();
+        if content && random_label.is_none() {
+            for &li in &uncut_long {
+                let label = owner[li];
+                self.lexicon.cut(label.as_bytes(), &mut scratch.cut);
+                let letters = label.bytes().filter(|b| *b != b'-').count();
+                if scratch.cut.unknown * 10 >= letters * 6 {
+                    random_label = Some(label.to_string());
+                    break;
+                }
+            }
+        }
         // Structure strengthens a brand; without one it is capped (see the weight's doc).
         let branded = !best.is_empty();
         let mut unbranded_structure = 0.0;

@@ -2,13 +2,18 @@
 //! (omission, insertion, replacement, transposition, repetition, vowel swap, bitsquatting,
 //! addition) are all one edit away from the brand, once homoglyphs are folded.
 //!
-//! A symmetric-deletion index (the SymSpell idea): every brand is stored under each string
-//! that deleting up to `d` of its letters gives; a query string looks up its own deletions, and
-//! two strings within `d` edits always share one. Each candidate is then checked with the
-//! optimal-string-alignment distance (Damerau-Levenshtein where a transposition is one edit).
-//! No distance is computed for the vast majority of strings, which share no deletion with any
-//! brand: a query is `len + 1` hash probes (one edit) or about `len² / 2` (two edits, only for
-//! strings near the length of a long brand).
+//! A symmetric-deletion index (the SymSpell idea) for one edit: every brand is stored under
+//! itself and each string that deleting one of its letters gives; a query looks up itself and
+//! its own one-letter deletions, and two strings one edit apart always share one of those keys.
+//! Each candidate is then checked with the optimal-string-alignment distance
+//! (Damerau-Levenshtein where a transposition is one edit). A query is `len + 1` hash probes and
+//! no distance at all for the vast majority of strings, which share no key with any brand.
+//!
+//! Long brands are allowed two edits. Their deletion keys would cost `len² / 2` probes per
+//! query, so they are checked directly instead, behind a filter that rejects nearly every
+//! string in a few instructions: each edit adds at most one kind of character and removes at
+//! most one, so a string within two edits of a brand lacks at most two of the brand's
+//! characters and has at most two it lacks (sets of characters as 64-bit masks).
 //!
 //! Keys are the strings packed into a `u128` (at most 16 bytes; folded text has no zero byte,
 //! so the packing is unique); brands longer than 16 bytes get no look-alikes.
@@ -25,17 +30,26 @@ struct Entry {
     max_edits: u8,
 }
 
+/// A two-edit brand, for the direct check.
+#[derive(Debug, Clone, Copy)]
+struct TwoEdit {
+    id: u32,
+    len: usize,
+    chars: u64,
+}
+
 /// The index of every brand's deletions.
 #[derive(Default)]
 pub struct LookalikeIndex {
     brands: Vec<Entry>,
-    /// Deletion key → ids of the brands with that deletion.
+    /// Key (a brand or one of its one-letter deletions) → ids of the brands with that key.
     keys: FxHashMap<u128, Vec<u32>>,
-    /// Shortest and longest brand indexed, and the shortest with two edits: queries outside
-    /// `min - 2 ..= max + 2` cannot match and are not probed.
+    /// The brands allowed two edits, checked directly.
+    two_edit: Vec<TwoEdit>,
+    /// Shortest and longest brand indexed: queries outside `min - 2 ..= max + 2` cannot match
+    /// and are not probed.
     min_len: usize,
     max_len: usize,
-    min_len_two: usize,
 }
 
 /// A look-alike found: which brand (by the id given to [`LookalikeIndex::insert`]) and how many
@@ -50,7 +64,6 @@ impl LookalikeIndex {
     pub fn new() -> Self {
         LookalikeIndex {
             min_len: usize::MAX,
-            min_len_two: usize::MAX,
             ..LookalikeIndex::default()
         }
     }
@@ -70,11 +83,16 @@ impl LookalikeIndex {
         self.min_len = self.min_len.min(brand.len());
         self.max_len = self.max_len.max(brand.len());
         if max_edits == 2 {
-            self.min_len_two = self.min_len_two.min(brand.len());
+            self.two_edit.push(TwoEdit {
+                id,
+                len: brand.len(),
+                chars: char_set(brand),
+            });
+            return Some(id);
         }
         let keys = &mut self.keys;
         keys.entry(pack(brand)).or_default().push(id);
-        deletions(brand, max_edits, &mut |k| {
+        deletions(brand, &mut |k| {
             let ids = keys.entry(k).or_default();
             if ids.last() != Some(&id) {
                 ids.push(id);
@@ -100,32 +118,60 @@ impl LookalikeIndex {
         if !self.may_match_len(s.len()) || s.len() > MAX_LEN + 2 {
             return;
         }
-        // Two deletions from the query are needed only when a two-edit brand could be near.
-        let two = s.len() + 2 >= self.min_len_two && self.min_len_two != usize::MAX;
-        let depth = if two { 2 } else { 1 };
         let start = out.len();
-        let mut probe = |k: u128| {
-            if let Some(ids) = self.keys.get(&k) {
-                for &id in ids {
-                    if out[start..].iter().any(|n| n.brand == id) {
-                        continue;
-                    }
-                    let e = &self.brands[id as usize];
-                    let d = osa_distance(s, &e.text, e.max_edits);
-                    if (1..=e.max_edits).contains(&d) {
-                        out.push(Near {
-                            brand: id,
-                            edits: d,
-                        });
-                    }
-                }
+        let check = |id: u32, out: &mut Vec<Near>| {
+            if out[start..].iter().any(|n| n.brand == id) {
+                return;
+            }
+            let e = &self.brands[id as usize];
+            let d = osa_distance(s, &e.text, e.max_edits);
+            if (1..=e.max_edits).contains(&d) {
+                out.push(Near {
+                    brand: id,
+                    edits: d,
+                });
             }
         };
-        if s.len() <= MAX_LEN {
-            probe(pack(s));
+        if !self.keys.is_empty() && s.len() <= MAX_LEN + 1 {
+            let mut probe = |k: u128| {
+                if let Some(ids) = self.keys.get(&k) {
+                    for &id in ids {
+                        check(id, out);
+                    }
+                }
+            };
+            if s.len() <= MAX_LEN {
+                probe(pack(s));
+            }
+            deletions(s, &mut probe);
         }
-        deletions(s, depth, &mut probe);
+        if !self.two_edit.is_empty() {
+            let chars = char_set(s);
+            for t in &self.two_edit {
+                if t.len.abs_diff(s.len()) <= 2
+                    && (t.chars & !chars).count_ones() <= 2
+                    && (chars & !t.chars).count_ones() <= 2
+                {
+                    check(t.id, out);
+                }
+            }
+        }
     }
+}
+
+/// The set of characters of `s` as a mask: a bit per letter and digit, one for `-` and one for
+/// everything else (sharing a bit only makes the filter let more through, never less).
+#[inline]
+fn char_set(s: &[u8]) -> u64 {
+    s.iter().fold(0u64, |m, &b| {
+        let bit = match b {
+            b'a'..=b'z' => b - b'a',
+            b'0'..=b'9' => 26 + b - b'0',
+            b'-' => 36,
+            _ => 37,
+        };
+        m | (1u64 << bit)
+    })
 }
 
 /// Packs up to 16 bytes into a key.
@@ -138,58 +184,46 @@ fn pack(s: &[u8]) -> u128 {
     k
 }
 
-/// Calls `f` with the key of every string made by deleting 1 ..= `depth` bytes of `s` (with
-/// repeats; the original itself is not included). Strings over 16 bytes after deletion are
-/// skipped.
-fn deletions(s: &[u8], depth: u8, f: &mut impl FnMut(u128)) {
+/// Calls `f` with the key of every string made by deleting one byte of `s` (with repeats; the
+/// original itself is not included). Strings over 16 bytes after deletion are skipped.
+fn deletions(s: &[u8], f: &mut impl FnMut(u128)) {
     let n = s.len();
-    if n == 0 {
+    if n == 0 || n - 1 > MAX_LEN {
         return;
     }
-    let mut buf = [0u8; MAX_LEN + 2];
+    let mut buf = [0u8; MAX_LEN];
     for i in 0..n {
-        if n - 1 <= MAX_LEN {
-            let mut len = 0;
-            for (j, &b) in s.iter().enumerate() {
-                if j != i {
-                    buf[len] = b;
-                    len += 1;
-                }
-            }
-            f(pack(&buf[..len]));
-        }
-        if depth >= 2 && n >= 2 {
-            for i2 in (i + 1)..n {
-                if n - 2 > MAX_LEN {
-                    continue;
-                }
-                let mut len = 0;
-                for (j, &b) in s.iter().enumerate() {
-                    if j != i && j != i2 {
-                        buf[len] = b;
-                        len += 1;
-                    }
-                }
-                f(pack(&buf[..len]));
+        let mut len = 0;
+        for (j, &b) in s.iter().enumerate() {
+            if j != i {
+                buf[len] = b;
+                len += 1;
             }
         }
+        f(pack(&buf[..len]));
     }
 }
 
 /// Optimal string alignment distance (insertions, deletions, substitutions, adjacent
-/// transpositions), or `limit + 1` as soon as it must exceed `limit`.
+/// transpositions), or `limit + 1` as soon as it must exceed `limit`. No allocation: strings
+/// longer than [`MAX_LEN`] + 2 are `limit + 1` away.
 pub fn osa_distance(a: &[u8], b: &[u8], limit: u8) -> u8 {
+    const W: usize = MAX_LEN + 3;
+    let over = limit.saturating_add(1);
     let limit = usize::from(limit);
     if a.len().abs_diff(b.len()) > limit {
-        return (limit + 1) as u8;
+        return over;
     }
     if a == b {
         return 0;
     }
     let (n, m) = (a.len(), b.len());
+    if n >= W || m >= W {
+        return over;
+    }
     // Three rows, row i at i % 3: i-2, i-1 and i.
-    let mut rows = vec![vec![0usize; m + 1]; 3];
-    for (j, v) in rows[0].iter_mut().enumerate() {
+    let mut rows = [[0usize; W]; 3];
+    for (j, v) in rows[0].iter_mut().enumerate().take(m + 1) {
         *v = j;
     }
     for i in 1..=n {
@@ -208,7 +242,7 @@ pub fn osa_distance(a: &[u8], b: &[u8], limit: u8) -> u8 {
             row_min = row_min.min(v);
         }
         if row_min > limit {
-            return (limit + 1) as u8;
+            return over;
         }
     }
     rows[n % 3][m].min(limit + 1) as u8
@@ -250,6 +284,15 @@ mod tests {
         assert_eq!(near(&ix, "paypal"), None, "exact is not a look-alike");
         assert_eq!(near(&ix, "pypl"), None, "two edits from a short brand");
         assert_eq!(near(&ix, "bnakofamreica"), Some(2));
+        assert_eq!(
+            near(&ix, "bankofamrica"),
+            Some(1),
+            "one edit from a two-edit brand"
+        );
+        assert_eq!(near(&ix, "bankxfamerixa"), Some(2), "two replacements");
+        assert_eq!(near(&ix, "bankofamerica-x"), Some(2), "two additions");
+        assert_eq!(near(&ix, "bankfamerca"), Some(2), "two omissions");
+        assert_eq!(near(&ix, "bxnkofxmerixa"), None, "three edits");
         assert_eq!(near(&ix, "bankofamerica"), None);
         assert_eq!(near(&ix, "example"), None);
     }
@@ -260,6 +303,7 @@ mod tests {
         assert_eq!(osa_distance(b"paypal", b"apypla", 2), 2);
         assert_eq!(osa_distance(b"paypal", b"xxxxxx", 2), 3);
         assert_eq!(osa_distance(b"", b"ab", 2), 2);
+        assert_eq!(osa_distance(&[b'a'; 30], &[b'a'; 31], 2), 3, "too long");
     }
 
     #[test]

@@ -31,27 +31,78 @@ const CONFIGURED_RANK: u32 = 3_000;
 pub const DICTIONARY_RANK: u32 = 40_000;
 
 /// The English word list, shared by every [`Lexicon`].
-fn base_words() -> &'static FxHashMap<Box<[u8]>, u32> {
-    static WORDS: OnceLock<FxHashMap<Box<[u8]>, u32>> = OnceLock::new();
+fn base_words() -> &'static WordMap {
+    static WORDS: OnceLock<WordMap> = OnceLock::new();
     WORDS.get_or_init(|| {
         let mut text = String::new();
         // The list is part of the binary; a failure here is a build defect, caught by tests.
         GzDecoder::new(WORDS_GZ)
             .read_to_string(&mut text)
             .expect("the embedded word list decompresses");
-        let mut map = FxHashMap::default();
+        let mut map = WordMap::default();
         for (rank, w) in text.lines().enumerate() {
-            map.entry(w.as_bytes().into()).or_insert(rank as u32 + 1);
+            if map.get(w.as_bytes()).is_none() {
+                map.insert(w.as_bytes(), rank as u32 + 1);
+            }
         }
         map
     })
 }
 
+/// Words to ranks. Nearly every word fits 16 bytes and is keyed by its bytes packed into a
+/// `u128` (folded text has no zero byte, so the packing is unique): one multiply to hash, one
+/// compare to match, where a slice key costs a byte loop and a `memcmp`.
+#[derive(Default)]
+struct WordMap {
+    short: FxHashMap<u128, u32>,
+    long: FxHashMap<Box<[u8]>, u32>,
+    /// Three-letter start → the lengths (bit `len`) of the words that start so.
+    prefixes: FxHashMap<u32, u32>,
+}
+
+impl WordMap {
+    #[inline]
+    fn get(&self, w: &[u8]) -> Option<u32> {
+        if w.len() <= 16 {
+            self.short.get(&pack(w)).copied()
+        } else {
+            self.long.get(w).copied()
+        }
+    }
+
+    fn insert(&mut self, w: &[u8], rank: u32) {
+        if w.len() <= 16 {
+            self.short.insert(pack(w), rank);
+        } else {
+            self.long.insert(w.into(), rank);
+        }
+        note_prefix(&mut self.prefixes, w);
+    }
+}
+
+#[inline]
+fn pack(s: &[u8]) -> u128 {
+    s.iter().fold(0u128, |k, &b| (k << 8) | u128::from(b))
+}
+
+fn pack3(w: &[u8]) -> u32 {
+    u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2])
+}
+
+fn note_prefix(map: &mut FxHashMap<u32, u32>, w: &[u8]) {
+    if (3..=MAX_WORD).contains(&w.len()) {
+        *map.entry(pack3(w)).or_insert(0) |= 1 << w.len();
+    }
+}
+
 /// The word list with the configured words added.
 pub struct Lexicon {
-    base: &'static FxHashMap<Box<[u8]>, u32>,
+    base: &'static WordMap,
     /// Configured words (folded) that the base list lacks or ranks low.
-    extra: FxHashMap<Box<[u8]>, u32>,
+    extra: WordMap,
+    /// Three-letter start → the lengths (bit `len`) of the words, shipped or configured, that
+    /// start so.
+    prefixes: FxHashMap<u32, u32>,
 }
 
 /// What cutting a label found: the byte offsets where words start, and how much of the label
@@ -63,6 +114,11 @@ pub struct Cut {
     pub boundaries: Vec<usize>,
     /// Bytes of letters that no known word covered.
     pub unknown: usize,
+    /// The Viterbi tables, kept between cuts so that cutting allocates nothing.
+    best: Vec<f64>,
+    back: Vec<usize>,
+    known: Vec<bool>,
+    cuts: Vec<usize>,
 }
 
 impl Cut {
@@ -84,32 +140,39 @@ impl Lexicon {
     /// The shipped list plus `configured` (already folded) words.
     pub fn new<'a>(configured: impl IntoIterator<Item = &'a str>) -> Lexicon {
         let base = base_words();
-        let mut extra = FxHashMap::default();
+        let mut extra = WordMap::default();
+        // The lengths of the words of each three-letter start (bit `len`): most positions of
+        // a label start no word of three letters or more, and a stretch is looked up only if a
+        // word of its length starts so.
+        let mut prefixes = base.prefixes.clone();
         for w in configured {
             // Hyphenated keywords (`gov-uk`) are matched without their hyphens.
             let compact: Vec<u8> = w.bytes().filter(|b| *b != b'-').collect();
             if compact.is_empty() {
                 continue;
             }
-            let have = base.get(compact.as_slice()).copied();
+            let have = base.get(&compact);
             if have.is_none_or(|r| r > CONFIGURED_RANK) {
-                extra.insert(compact.into_boxed_slice(), CONFIGURED_RANK);
+                note_prefix(&mut prefixes, &compact);
+                extra.insert(&compact, CONFIGURED_RANK);
             }
         }
-        Lexicon { base, extra }
+        Lexicon {
+            base,
+            extra,
+            prefixes,
+        }
     }
 
     /// The frequency rank of a word (1 = most frequent), if it is one.
     pub fn rank(&self, word: &[u8]) -> Option<u32> {
-        match (self.extra.get(word), self.base.get(word)) {
-            (Some(a), Some(b)) => Some((*a).min(*b)),
-            (a, b) => a.or(b).copied(),
-        }
+        // A configured word is in `extra` only where it ranks better than in the list.
+        self.extra.get(word).or_else(|| self.base.get(word))
     }
 
     /// Whether `word` is an ordinary word of the shipped list (not just a configured one).
     pub fn is_dictionary_word(&self, word: &[u8]) -> bool {
-        self.base.get(word).is_some_and(|r| *r <= DICTIONARY_RANK)
+        self.base.get(word).is_some_and(|r| r <= DICTIONARY_RANK)
     }
 
     /// Cuts a folded label into words: at hyphens, between letters and digits, and inside runs
@@ -133,7 +196,10 @@ impl Lexicon {
         }
     }
 
-    /// Viterbi over one run of letters `label[from..to]`; pushes the inner boundaries.
+    /// Viterbi over one run of letters `label[from..to]`; pushes the inner boundaries. Forward
+    /// form: from each position, every stretch up to [`MAX_WORD`] letters is a word (its
+    /// rank's cost) or unknown (a cost per letter); a word list lookup only where a word of
+    /// that length can start. Ties go to the earliest start, as in the textbook form.
     fn cut_letters(&self, label: &[u8], from: usize, to: usize, out: &mut Cut) {
         let run = &label[from..to];
         let n = run.len();
@@ -142,21 +208,40 @@ impl Lexicon {
         }
         // best[i]: cost of the best cut of run[..i]; back[i]: where its last word starts;
         // known[i]: whether that word is known.
-        let mut best = vec![f64::INFINITY; n + 1];
-        let mut back = vec![0usize; n + 1];
-        let mut known = vec![false; n + 1];
+        let Cut {
+            best,
+            back,
+            known,
+            cuts,
+            ..
+        } = out;
+        best.clear();
+        best.resize(n + 1, f64::INFINITY);
+        back.clear();
+        back.resize(n + 1, 0);
+        known.clear();
+        known.resize(n + 1, false);
         best[0] = 0.0;
-        for i in 1..=n {
-            for j in i.saturating_sub(MAX_WORD)..i {
-                if best[j].is_infinite() {
-                    continue;
-                }
+        for j in 0..n {
+            let from_j = best[j];
+            let lengths = if n - j >= 3 {
+                self.prefixes.get(&pack3(&run[j..])).copied().unwrap_or(0)
+            } else {
+                0
+            };
+            for len in 1..=MAX_WORD.min(n - j) {
+                let i = j + len;
                 let w = &run[j..i];
-                let (c, k) = match self.rank(w) {
-                    Some(rank) => (word_cost(rank, w.len()), true),
-                    None => (unknown_cost(w.len()), false),
+                let rank = if len <= 2 || lengths & (1 << len) != 0 {
+                    self.rank(w)
+                } else {
+                    None
                 };
-                let total = best[j] + c;
+                let (c, k) = match rank {
+                    Some(rank) => (word_cost(rank, len), true),
+                    None => (unknown_cost(len), false),
+                };
+                let total = from_j + c;
                 if total < best[i] {
                     best[i] = total;
                     back[i] = j;
@@ -164,7 +249,7 @@ impl Lexicon {
                 }
             }
         }
-        let mut cuts = Vec::new();
+        cuts.clear();
         let mut i = n;
         while i > 0 {
             let j = back[i];
@@ -176,9 +261,50 @@ impl Lexicon {
             }
             i = j;
         }
-        for c in cuts.into_iter().rev() {
+        for &c in cuts.iter().rev() {
             push_boundary(&mut out.boundaries, c);
         }
+    }
+
+    /// The textbook form of [`Self::cut_letters`] (every stretch looked up), which the fast
+    /// form must agree with.
+    #[cfg(test)]
+    fn cut_letters_reference(&self, run: &[u8]) -> (Vec<usize>, usize) {
+        let n = run.len();
+        if n <= 1 {
+            return (Vec::new(), 0);
+        }
+        let mut best = vec![f64::INFINITY; n + 1];
+        let mut back = vec![0usize; n + 1];
+        let mut known = vec![false; n + 1];
+        best[0] = 0.0;
+        for i in 1..=n {
+            for j in i.saturating_sub(MAX_WORD)..i {
+                let w = &run[j..i];
+                let (c, k) = match self.rank(w) {
+                    Some(rank) => (word_cost(rank, w.len()), true),
+                    None => (unknown_cost(w.len()), false),
+                };
+                if best[j] + c < best[i] {
+                    best[i] = best[j] + c;
+                    back[i] = j;
+                    known[i] = k;
+                }
+            }
+        }
+        let (mut cuts, mut unknown, mut i) = (Vec::new(), 0, n);
+        while i > 0 {
+            let j = back[i];
+            if !known[i] {
+                unknown += i - j;
+            }
+            if j > 0 {
+                cuts.push(j);
+            }
+            i = j;
+        }
+        cuts.reverse();
+        (cuts, unknown)
     }
 }
 
@@ -246,6 +372,37 @@ mod tests {
         ] {
             assert_eq!(words(&lex, label), want, "{label}");
         }
+    }
+
+    #[test]
+    fn the_fast_cut_agrees_with_the_textbook_one() {
+        let lex = Lexicon::new(["paypal", "chase", "gov-uk", "zzqbrand"]);
+        let text = include_str!("../../../tests/fixtures/domains/labelled.tsv");
+        let mut cut = Cut::default();
+        let mut runs = 0;
+        for line in text.lines().skip(1) {
+            let name = line.split('\t').next().unwrap();
+            for label in name.split('.') {
+                for run in label
+                    .as_bytes()
+                    .split(|b| !b.is_ascii_lowercase())
+                    .filter(|r| r.len() > 1)
+                {
+                    cut.boundaries.clear();
+                    cut.unknown = 0;
+                    lex.cut_letters(run, 0, run.len(), &mut cut);
+                    let want = lex.cut_letters_reference(run);
+                    assert_eq!(
+                        (cut.boundaries.clone(), cut.unknown),
+                        want,
+                        "{}",
+                        String::from_utf8_lossy(run)
+                    );
+                    runs += 1;
+                }
+            }
+        }
+        assert!(runs > 10_000, "{runs}");
     }
 
     #[test]
