@@ -41,6 +41,39 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     }
 }
 
+/// Decodes a value of an older `format` (for the store's migration only).
+pub fn decode_format<T: DeserializeOwned>(bytes: &[u8], format: u8) -> Result<T, CodecError> {
+    match bytes.split_first() {
+        None => Err(CodecError::Empty),
+        Some((&f, rest)) if f == format => bincode::serde::decode_from_slice(rest, config())
+            .map(|(v, _)| v)
+            .map_err(|e| CodecError::Decode(e.to_string())),
+        Some((&found, _)) => Err(CodecError::Format { found }),
+    }
+}
+
+/// A value of an older `format` whose type did not change, in the current format.
+pub fn reformat(bytes: &[u8], format: u8) -> Result<Vec<u8>, CodecError> {
+    match bytes.split_first() {
+        None => Err(CodecError::Empty),
+        Some((&f, rest)) if f == format => {
+            let mut out = Vec::with_capacity(bytes.len());
+            out.push(FORMAT);
+            out.extend_from_slice(rest);
+            Ok(out)
+        }
+        Some((&found, _)) => Err(CodecError::Format { found }),
+    }
+}
+
+/// Encodes in an older `format`: for the migration tests, which need old stores.
+#[cfg(test)]
+pub fn encode_format<T: Serialize>(value: &T, format: u8) -> Result<Vec<u8>, CodecError> {
+    let mut out = encode(value)?;
+    out[0] = format;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

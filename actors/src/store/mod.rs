@@ -14,6 +14,7 @@
 //! Opened in single-writer mode, so `certhound findings` can read while certhound runs.
 
 pub mod codec;
+mod migrate;
 
 use crate::finding::Finding;
 use certhound_config::StoreConfig;
@@ -218,6 +219,16 @@ impl Store {
                     meta.insert(META_FORMAT, [codec::FORMAT].as_slice())?;
                 }
                 Some([f]) if *f == codec::FORMAT => {}
+                Some([f]) if *f == migrate::FROM => {
+                    let moved = migrate::from_3(&tx)?;
+                    meta.insert(META_FORMAT, [codec::FORMAT].as_slice())?;
+                    tracing::info!(
+                        from = migrate::FROM,
+                        to = codec::FORMAT,
+                        findings = moved,
+                        "store upgraded"
+                    );
+                }
                 Some(other) => {
                     return Err(codec::CodecError::Format {
                         found: other.first().copied().unwrap_or(0),

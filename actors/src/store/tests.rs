@@ -238,3 +238,140 @@ fn server_state_moves_only_forward_and_survives_reopen() {
     s.save_server_state(&[], 42, true).unwrap();
     assert_eq!(s.server_state().unwrap().1, 42);
 }
+
+/// Rewrites a current store as format 3 wrote it: findings without score and terms, every
+/// value's format byte 3.
+fn downgrade_to_3(path: &Path) {
+    let db = redb::Database::create(path).unwrap();
+    let tx = db.begin_write().unwrap();
+    {
+        let mut meta = tx.open_table(META).unwrap();
+        meta.insert(META_FORMAT, [3u8].as_slice()).unwrap();
+        let mut findings = tx.open_table(FINDINGS).unwrap();
+        let rows: Vec<(u64, Vec<u8>)> = findings
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                let s: Stored = codec::decode(v.value()).unwrap();
+                let f = s.finding;
+                let old = migrate::StoredV3 {
+                    finding: migrate::FindingV3 {
+                        id: f.id,
+                        detected_at: f.detected_at,
+                        domain: f.domain,
+                        domain_unicode: f.domain_unicode,
+                        registrable_domain: f.registrable_domain,
+                        matched_names: f.matched_names,
+                        rules: f.rules,
+                        homoglyph: f.homoglyph,
+                        cert: f.cert,
+                        source: f.source,
+                        seen: f.seen,
+                        registration: f.registration,
+                        scan: f.scan,
+                    },
+                    stored_at: s.stored_at,
+                };
+                (k.value(), codec::encode_format(&old, 3).unwrap())
+            })
+            .collect();
+        for (k, v) in rows {
+            findings.insert(k, v.as_slice()).unwrap();
+        }
+        for table in [DELIVERY] {
+            let mut t = tx.open_table(table).unwrap();
+            let rows: Vec<((u64, String), Vec<u8>)> = t
+                .iter()
+                .unwrap()
+                .map(|r| {
+                    let (k, v) = r.unwrap();
+                    let mut v = v.value().to_vec();
+                    v[0] = 3;
+                    ((k.value().0, k.value().1.to_string()), v)
+                })
+                .collect();
+            for ((n, c), v) in rows {
+                t.insert((n, c.as_str()), v.as_slice()).unwrap();
+            }
+        }
+        let mut lookups = tx.open_table(LOOKUPS).unwrap();
+        let rows: Vec<(String, Vec<u8>)> = lookups
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                let mut v = v.value().to_vec();
+                v[0] = 3;
+                (k.value().to_string(), v)
+            })
+            .collect();
+        for (k, v) in rows {
+            lookups.insert(k.as_str(), v.as_slice()).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+#[test]
+fn a_format_3_store_is_upgraded_with_its_pending_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.redb");
+    let id;
+    {
+        let s = Store::open(&cfg(&path)).unwrap();
+        id = s.id().to_string();
+        let mut f = vec![finding("paypal-a.com"), finding("paypal-b.com")];
+        s.record(&mut f, &["jsonl", "webhook"], Some(41), 1000)
+            .unwrap();
+        s.mark("jsonl", &[(1, Delivery::Sent { at: 1001 })])
+            .unwrap();
+        s.put_lookup("paypal-a.com", &"cached answer".to_string())
+            .unwrap();
+    }
+    downgrade_to_3(&path);
+    // A format-3 value is not readable as format 4: the downgrade is real.
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let tx = db.begin_read().unwrap();
+        let t = tx.open_table(FINDINGS).unwrap();
+        let v = t.get(1).unwrap().unwrap();
+        assert!(codec::decode::<Stored>(v.value()).is_err());
+    }
+    let s = Store::open(&cfg(&path)).unwrap();
+    assert_eq!(s.id(), id, "same store id");
+    assert_eq!(s.cursor().unwrap(), Some(41));
+    let webhook = s.pending("webhook", 10).unwrap();
+    assert_eq!(webhook.len(), 2, "both still to deliver by webhook");
+    assert_eq!(webhook[0].1.id, format!("{id}:1"));
+    assert_eq!(webhook[0].1.registrable_domain, "paypal-a.com");
+    assert_eq!(webhook[0].1.score, 0.0);
+    assert!(webhook[0].1.terms.is_empty());
+    let jsonl = s.pending("jsonl", 10).unwrap();
+    assert_eq!(jsonl.len(), 1, "the one sent by jsonl stays sent");
+    assert_eq!(jsonl[0].1.id, format!("{id}:2"));
+    let cached: Option<String> = s.get_lookup("paypal-a.com").unwrap();
+    assert_eq!(cached.as_deref(), Some("cached answer"));
+    drop(s);
+    // And it stays upgraded.
+    let s = Store::open(&cfg(&path)).unwrap();
+    assert_eq!(s.pending("webhook", 10).unwrap().len(), 2);
+}
+
+#[test]
+fn a_store_older_than_format_3_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("older.redb");
+    drop(Store::open(&cfg(&path)).unwrap());
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(META)
+            .unwrap()
+            .insert(META_FORMAT, [2u8].as_slice())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let e = Store::open(&cfg(&path)).err().expect("refused");
+    assert!(e.to_string().contains("format 2"), "{e}");
+}
