@@ -152,7 +152,10 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     // End to end through the real binary.
-    let bin = root.join("target/release/certhound");
+    // CERTHOUND_BENCH_BIN compares another build (an older commit's) on the same streams.
+    let bin = std::env::var_os("CERTHOUND_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release/certhound"));
     if !wanted("replay") {
     } else if bin.exists() {
         let dir = tempfile_dir();

@@ -334,8 +334,7 @@ impl RuleSet {
     /// An upper bound of the score of a name that passed [`Self::may_hit`], without cutting
     /// labels into words (the costly step): every brand or suspicious-word substring counts as
     /// if it stood at word boundaries with its strongest weight, every look-alike as one edit
-    /// away, and the structural terms that need the words (random label, brand in a subdomain)
-    /// as present. Most names with a substring hit (`booking` holds the common keyword `ing`,
+    /// away, and the random-label term (which needs the words) as present. Most names with a substring hit (`booking` holds the common keyword `ing`,
     /// `onlineservices` two weak words) stay below the threshold here and are done.
     fn score_bound(
         &self,
@@ -370,9 +369,31 @@ impl RuleSet {
         } = scratch;
         part.clear();
         part.extend(folded.iter().filter(|b| **b != b'-'));
+        let ascii = name.ascii.as_ref();
+        let suffix = public_suffix(ascii);
+        let suffix_labels = suffix.map_or(1, |s| s.split('.').count());
+        let labels = folded.split(|b| *b == b'.').count();
+        let owners = labels.saturating_sub(suffix_labels);
+        // Where the registrable domain's own label starts, in `part` (no hyphens): a brand
+        // ending before it stands in a subdomain.
+        let registrable_label = owners.saturating_sub(1);
+        let mut reg_start = 0;
+        let mut seen = 0;
+        for (i, b) in folded.iter().enumerate() {
+            if seen == registrable_label {
+                reg_start = i;
+                break;
+            }
+            if *b == b'.' {
+                seen += 1;
+            }
+        }
+        let reg_start = reg_start - folded[..reg_start].iter().filter(|b| **b == b'-').count();
+        let mut brand_in_subdomain = false;
         for m in self.automaton.find_overlapping_iter(part.as_slice()) {
             let fits = match self.patterns[m.pattern().as_usize()] {
                 Pattern::Brand(b) => {
+                    brand_in_subdomain |= m.end() <= reg_start;
                     let weight = if self.brands[b as usize].common {
                         strongest * w.common_keyword
                     } else {
@@ -394,8 +415,9 @@ impl RuleSet {
             }
         }
         let mut overflow = false;
-        for label in folded.split(|b| *b == b'.') {
+        for (li, label) in folded.split(|b| *b == b'.').enumerate() {
             self.label_lookalikes(label, part2, nears, |_, found| {
+                brand_in_subdomain |= li < registrable_label;
                 for n in found {
                     let b = self.lookalike_brand[n.brand as usize];
                     overflow |= !keep(&mut brands, b, w.lookalike);
@@ -414,23 +436,18 @@ impl RuleSet {
         if content == 0.0 {
             return 0.0;
         }
-        let ascii = name.ascii.as_ref();
-        let suffix = public_suffix(ascii);
-        let suffix_labels = suffix.map_or(1, |s| s.split('.').count());
-        let labels = folded.split(|b| *b == b'.').count();
         let owner = || {
             folded
                 .split(|b| *b == b'.')
                 .take(labels.saturating_sub(suffix_labels))
         };
-        let owners = labels.saturating_sub(suffix_labels);
         let mut structure = 0.0;
         let mut add = |on: bool, weight: f64| {
             if on {
                 structure += weight;
             }
         };
-        add(branded && owners >= 2, w.brand_in_subdomain);
+        add(brand_in_subdomain, w.brand_in_subdomain);
         add(
             owner().any(|l| {
                 l.split(|b| *b == b'-')
@@ -476,13 +493,11 @@ impl RuleSet {
         // A candidate shorter than the shortest brand with look-alikes is no look-alike:
         // four letters one edit from a five-letter brand are mostly other names (`dobe`, `fede`).
         let mut probe = |s: &[u8], nears: &mut Vec<Near>| {
-            if s.len() >= self.lookalike_min_length
-                && self.lookalikes.may_match_len(s.len())
-                && !self.is_ordinary(s)
-            {
+            if s.len() >= self.lookalike_min_length && self.lookalikes.may_match_len(s.len()) {
                 nears.clear();
                 self.lookalikes.find(s, nears);
-                if !nears.is_empty() {
+                // The word lookup only for the rare string that is near a brand.
+                if !nears.is_empty() && !self.is_ordinary(s) {
                     visit(s, nears);
                 }
             }

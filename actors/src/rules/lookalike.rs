@@ -185,22 +185,30 @@ fn pack(s: &[u8]) -> u128 {
 }
 
 /// Calls `f` with the key of every string made by deleting one byte of `s` (with repeats; the
-/// original itself is not included). Strings over 16 bytes after deletion are skipped.
+/// original itself is not included). Strings over 16 bytes after deletion are skipped. Each key
+/// is the packed prefix before the deleted byte shifted over the packed suffix after it, so
+/// the `len` keys cost `len` steps, not `len²`.
 fn deletions(s: &[u8], f: &mut impl FnMut(u128)) {
     let n = s.len();
     if n == 0 || n - 1 > MAX_LEN {
         return;
     }
-    let mut buf = [0u8; MAX_LEN];
+    // suffix[i] = pack(s[i..]), for i in 0..=n.
+    let mut suffix = [0u128; MAX_LEN + 2];
+    // (Of 17 bytes, the whole string does not fit a key and is never needed: start at 1.)
+    for i in (n.saturating_sub(MAX_LEN)..n).rev() {
+        suffix[i] = (u128::from(s[i]) << (8 * (n - 1 - i))) | suffix[i + 1];
+    }
+    let mut prefix: u128 = 0; // pack(s[..i])
     for i in 0..n {
-        let mut len = 0;
-        for (j, &b) in s.iter().enumerate() {
-            if j != i {
-                buf[len] = b;
-                len += 1;
-            }
-        }
-        f(pack(&buf[..len]));
+        let tail = n - 1 - i; // bytes after the deleted one
+        let key = if tail == 16 {
+            suffix[i + 1]
+        } else {
+            (prefix << (8 * tail)) | suffix[i + 1]
+        };
+        f(key);
+        prefix = (prefix << 8) | u128::from(s[i]);
     }
 }
 
@@ -295,6 +303,34 @@ mod tests {
         assert_eq!(near(&ix, "bxnkofxmerixa"), None, "three edits");
         assert_eq!(near(&ix, "bankofamerica"), None);
         assert_eq!(near(&ix, "example"), None);
+    }
+
+    #[test]
+    fn deletion_keys_are_the_packed_deletions() {
+        for s in [
+            "a",
+            "ab",
+            "paypal",
+            "bankofamerica",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+        ] {
+            let s = s.as_bytes();
+            let mut got = Vec::new();
+            deletions(s, &mut |k| got.push(k));
+            let want: Vec<u128> = (0..s.len())
+                .map(|i| {
+                    let d: Vec<u8> = s
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, b)| *b)
+                        .collect();
+                    pack(&d)
+                })
+                .collect();
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(s));
+        }
     }
 
     #[test]
