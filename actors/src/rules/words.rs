@@ -13,7 +13,7 @@
 
 use flate2::read::GzDecoder;
 use rustc_hash::FxHashMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader};
 use std::sync::OnceLock;
 
 /// The shipped word list, most frequent first.
@@ -34,20 +34,37 @@ pub const DICTIONARY_RANK: u32 = 40_000;
 fn base_words() -> &'static WordMap {
     static WORDS: OnceLock<WordMap> = OnceLock::new();
     WORDS.get_or_init(|| {
-        let mut text = String::new();
-        // The list is part of the binary; a failure here is a build defect, caught by tests.
-        GzDecoder::new(WORDS_GZ)
-            .read_to_string(&mut text)
-            .expect("the embedded word list decompresses");
-        let mut map = WordMap::default();
-        for (rank, w) in text.lines().enumerate() {
-            if map.get(w.as_bytes()).is_none() {
-                map.insert(w.as_bytes(), rank as u32 + 1);
+        // Read line by line into maps sized up front: no copy of the whole text and no
+        // rehashing, whose freed tables the allocator would keep resident.
+        let mut map = WordMap {
+            short: FxHashMap::with_capacity_and_hasher(WORD_COUNT, Default::default()),
+            long: FxHashMap::default(),
+            prefixes: FxHashMap::with_capacity_and_hasher(12_000, Default::default()),
+        };
+        let mut lines = BufReader::new(GzDecoder::new(WORDS_GZ));
+        let mut line = Vec::with_capacity(64);
+        let mut rank = 0u32;
+        loop {
+            line.clear();
+            // The list is part of the binary; a failure here is a build defect, caught by tests.
+            let n = lines
+                .read_until(b'\n', &mut line)
+                .expect("the embedded word list decompresses");
+            if n == 0 {
+                break;
+            }
+            let w = line.strip_suffix(b"\n").unwrap_or(&line);
+            rank += 1;
+            if !w.is_empty() && map.get(w).is_none() {
+                map.insert(w, rank);
             }
         }
         map
     })
 }
+
+/// Lines of `words.txt.gz`.
+const WORD_COUNT: usize = 50_000;
 
 /// Words to ranks. Nearly every word fits 16 bytes and is keyed by its bytes packed into a
 /// `u128` (folded text has no zero byte, so the packing is unique): one multiply to hash, one
