@@ -267,12 +267,14 @@ impl RuleSet {
         if !self.may_hit(scratch) || self.score_bound(name, ctx, scratch) + 0.006 < self.threshold {
             return Verdict::Clean;
         }
+        // A brand's own domain (`api.stage.paypal.com`) is not scored: it could alert, and is
+        // allowlisted either way.
+        if registrable_domain(&name.ascii).is_some_and(|r| self.is_allowlisted(r)) {
+            return Verdict::Allowlisted;
+        }
         let a = self.assess_folded(name, ctx, scratch, None);
         if a.score < self.threshold {
             return Verdict::Clean;
-        }
-        if a.allowlisted {
-            return Verdict::Allowlisted;
         }
         match a.registrable_domain {
             Some(registrable_domain) => Verdict::Finding(NameMatch {

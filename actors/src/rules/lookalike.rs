@@ -83,11 +83,13 @@ impl LookalikeIndex {
         self.min_len = self.min_len.min(brand.len());
         self.max_len = self.max_len.max(brand.len());
         if max_edits == 2 {
-            self.two_edit.push(TwoEdit {
+            let t = TwoEdit {
                 id,
                 len: brand.len(),
                 chars: char_set(brand),
-            });
+            };
+            let at = self.two_edit.partition_point(|e| e.len <= t.len);
+            self.two_edit.insert(at, t);
             return Some(id);
         }
         let keys = &mut self.keys;
@@ -147,16 +149,26 @@ impl LookalikeIndex {
         }
         if !self.two_edit.is_empty() {
             let chars = char_set(s);
-            for t in &self.two_edit {
-                if t.len.abs_diff(s.len()) <= 2
-                    && (t.chars & !chars).count_ones() <= 2
-                    && (chars & !t.chars).count_ones() <= 2
-                {
+            // Sorted by length: only the brands within two of the query's length.
+            let from = self.two_edit.partition_point(|t| t.len + 2 < s.len());
+            for t in self.two_edit[from..]
+                .iter()
+                .take_while(|t| t.len <= s.len() + 2)
+            {
+                if at_most_two_bits(t.chars & !chars) && at_most_two_bits(chars & !t.chars) {
                     check(t.id, out);
                 }
             }
         }
     }
+}
+
+/// Whether `x` has at most two bits set (clearing the lowest twice leaves nothing); no
+/// `popcnt`, which the portable build does not have.
+#[inline]
+fn at_most_two_bits(x: u64) -> bool {
+    let once = x & x.wrapping_sub(1);
+    once & once.wrapping_sub(1) == 0
 }
 
 /// The set of characters of `s` as a mask: a bit per letter and digit, one for `-` and one for
@@ -229,16 +241,21 @@ pub fn osa_distance(a: &[u8], b: &[u8], limit: u8) -> u8 {
     if n >= W || m >= W {
         return over;
     }
-    // Three rows, row i at i % 3: i-2, i-1 and i.
-    let mut rows = [[0usize; W]; 3];
-    for (j, v) in rows[0].iter_mut().enumerate().take(m + 1) {
+    // Three rows, row i at i % 3: i-2, i-1 and i. Only the band |i - j| <= limit can stay
+    // within the limit; cells outside it hold a value over the limit.
+    let far = limit + 1;
+    let mut rows = [[far; W]; 3];
+    for (j, v) in rows[0].iter_mut().enumerate().take(m.min(limit) + 1) {
         *v = j;
     }
     for i in 1..=n {
         let (cur, prev, prev2) = (i % 3, (i + 2) % 3, (i + 1) % 3);
-        rows[cur][0] = i;
-        let mut row_min = i;
-        for j in 1..=m {
+        rows[cur] = [far; W];
+        if i <= limit {
+            rows[cur][0] = i;
+        }
+        let mut row_min = if i <= limit { i } else { far };
+        for j in i.saturating_sub(limit).max(1)..=(i + limit).min(m) {
             let cost = usize::from(a[i - 1] != b[j - 1]);
             let mut v = (rows[prev][j] + 1)
                 .min(rows[cur][j - 1] + 1)
@@ -246,6 +263,7 @@ pub fn osa_distance(a: &[u8], b: &[u8], limit: u8) -> u8 {
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(rows[prev2][j - 2] + 1);
             }
+            let v = v.min(far);
             rows[cur][j] = v;
             row_min = row_min.min(v);
         }
@@ -340,6 +358,72 @@ mod tests {
         assert_eq!(osa_distance(b"paypal", b"xxxxxx", 2), 3);
         assert_eq!(osa_distance(b"", b"ab", 2), 2);
         assert_eq!(osa_distance(&[b'a'; 30], &[b'a'; 31], 2), 3, "too long");
+        // The banded form against the full table, on every pair of a few hundred strings.
+        let words: Vec<Vec<u8>> = [
+            "paypal",
+            "paypla",
+            "apypal",
+            "aypal",
+            "paypall",
+            "pypl",
+            "payapl",
+            "bankofamerica",
+            "bnakofamerica",
+            "bankfamerca",
+            "amazon",
+            "amzaon",
+            "a",
+            "",
+            "ab",
+            "ba",
+        ]
+        .iter()
+        .map(|w| w.as_bytes().to_vec())
+        .collect();
+        for a in &words {
+            for b in &words {
+                for limit in [1u8, 2, 3] {
+                    assert_eq!(
+                        osa_distance(a, b, limit),
+                        full_osa(a, b).min(usize::from(limit) + 1) as u8,
+                        "{a:?} {b:?} {limit}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn full_osa(a: &[u8], b: &[u8]) -> usize {
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut v = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = v;
+            }
+        }
+        d[a.len()][b.len()]
+    }
+
+    #[test]
+    fn at_most_two_bits_counts_right() {
+        for x in [0u64, 1, 2, 3, 5, 1 << 63, (1 << 63) | 1] {
+            assert!(at_most_two_bits(x), "{x:b}");
+        }
+        for x in [7u64, 0b1011, u64::MAX, (1 << 63) | 3] {
+            assert!(!at_most_two_bits(x), "{x:b}");
+        }
     }
 
     #[test]

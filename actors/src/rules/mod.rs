@@ -62,7 +62,8 @@ pub struct CertContext<'a> {
 pub enum Verdict {
     /// Below the threshold (nearly every name).
     Clean,
-    /// At or above the threshold, but the registrable domain is allowlisted.
+    /// The registrable domain is allowlisted and the name could reach the threshold (its score
+    /// bound does; it is not scored further).
     Allowlisted,
     /// A finding.
     Finding(NameMatch),
