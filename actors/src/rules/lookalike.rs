@@ -13,7 +13,8 @@
 //! query, so they are checked directly instead, behind a filter that rejects nearly every
 //! string in a few instructions: each edit adds at most one kind of character and removes at
 //! most one, so a string within two edits of a brand lacks at most two of the brand's
-//! characters and has at most two it lacks (sets of characters as 64-bit masks).
+//! characters and has at most two it lacks, and keeps all but at most six of its adjacent
+//! pairs, three per swap (sets of characters and of pairs as 64-bit masks).
 //!
 //! Keys are the strings packed into a `u128` (at most 16 bytes; folded text has no zero byte,
 //! so the packing is unique); brands longer than 16 bytes get no look-alikes.
@@ -36,6 +37,7 @@ struct TwoEdit {
     id: u32,
     len: usize,
     chars: u64,
+    bigrams: u64,
 }
 
 /// The index of every brand's deletions.
@@ -87,6 +89,7 @@ impl LookalikeIndex {
                 id,
                 len: brand.len(),
                 chars: char_set(brand),
+                bigrams: bigram_set(brand),
             };
             let at = self.two_edit.partition_point(|e| e.len <= t.len);
             self.two_edit.insert(at, t);
@@ -149,18 +152,33 @@ impl LookalikeIndex {
         }
         if !self.two_edit.is_empty() {
             let chars = char_set(s);
+            let bigrams = bigram_set(s);
             // Sorted by length: only the brands within two of the query's length.
             let from = self.two_edit.partition_point(|t| t.len + 2 < s.len());
             for t in self.two_edit[from..]
                 .iter()
                 .take_while(|t| t.len <= s.len() + 2)
             {
-                if at_most_two_bits(t.chars & !chars) && at_most_two_bits(chars & !t.chars) {
+                // An edit destroys at most three of the brand's adjacent pairs (a swap does).
+                if at_most_two_bits(t.chars & !chars)
+                    && at_most_two_bits(chars & !t.chars)
+                    && (t.bigrams & !bigrams).count_ones() <= 6
+                {
                     check(t.id, out);
                 }
             }
         }
     }
+}
+
+/// The set of adjacent pairs of `s`, hashed to 64 bits (pairs sharing a bit only make the
+/// filter let more through).
+#[inline]
+fn bigram_set(s: &[u8]) -> u64 {
+    s.windows(2).fold(0u64, |m, w| {
+        let h = (u32::from(w[0]).wrapping_mul(31) ^ u32::from(w[1])).wrapping_mul(0x9E37_79B9);
+        m | (1u64 << (h >> 26))
+    })
 }
 
 /// Whether `x` has at most two bits set (clearing the lowest twice leaves nothing); no
@@ -414,6 +432,58 @@ mod tests {
             }
         }
         d[a.len()][b.len()]
+    }
+
+    /// Random one- and two-edit variants of long and short brands: the index finds exactly what
+    /// the full distance says (the filters never reject a true look-alike).
+    #[test]
+    fn the_index_agrees_with_the_distance_on_random_edits() {
+        let brands: [&[u8]; 4] = [b"bankofamerica", b"westernunion", b"paypal", b"netflix"];
+        let mut ix = LookalikeIndex::new();
+        for b in brands {
+            ix.insert(b, if b.len() >= 10 { 2 } else { 1 });
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut checked = 0;
+        for round in 0..20_000 {
+            let brand = brands[round % brands.len()];
+            let mut s = brand.to_vec();
+            for _ in 0..1 + next(2) {
+                let i = next(s.len());
+                match next(4) {
+                    0 => s[i] = b'a' + next(26) as u8,
+                    1 => s.insert(i, b'a' + next(26) as u8),
+                    2 if s.len() > 1 => {
+                        s.remove(i);
+                    }
+                    _ if i + 1 < s.len() => s.swap(i, i + 1),
+                    _ => {}
+                }
+            }
+            let mut out = Vec::new();
+            ix.find(&s, &mut out);
+            for (id, b) in brands.iter().enumerate() {
+                let limit = if b.len() >= 10 { 2 } else { 1 };
+                let d = full_osa(&s, b);
+                let found = out.iter().find(|n| n.brand == id as u32).map(|n| n.edits);
+                let want = (1..=limit).contains(&d).then_some(d as u8);
+                assert_eq!(
+                    found,
+                    want,
+                    "{} vs {}",
+                    String::from_utf8_lossy(&s),
+                    String::from_utf8_lossy(b)
+                );
+                checked += usize::from(want.is_some());
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
     }
 
     #[test]
