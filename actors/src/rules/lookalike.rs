@@ -48,6 +48,9 @@ pub struct LookalikeIndex {
     keys: FxHashMap<u128, Vec<u32>>,
     /// The brands allowed two edits, checked directly.
     two_edit: Vec<TwoEdit>,
+    /// One bit per key hash (2^17 bits, 16 KiB: stays in the L1/L2 cache where the map does
+    /// not): nearly every probe of a query is a miss and ends here.
+    filter: Vec<u64>,
     /// Shortest and longest brand indexed: queries outside `min - 2 ..= max + 2` cannot match
     /// and are not probed.
     min_len: usize,
@@ -95,14 +98,20 @@ impl LookalikeIndex {
             self.two_edit.insert(at, t);
             return Some(id);
         }
-        let keys = &mut self.keys;
-        keys.entry(pack(brand)).or_default().push(id);
-        deletions(brand, &mut |k| {
+        if self.filter.is_empty() {
+            self.filter = vec![0; FILTER_WORDS];
+        }
+        let (keys, filter) = (&mut self.keys, &mut self.filter);
+        let mut add = |k: u128| {
             let ids = keys.entry(k).or_default();
             if ids.last() != Some(&id) {
                 ids.push(id);
             }
-        });
+            let bit = filter_bit(k);
+            filter[bit / 64] |= 1 << (bit % 64);
+        };
+        add(pack(brand));
+        deletions(brand, &mut add);
         Some(id)
     }
 
@@ -139,6 +148,10 @@ impl LookalikeIndex {
         };
         if !self.keys.is_empty() && s.len() <= MAX_LEN + 1 {
             let mut probe = |k: u128| {
+                let bit = filter_bit(k);
+                if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+                    return;
+                }
                 if let Some(ids) = self.keys.get(&k) {
                     for &id in ids {
                         check(id, out);
@@ -169,6 +182,15 @@ impl LookalikeIndex {
             }
         }
     }
+}
+
+const FILTER_BITS: u32 = 17;
+const FILTER_WORDS: usize = (1 << FILTER_BITS) / 64;
+
+#[inline]
+fn filter_bit(k: u128) -> usize {
+    let h = ((k as u64) ^ ((k >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - FILTER_BITS)) as usize
 }
 
 /// The set of adjacent pairs of `s`, hashed to 64 bits (pairs sharing a bit only make the
