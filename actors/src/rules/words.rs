@@ -120,6 +120,15 @@ pub struct Lexicon {
     /// Three-letter start → the lengths (bit `len`) of the words, shipped or configured, that
     /// start so.
     prefixes: FxHashMap<u32, u32>,
+    /// Ranks of the one- and two-letter words of `a`-`z` (0: not a word), by [`short_index`].
+    short: Box<[u32; 27 * 27]>,
+}
+
+/// Index of a one- or two-letter `a`-`z` string in [`Lexicon::short`].
+#[inline]
+fn short_index(w: &[u8]) -> usize {
+    let second = w.get(1).map_or(26, |b| usize::from(b - b'a'));
+    usize::from(w[0] - b'a') * 27 + second
 }
 
 /// What cutting a label found: the byte offsets where words start, and how much of the label
@@ -174,15 +183,35 @@ impl Lexicon {
                 extra.insert(&compact, CONFIGURED_RANK);
             }
         }
-        Lexicon {
+        let mut lex = Lexicon {
             base,
             extra,
             prefixes,
+            short: Box::new([0; 27 * 27]),
+        };
+        // Every one- and two-letter stretch is looked up at every position: a table, not a map.
+        let mut short = Box::new([0u32; 27 * 27]);
+        for a in b'a'..=b'z' {
+            short[short_index(&[a])] = lex.rank_from_maps(&[a]).unwrap_or(0);
+            for b in b'a'..=b'z' {
+                short[short_index(&[a, b])] = lex.rank_from_maps(&[a, b]).unwrap_or(0);
+            }
         }
+        lex.short = short;
+        lex
     }
 
     /// The frequency rank of a word (1 = most frequent), if it is one.
+    #[inline]
     pub fn rank(&self, word: &[u8]) -> Option<u32> {
+        if (1..=2).contains(&word.len()) && word.iter().all(u8::is_ascii_lowercase) {
+            let r = self.short[short_index(word)];
+            return (r != 0).then_some(r);
+        }
+        self.rank_from_maps(word)
+    }
+
+    fn rank_from_maps(&self, word: &[u8]) -> Option<u32> {
         // A configured word is in `extra` only where it ranks better than in the list.
         self.extra.get(word).or_else(|| self.base.get(word))
     }
@@ -420,6 +449,22 @@ mod tests {
             }
         }
         assert!(runs > 10_000, "{runs}");
+    }
+
+    #[test]
+    fn the_short_word_table_agrees_with_the_maps() {
+        let lex = Lexicon::new(["ab", "zq"]);
+        for a in b'a'..=b'z' {
+            assert_eq!(lex.rank(&[a]), lex.rank_from_maps(&[a]));
+            for b in b'a'..=b'z' {
+                assert_eq!(lex.rank(&[a, b]), lex.rank_from_maps(&[a, b]));
+            }
+        }
+        assert!(
+            lex.rank(b"zq").is_some(),
+            "configured two-letter words count"
+        );
+        assert_eq!(lex.rank(b""), None);
     }
 
     #[test]
