@@ -14,6 +14,19 @@ use rustc_hash::FxHashSet;
 /// Words that look like a top-level domain inside the name (`paypal.com.evil.example`).
 const FAKE_TLD_WORDS: &[&str] = &["com", "net", "org"];
 
+/// Brands this long or shorter (`ing`, `dhl`, `itau`) count only next to a label's edge, a
+/// hyphen or a digit.
+const SHORT_BRAND: usize = 4;
+
+/// Whether `s[start..end]` has something other than a letter (or the end) on one side.
+#[inline]
+fn letter_edge(s: &[u8], start: usize, end: usize) -> bool {
+    start == 0
+        || end >= s.len()
+        || !s[start - 1].is_ascii_lowercase()
+        || !s[end].is_ascii_lowercase()
+}
+
 /// Endings that still count as the suspicious word (`verifying`, `accounts`, `updated`).
 const INFLECTIONS: &[&str] = &[
     "s", "es", "ed", "d", "ing", "er", "ers", "ation", "ations", "ion", "ions", "y", "ment",
@@ -73,6 +86,8 @@ pub struct Scratch {
     folded: Vec<u8>,
     part: Vec<u8>,
     part2: Vec<u8>,
+    /// Where each byte of `part` is in `folded`.
+    part_at: Vec<usize>,
     nears: Vec<Near>,
     cut: Cut,
 }
@@ -366,11 +381,18 @@ impl RuleSet {
             folded,
             part,
             part2,
+            part_at,
             nears,
             ..
         } = scratch;
         part.clear();
-        part.extend(folded.iter().filter(|b| **b != b'-'));
+        part_at.clear();
+        for (i, b) in folded.iter().enumerate() {
+            if *b != b'-' {
+                part.push(*b);
+                part_at.push(i);
+            }
+        }
         let ascii = name.ascii.as_ref();
         let suffix = public_suffix(ascii);
         let suffix_labels = suffix.map_or(1, |s| s.split('.').count());
@@ -395,6 +417,12 @@ impl RuleSet {
         for m in self.automaton.find_overlapping_iter(part.as_slice()) {
             let fits = match self.patterns[m.pattern().as_usize()] {
                 Pattern::Brand(b) => {
+                    let (start, end) = (part_at[m.start()], part_at[m.end() - 1] + 1);
+                    if self.brands[b as usize].folded.len() <= SHORT_BRAND
+                        && !letter_edge(folded, start, end)
+                    {
+                        continue;
+                    }
                     brand_in_subdomain |= m.end() <= reg_start;
                     let weight = if self.brands[b as usize].common {
                         strongest * w.common_keyword
@@ -594,6 +622,12 @@ impl RuleSet {
                             continue;
                         }
                         let brand = &self.brands[b as usize];
+                        // A short brand glued between two words is mostly a piece of another
+                        // word (`painting`, `bidhlawn`): it counts only against a label's edge,
+                        // a hyphen or a digit on one side at least.
+                        if brand.folded.len() <= SHORT_BRAND && !letter_edge(bytes, start, end) {
+                            continue;
+                        }
                         let whole = m.start() == 0 && m.end() == compact.len();
                         // Between hyphens or a label's ends, with no hyphen inside.
                         let part = (start == 0 || bytes[start - 1] == b'-')

@@ -224,3 +224,20 @@ fn structure_alone_does_not_make_a_suspicious_word_a_finding() {
         "paypal.com.76update.admin.en.34-54-124-199.sslip.io"
     ));
 }
+
+#[test]
+fn a_short_brand_counts_only_against_an_edge_a_hyphen_or_a_digit() {
+    let rules = defaults();
+    // The word list cuts `my + ing + bank`, but `ing` between two letters is not taken.
+    let glued = rules.assess("myingbank-login.com", CertContext::default());
+    assert!(!glued.rules.iter().any(|r| r == "keyword:ing"), "{glued:?}");
+    assert!(!glued.alerts_at(rules.threshold()), "{glued:?}");
+    for name in [
+        "dhlexpress-tracking.com",
+        "ing-bank-login.com",
+        "secure-itau2-login.com",
+    ] {
+        let a = rules.assess(name, CertContext::default());
+        assert!(a.alerts_at(rules.threshold()), "{name}: {a:?}");
+    }
+}
