@@ -62,6 +62,28 @@ impl From<FindingV3> for Finding {
     }
 }
 
+/// The way back, for the tests that build a format-3 store.
+#[cfg(test)]
+impl From<Finding> for FindingV3 {
+    fn from(f: Finding) -> FindingV3 {
+        FindingV3 {
+            id: f.id,
+            detected_at: f.detected_at,
+            domain: f.domain,
+            domain_unicode: f.domain_unicode,
+            registrable_domain: f.registrable_domain,
+            matched_names: f.matched_names,
+            rules: f.rules,
+            homoglyph: f.homoglyph,
+            cert: f.cert,
+            source: f.source,
+            seen: f.seen,
+            registration: f.registration,
+            scan: f.scan,
+        }
+    }
+}
+
 /// Rewrites every value of a format-3 store in format 4. Returns how many findings moved.
 pub(super) fn from_3(tx: &WriteTransaction) -> Result<u64, StoreError> {
     let mut moved = 0;

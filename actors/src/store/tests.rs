@@ -254,23 +254,8 @@ fn downgrade_to_3(path: &Path) {
             .map(|r| {
                 let (k, v) = r.unwrap();
                 let s: Stored = codec::decode(v.value()).unwrap();
-                let f = s.finding;
                 let old = migrate::StoredV3 {
-                    finding: migrate::FindingV3 {
-                        id: f.id,
-                        detected_at: f.detected_at,
-                        domain: f.domain,
-                        domain_unicode: f.domain_unicode,
-                        registrable_domain: f.registrable_domain,
-                        matched_names: f.matched_names,
-                        rules: f.rules,
-                        homoglyph: f.homoglyph,
-                        cert: f.cert,
-                        source: f.source,
-                        seen: f.seen,
-                        registration: f.registration,
-                        scan: f.scan,
-                    },
+                    finding: s.finding.into(),
                     stored_at: s.stored_at,
                 };
                 (k.value(), codec::encode_format(&old, 3).unwrap())
