@@ -85,11 +85,23 @@ pub struct RuleSet {
 pub struct Scratch {
     folded: Vec<u8>,
     part: Vec<u8>,
-    part2: Vec<u8>,
     /// Where each byte of `part` is in `folded`.
     part_at: Vec<usize>,
     nears: Vec<Near>,
     cut: Cut,
+    /// The look-alikes of the name being checked, found once and read by every later step.
+    lookalikes: Vec<FoundLookalike>,
+    /// Whether `lookalikes` is filled for the name being checked.
+    lookalikes_found: bool,
+}
+
+/// A brand look-alike in a name: in which label, which string (the label, a part between its
+/// hyphens or the label without hyphens) and how near.
+#[derive(Debug, Clone)]
+struct FoundLookalike {
+    label: usize,
+    candidate: Vec<u8>,
+    near: Near,
 }
 
 /// One brand seen in a name: how strongly, and where.
@@ -277,6 +289,7 @@ impl RuleSet {
         scratch: &mut Scratch,
     ) -> Verdict {
         name.fold_into(&mut scratch.folded);
+        scratch.lookalikes_found = false;
         // The score is rounded to hundredths: a bound just below the threshold may still round
         // up to it.
         if !self.may_hit(scratch) || self.score_bound(name, ctx, scratch) + 0.006 < self.threshold {
@@ -329,23 +342,38 @@ impl RuleSet {
         } else {
             return true; // cannot happen for an unanchored DFA; take the full path
         }
-        if self.lookalikes.is_empty() {
-            return false;
+        self.find_lookalikes(scratch);
+        !scratch.lookalikes.is_empty()
+    }
+
+    /// Fills `scratch.lookalikes` with the look-alikes of every label of the folded name, once
+    /// per name: the fast path, the bound and the full score all read them.
+    fn find_lookalikes(&self, scratch: &mut Scratch) {
+        if scratch.lookalikes_found {
+            return;
         }
         let Scratch {
             folded,
             part,
             nears,
+            lookalikes,
+            lookalikes_found,
             ..
         } = scratch;
-        let mut near = false;
-        for label in folded.split(|b| *b == b'.') {
-            self.label_lookalikes(label, part, nears, |_, _| near = true);
-            if near {
-                return true;
-            }
+        lookalikes.clear();
+        *lookalikes_found = true;
+        if self.lookalikes.is_empty() {
+            return;
         }
-        false
+        for (li, label) in folded.split(|b| *b == b'.').enumerate() {
+            self.label_lookalikes(label, part, nears, |candidate, found| {
+                lookalikes.extend(found.iter().map(|&near| FoundLookalike {
+                    label: li,
+                    candidate: candidate.to_vec(),
+                    near,
+                }));
+            });
+        }
     }
 
     /// An upper bound of the score of a name that passed [`Self::may_hit`], without cutting
@@ -377,12 +405,12 @@ impl RuleSet {
             }
             false // more distinct hits than slots: no bound, take the full path
         }
+        self.find_lookalikes(scratch);
         let Scratch {
             folded,
             part,
-            part2,
             part_at,
-            nears,
+            lookalikes,
             ..
         } = scratch;
         part.clear();
@@ -444,18 +472,12 @@ impl RuleSet {
                 return f64::INFINITY;
             }
         }
-        let mut overflow = false;
-        for (li, label) in folded.split(|b| *b == b'.').enumerate() {
-            self.label_lookalikes(label, part2, nears, |_, found| {
-                brand_in_subdomain |= li < registrable_label;
-                for n in found {
-                    let b = self.lookalike_brand[n.brand as usize];
-                    overflow |= !keep(&mut brands, b, w.lookalike);
-                }
-            });
-        }
-        if overflow {
-            return f64::INFINITY;
+        for found in lookalikes.iter() {
+            brand_in_subdomain |= found.label < registrable_label;
+            let b = self.lookalike_brand[found.near.brand as usize];
+            if !keep(&mut brands, b, w.lookalike) {
+                return f64::INFINITY;
+            }
         }
         let top = |list: &mut [(u32, f64); 8], n: usize| {
             list.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -666,24 +688,24 @@ impl RuleSet {
                     }
                 }
             }
-            self.label_lookalikes(bytes, &mut scratch.part, &mut scratch.nears, |c, nears| {
-                let candidate = String::from_utf8_lossy(c);
-                for n in nears {
-                    let b = self.lookalike_brand[n.brand as usize];
-                    let factor = if n.edits == 1 { 1.0 } else { 0.8 };
-                    brand_hits.push(BrandHit {
-                        brand: b,
-                        kind: TermKind::Lookalike,
-                        weight: w.lookalike * factor,
-                        detail: format!(
-                            "{} ({} edit{} in {candidate})",
-                            self.brands[b as usize].name,
-                            n.edits,
-                            if n.edits == 1 { "" } else { "s" }
-                        ),
-                        in_subdomain,
-                    });
-                }
+        }
+        self.find_lookalikes(scratch);
+        for found in scratch.lookalikes.iter().filter(|f| f.label < owner.len()) {
+            let n = found.near;
+            let b = self.lookalike_brand[n.brand as usize];
+            let factor = if n.edits == 1 { 1.0 } else { 0.8 };
+            brand_hits.push(BrandHit {
+                brand: b,
+                kind: TermKind::Lookalike,
+                weight: w.lookalike * factor,
+                detail: format!(
+                    "{} ({} edit{} in {})",
+                    self.brands[b as usize].name,
+                    n.edits,
+                    if n.edits == 1 { "" } else { "s" },
+                    String::from_utf8_lossy(&found.candidate)
+                ),
+                in_subdomain: found.label != last,
             });
         }
 

@@ -14,7 +14,11 @@
 //! string in a few instructions: each edit adds at most one kind of character and removes at
 //! most one, so a string within two edits of a brand lacks at most two of the brand's
 //! characters and has at most two it lacks, and keeps all but at most six of its adjacent
-//! pairs, three per swap (sets of characters and of pairs as 64-bit masks).
+//! pairs, three per swap (sets of characters and of pairs as 64-bit masks). The same bound
+//! keeps them from being scanned one by one: of any seven distinct pairs of a brand, a string
+//! within two edits still holds one, so each brand is listed under seven of its pairs and a
+//! query looks at the brands listed under its own pairs only (a brand with fewer distinct
+//! pairs, `aaaaaaaaaa`, is always looked at).
 //!
 //! Keys are the strings packed into a `u128` (at most 16 bytes; folded text has no zero byte,
 //! so the packing is unique); brands longer than 16 bytes get no look-alikes.
@@ -48,6 +52,15 @@ pub struct LookalikeIndex {
     keys: FxHashMap<u128, Vec<u32>>,
     /// The brands allowed two edits, checked directly.
     two_edit: Vec<TwoEdit>,
+    /// Adjacent pair (`a << 8 | b`) → positions in `two_edit` of the brands listed under it.
+    two_edit_pairs: FxHashMap<u16, Vec<u32>>,
+    /// One bit per adjacent pair that `two_edit_pairs` has: most pairs of a query have none.
+    two_edit_pair_bits: Vec<u64>,
+    /// Positions in `two_edit` of the brands with too few distinct pairs to be listed.
+    two_edit_always: Vec<u32>,
+    /// Shortest and longest two-edit brand.
+    two_edit_min_len: usize,
+    two_edit_max_len: usize,
     /// One bit per key hash (2^17 bits, 16 KiB: stays in the L1/L2 cache where the map does
     /// not): nearly every probe of a query is a miss and ends here.
     filter: Vec<u64>,
@@ -94,8 +107,31 @@ impl LookalikeIndex {
                 chars: char_set(brand),
                 bigrams: bigram_set(brand),
             };
-            let at = self.two_edit.partition_point(|e| e.len <= t.len);
-            self.two_edit.insert(at, t);
+            let at = self.two_edit.len() as u32;
+            self.two_edit.push(t);
+            if at == 0 {
+                self.two_edit_min_len = t.len;
+            }
+            self.two_edit_min_len = self.two_edit_min_len.min(t.len);
+            self.two_edit_max_len = self.two_edit_max_len.max(t.len);
+            let mut pairs: Vec<u16> = Vec::new();
+            for w in brand.windows(2) {
+                let p = pair(w);
+                if !pairs.contains(&p) {
+                    pairs.push(p);
+                }
+            }
+            if pairs.len() < LISTED_PAIRS {
+                self.two_edit_always.push(at);
+            } else {
+                if self.two_edit_pair_bits.is_empty() {
+                    self.two_edit_pair_bits = vec![0; (1 << 16) / 64];
+                }
+                for &p in &pairs[..LISTED_PAIRS] {
+                    self.two_edit_pairs.entry(p).or_default().push(at);
+                    self.two_edit_pair_bits[usize::from(p) / 64] |= 1 << (p % 64);
+                }
+            }
             return Some(id);
         }
         if self.filter.is_empty() {
@@ -163,15 +199,29 @@ impl LookalikeIndex {
             }
             deletions(s, &mut probe);
         }
-        if !self.two_edit.is_empty() {
-            let chars = char_set(s);
-            let bigrams = bigram_set(s);
-            // Sorted by length: only the brands within two of the query's length.
-            let from = self.two_edit.partition_point(|t| t.len + 2 < s.len());
-            for t in self.two_edit[from..]
-                .iter()
-                .take_while(|t| t.len <= s.len() + 2)
-            {
+        if !self.two_edit.is_empty()
+            && s.len() + 2 >= self.two_edit_min_len
+            && s.len() <= self.two_edit_max_len + 2
+        {
+            // The query's masks, made for the first candidate only.
+            let mut masks: Option<(u64, u64)> = None;
+            // Brands looked at already: a brand listed under several pairs of the query is
+            // checked once (past the few remembered, a repeat is only checked again).
+            let mut seen = [u32::MAX; 16];
+            let mut seen_len = 0;
+            let mut consider = |at: u32, out: &mut Vec<Near>| {
+                if seen[..seen_len].contains(&at) {
+                    return;
+                }
+                if seen_len < seen.len() {
+                    seen[seen_len] = at;
+                    seen_len += 1;
+                }
+                let t = &self.two_edit[at as usize];
+                if t.len.abs_diff(s.len()) > 2 {
+                    return;
+                }
+                let (chars, bigrams) = *masks.get_or_insert_with(|| (char_set(s), bigram_set(s)));
                 // An edit destroys at most three of the brand's adjacent pairs (a swap does).
                 if at_most_two_bits(t.chars & !chars)
                     && at_most_two_bits(chars & !t.chars)
@@ -179,9 +229,34 @@ impl LookalikeIndex {
                 {
                     check(t.id, out);
                 }
+            };
+            for &at in &self.two_edit_always {
+                consider(at, out);
+            }
+            if !self.two_edit_pairs.is_empty() {
+                for w in s.windows(2) {
+                    let p = pair(w);
+                    if self.two_edit_pair_bits[usize::from(p) / 64] & (1 << (p % 64)) == 0 {
+                        continue;
+                    }
+                    if let Some(listed) = self.two_edit_pairs.get(&p) {
+                        for &at in listed {
+                            consider(at, out);
+                        }
+                    }
+                }
             }
         }
     }
+}
+
+/// Distinct adjacent pairs a two-edit brand is listed under: two edits destroy at most six.
+const LISTED_PAIRS: usize = 7;
+
+/// An adjacent pair as a key.
+#[inline]
+fn pair(w: &[u8]) -> u16 {
+    u16::from(w[0]) << 8 | u16::from(w[1])
 }
 
 const FILTER_BITS: u32 = 17;
@@ -460,7 +535,14 @@ mod tests {
     /// the full distance says (the filters never reject a true look-alike).
     #[test]
     fn the_index_agrees_with_the_distance_on_random_edits() {
-        let brands: [&[u8]; 4] = [b"bankofamerica", b"westernunion", b"paypal", b"netflix"];
+        // (`abababababab` has two distinct pairs: too few to be listed under them.)
+        let brands: [&[u8]; 5] = [
+            b"bankofamerica",
+            b"westernunion",
+            b"paypal",
+            b"netflix",
+            b"abababababab",
+        ];
         let mut ix = LookalikeIndex::new();
         for b in brands {
             ix.insert(b, if b.len() >= 10 { 2 } else { 1 });
