@@ -14,13 +14,13 @@
 
 use crate::backoff::Backoff;
 use crate::finding::Finding;
-use crate::metrics::Metrics;
+use crate::metrics::{ChannelLabel, Metrics};
 use crate::notify::{DeliveryError, Notifier};
 use crate::store::{unix_now, Delivery, Store};
 use actix::prelude::*;
 use certhound_config::DeliveryConfig;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, Notify};
 
 /// Answered once the channel's queue is empty (everything stored so far is delivered or failed).
@@ -171,6 +171,9 @@ impl<N: Notifier> DeliveryLoop<N> {
             .count() as u64;
         Metrics::add(&self.metrics.delivered, sent);
         Metrics::add(&self.metrics.delivery_failed, outcomes.len() as u64 - sent);
+        let labelled = &self.metrics.labelled;
+        labelled.delivery(channel, "sent", sent);
+        labelled.delivery(channel, "failed", outcomes.len() as u64 - sent);
         outcomes.clear();
         true
     }
@@ -186,7 +189,21 @@ impl<N: Notifier> DeliveryLoop<N> {
         let mut backoff = Backoff::new(self.cfg.retry.clone());
         loop {
             let wait = match self.notifier.deliver(finding).await {
-                Ok(()) => return Delivery::Sent { at: unix_now() },
+                Ok(()) => {
+                    if let Some(detected) = detected_at(finding) {
+                        let latency = SystemTime::now()
+                            .duration_since(detected)
+                            .unwrap_or_default();
+                        self.metrics
+                            .labelled
+                            .delivery_latency
+                            .get_or_create(&ChannelLabel {
+                                channel: channel.to_string(),
+                            })
+                            .observe(latency.as_secs_f64());
+                    }
+                    return Delivery::Sent { at: unix_now() };
+                }
                 Err(DeliveryError::Permanent(reason)) => {
                     tracing::error!(channel, id = %finding.id, domain = %finding.domain, error = %reason, "delivery failed for good");
                     return Delivery::Failed {
@@ -206,8 +223,14 @@ impl<N: Notifier> DeliveryLoop<N> {
                 }
             };
             Metrics::add(&self.metrics.delivery_retries, 1);
+            self.metrics.labelled.delivery(channel, "retried", 1);
             self.mark(channel, done);
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// When the finding was detected, from its RFC 3339 `detected_at`.
+fn detected_at(finding: &Finding) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(&finding.detected_at).ok()
 }

@@ -160,6 +160,9 @@ impl Batcher {
                 );
             }
         }
+        self.metrics
+            .labelled
+            .queue("matcher", self.pending.len(), self.max_pending);
     }
 
     pub fn has_pending(&self) -> bool {
@@ -203,7 +206,10 @@ impl FeedLoop {
                         .reconnects
                         .load(std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(url = %redact_url(&self.url()), reconnects, "connected to feed");
-                    self.read(ws, &mut backoff).await
+                    Metrics::set(&self.metrics.feed_connected, 1);
+                    let ended = self.read(ws, &mut backoff).await;
+                    Metrics::set(&self.metrics.feed_connected, 0);
+                    ended
                 }
                 Err(e) => {
                     Metrics::add(&self.metrics.connect_failures, 1);
@@ -293,6 +299,10 @@ impl FeedLoop {
             tokio::select! {
                 frame = ws.next() => {
                     last_rx = Instant::now();
+                    self.metrics.labelled.feed_last_frame_ms.store(
+                        crate::metrics::now_ms(),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                     match frame {
                         Some(Ok(WsMessage::Text(text))) => {
                             Metrics::add(&self.metrics.frames, 1);

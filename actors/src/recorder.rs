@@ -116,6 +116,13 @@ impl Recorder {
         ) {
             Ok(()) => {
                 let n = self.waiting.len() as u64;
+                let now = crate::metrics::now_ms() as f64 / 1000.0;
+                for f in self.waiting.iter().filter_map(|f| f.seen) {
+                    self.metrics
+                        .labelled
+                        .finding_latency
+                        .observe((now - f).max(0.0));
+                }
                 self.waiting.clear();
                 self.cursor_dirty = false;
                 Metrics::add(&self.metrics.stored, n);

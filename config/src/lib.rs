@@ -14,6 +14,7 @@
 //! as a TOML value when it is one (`true`, `42`, `["a", "b"]`) and as a string otherwise. Variables
 //! without a double underscore (such as `CERTHOUND_CONFIG`) are not overrides.
 
+mod admin;
 mod ct;
 mod dedupe;
 mod delivery;
@@ -30,6 +31,7 @@ mod supervisor;
 mod urlscan;
 mod watch;
 
+pub use admin::AdminConfig;
 pub use ct::{CtConfig, ExtraLog, LogKind, StartAt};
 pub use dedupe::DedupeConfig;
 pub use delivery::DeliveryConfig;
@@ -94,6 +96,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// AWS region and endpoint for SNS and Secrets Manager.
     pub aws: AwsConfig,
+    /// The admin listener: Prometheus metrics and health checks.
+    pub admin: AdminConfig,
 }
 
 /// A configuration problem, with the key it is about when there is one.
@@ -233,6 +237,7 @@ impl Config {
         self.server.validate()?;
         self.supervisor.validate()?;
         self.secrets.validate()?;
+        self.admin.validate()?;
         Ok(())
     }
 

@@ -42,7 +42,7 @@ pub fn init(cfg: &LogConfig) {
 }
 
 /// Resident memory now and at its peak, in KiB, from /proc (0 where there is none).
-fn rss_kb() -> (u64, u64) {
+pub fn rss_kb() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status

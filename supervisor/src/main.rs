@@ -3,6 +3,7 @@
 //! This file is the command line: it loads the config (exit code 2 on any config error, with one
 //! line naming the key), sets up logging and hands over to a role.
 
+mod admin;
 mod ct_decode;
 mod eval;
 mod explain;

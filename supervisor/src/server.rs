@@ -336,6 +336,20 @@ pub fn run(cfg: Config) -> i32 {
             Ok(r) => r,
             Err(code) => return (code, Vec::new()),
         };
+        let admin_stop = CancellationToken::new();
+        let admin = crate::admin::AdminState {
+            metrics: metrics.clone(),
+            store: store.clone(),
+            feed: false,
+            ct: true,
+            staleness: cfg.admin.ready_staleness,
+            started_ms: certhound_actors::metrics::now_ms(),
+        };
+        if let Err(e) = crate::admin::start(&cfg.admin, admin, admin_stop.clone()).await {
+            tracing::error!(error = %e, "cannot start the admin listener");
+            return (1, Vec::new());
+        }
+        let _admin_stop = admin_stop.drop_guard();
         let mut tick = tokio::time::interval(cfg.log.metrics_interval);
         tick.tick().await;
         let mut code = 0;

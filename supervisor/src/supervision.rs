@@ -113,6 +113,8 @@ impl Supervisor {
         arbiter.spawn_fn(move || {
             actix_rt::spawn(async move {
             let mut consecutive: u32 = 0;
+            // Counted in `actors_down` while waiting to restart (`/readyz` fails meanwhile).
+            let mut down = false;
             loop {
                 let started = Instant::now();
                 let reason = match factory() {
@@ -120,6 +122,10 @@ impl Supervisor {
                         let mut ctx = Context::new();
                         ctx.set_mailbox_capacity(mailbox);
                         writer.publish(ctx.address());
+                        if down {
+                            this.metrics.actors_down.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                            down = false;
+                        }
                         match actix_rt::spawn(ctx.into_future(actor)).await {
                             Ok(()) => "stopped".to_string(),
                             Err(e) if e.is_panic() => format!("panic: {}", panic_text(e.into_panic())),
@@ -132,6 +138,10 @@ impl Supervisor {
                     break;
                 }
                 Metrics::add(&this.metrics.restarts, 1);
+                if !down {
+                    Metrics::add(&this.metrics.actors_down, 1);
+                    down = true;
+                }
                 let allowed = this
                     .budget
                     .lock()

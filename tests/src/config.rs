@@ -46,7 +46,17 @@ impl TestConfig {
         c.set_str("store", "path", store.to_str().expect("UTF-8 temp path"));
         // No network here: tests that want registration data turn it on with loopback servers.
         c.set("enrich", "enabled", "false");
+        // Tests run side by side: no admin listener on the fixed default port unless asked
+        // for ([`Self::admin`]).
+        c.set_str("admin", "listen", "");
         c
+    }
+
+    /// An admin listener on an ephemeral loopback port (its address is in the `admin
+    /// listener` log event: [`crate::admin::address`]).
+    pub fn admin(&mut self) -> &mut Self {
+        self.set_str("admin", "listen", "127.0.0.1:0");
+        self
     }
 
     /// The config's own temporary directory (the store is in it; tests put other files there).
@@ -135,6 +145,7 @@ mod tests {
                  [notify.jsonl]\npath = \"-\"\n\n\
                  [store]\npath = {store}\n\n\
                  [enrich]\nenabled = false\n\n\
+                 [admin]\nlisten = \"\"\n\n\
                  [supervisor]\nrestart_budget = 2\n\n"
             )
         );

@@ -1,6 +1,7 @@
 //! End-to-end tests of certhound: fixtures, message builders, a fake certstream server and a
 //! harness that runs the real `certhound` binary. The tests themselves are in `tests/`.
 
+pub mod admin;
 pub mod certstream_server;
 pub mod config;
 pub mod ct_log;

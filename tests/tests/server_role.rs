@@ -424,3 +424,44 @@ async fn a_checkpoint_that_does_not_verify_is_not_believed() {
     assert!(f["ct_bad_checkpoints"].as_u64().unwrap() >= 3, "{f}");
     assert_eq!(f["server_published"], 0, "{f}");
 }
+
+/// The server role's admin listener: per-log entries, tree size and lag on `/metrics`, and
+/// `/readyz` failing while the only log answers nothing but errors for longer than the
+/// staleness, then recovering.
+#[tokio::test]
+async fn ct_log_metrics_and_readiness_follow_the_log() {
+    let log = FakeCtLog::start(fixture_entries()).await;
+    let mut c = server_config(&rfc6962_log(&log));
+    c.admin();
+    c.set_str("admin", "ready_staleness", "1s");
+    let (mut server, feed) = start("server", &c).await;
+    let admin = certhound_tests::admin::address(&mut server).await;
+    read(&feed, "/full-stream?since=0", 30).await;
+    let url = log.rfc6962_url();
+    let labels = [("log", url.as_str())];
+    let s = certhound_tests::admin::scrape_until(admin, timeouts::EVENT, "30 entries", |s| {
+        s.value("certhound_ct_log_entries_total", &labels) == Some(30.0)
+    })
+    .await;
+    assert_eq!(
+        s.value("certhound_ct_log_tree_size_entries", &labels),
+        Some(30.0)
+    );
+    assert_eq!(s.value("certhound_ct_log_lag_entries", &labels), Some(0.0));
+    // The fixture entries were logged in May 2026: their age is months, not seconds.
+    let age = s
+        .value("certhound_ct_log_newest_entry_age_seconds", &labels)
+        .expect("newest entry age");
+    assert!(age > 86_400.0, "{age}");
+    assert_eq!(s.value("certhound_ct_entries_total", &[]), Some(30.0));
+    certhound_tests::admin::wait_status(admin, "/readyz", 200, timeouts::EVENT).await;
+
+    // Every tree head request fails from now on (for a while): not ready once the staleness
+    // has passed, ready again after the log recovers.
+    log.push_faults(PathKind::GetSth, 100_000, Fault::Status(500));
+    let why = certhound_tests::admin::wait_status(admin, "/readyz", 503, timeouts::EVENT).await;
+    assert!(why.starts_with("ct: no CT log answered for "), "{why}");
+    log.clear_faults();
+    certhound_tests::admin::wait_status(admin, "/readyz", 200, timeouts::EVENT).await;
+    stop(server).await;
+}

@@ -188,6 +188,8 @@ impl Handler<Batch> for Decoder {
         let log = &batch.log;
         let from = self.positions.get(&log.url).unwrap_or(0);
         let seen = now_secs();
+        let mut decoded = 0u64;
+        let mut newest: Option<u64> = None;
         match &*batch.entries {
             Entries::Rfc6962(items) => {
                 let mut link = String::with_capacity(log.url.len() + 48);
@@ -197,6 +199,7 @@ impl Handler<Batch> for Decoder {
                     });
                     match parsed {
                         Ok(Ok(entry)) => {
+                            newest = newest.max(Some(entry.timestamp_ms));
                             crate::ct::write_rfc6962_link(&mut link, &log.url, raw.index);
                             self.publish_one(&entry, log, &link, seen);
                         }
@@ -208,6 +211,7 @@ impl Handler<Batch> for Decoder {
                         ),
                     }
                     Metrics::add(&self.metrics.ct_entries, 1);
+                    decoded += 1;
                     self.positions.advance(&log.url, raw.index + 1);
                 }
             }
@@ -221,12 +225,18 @@ impl Handler<Batch> for Decoder {
                         chain: t.chain.iter().map(|c| &c[..]).collect(),
                     };
                     self.publish_one(&entry, log, &t.link, seen);
+                    newest = newest.max(Some(t.timestamp_ms));
+                    decoded += 1;
                     Metrics::add(&self.metrics.ct_entries, 1);
                     self.positions.advance(&log.url, t.index + 1);
                 }
             }
         }
         self.positions.advance(&log.url, batch.next);
+        let position = self.positions.get(&log.url).unwrap_or(batch.next);
+        self.metrics
+            .labelled
+            .ct_batch(&log.url, decoded, position, newest);
     }
 }
 

@@ -127,6 +127,10 @@ impl LogHttp {
             }
             body.extend_from_slice(&chunk);
         }
+        self.metrics.labelled.ct_last_success_ms.store(
+            crate::metrics::now_ms(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(body)
     }
 

@@ -157,6 +157,7 @@ async fn tail_loop(t: Tail) {
         };
         if let Some(size) = size {
             let start = t.start_position(size);
+            t.metrics.labelled.ct_tree(&t.log.url, size, start);
             if start < size && !fetch_range(&t, &http, &meta, start, size, &mut batch_size).await {
                 return;
             }

@@ -121,6 +121,7 @@ async fn tail_loop(t: Tail, issuers: Issuers) {
         };
         if let Some(size) = size {
             let start = t.start_position(size);
+            t.metrics.labelled.ct_tree(&t.log.url, size, start);
             if start < size && !fetch_tiles(&t, &http, &issuers, &meta, start, size).await {
                 return;
             }

@@ -1,0 +1,172 @@
+//! The admin listener of a running `certhound watch`: `/metrics` scraped and parsed as
+//! Prometheus text while messages flow, and `/readyz` following the feed going down and coming
+//! back (through a TCP proxy the test can switch off).
+
+use certhound_tests::admin::{self, scrape_until, wait_status};
+use certhound_tests::domains::Background;
+use certhound_tests::messages::lite;
+use certhound_tests::output::event_u64;
+use certhound_tests::tcp_proxy::TcpProxy;
+use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
+
+const PLANTED: &str = "paypal-account-recovery.com";
+
+/// `n` background messages numbered from `base`.
+fn background(bg: &mut Background, n: u64, base: u64) -> Vec<Step> {
+    (0..n)
+        .map(|i| Step::Text(lite(&[&bg.next_name()], base + i)))
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_move_as_messages_flow_and_parse_as_prometheus_text() {
+    let mut bg = Background::new(7);
+    // 20 messages, a pause, then 30 more with one finding among them.
+    let mut script = background(&mut bg, 20, 0);
+    script.push(Step::Gate);
+    script.extend(background(&mut bg, 15, 100));
+    script.push(Step::Text(lite(&[PLANTED], 200)));
+    script.extend(background(&mut bg, 14, 300));
+    let server = FakeCertstream::start(script).await;
+    let mut c = TestConfig::new();
+    c.feed(&server.url());
+    c.admin();
+    let mut p = Certhound::watch(&c);
+    let addr = admin::address(&mut p).await;
+
+    let first = scrape_until(addr, timeouts::EVENT, "20 messages counted", |s| {
+        s.value("certhound_messages_total", &[]) == Some(20.0)
+    })
+    .await;
+    assert_eq!(first.value("certhound_findings_total", &[]), Some(0.0));
+    assert_eq!(first.value("certhound_feed_connected", &[]), Some(1.0));
+    assert_eq!(
+        first.declared_type("certhound_messages_total"),
+        Some("counter")
+    );
+    assert_eq!(
+        first.declared_type("certhound_feed_connected"),
+        Some("gauge")
+    );
+    assert!(
+        first.text.contains("# HELP certhound_messages_total "),
+        "{}",
+        first.text
+    );
+
+    server.release();
+    p.wait_for_findings(&[PLANTED], timeouts::EVENT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let done = scrape_until(addr, timeouts::EVENT, "the finding delivered", |s| {
+        s.value(
+            "certhound_deliveries_total",
+            &[("channel", "jsonl"), ("outcome", "sent")],
+        ) == Some(1.0)
+    })
+    .await;
+    assert_eq!(done.value("certhound_messages_total", &[]), Some(50.0));
+    assert!(done.value("certhound_names_total", &[]) >= Some(50.0));
+    assert_eq!(done.value("certhound_findings_total", &[]), Some(1.0));
+    assert_eq!(done.value("certhound_stored_total", &[]), Some(1.0));
+    assert_eq!(done.value("certhound_delivered_total", &[]), Some(1.0));
+    assert_eq!(
+        done.value(
+            "certhound_deliveries_total",
+            &[("channel", "jsonl"), ("outcome", "failed")]
+        ),
+        None,
+        "no failure counted"
+    );
+    // One observation in each latency histogram (count of the +Inf bucket).
+    assert_eq!(
+        done.value(
+            "certhound_delivery_latency_seconds",
+            &[("channel", "jsonl")]
+        ),
+        Some(1.0),
+        "{}",
+        done.text
+    );
+    assert_eq!(
+        done.value("certhound_finding_latency_seconds", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        done.value("certhound_queue_capacity", &[("queue", "matcher")]),
+        Some(64.0)
+    );
+    assert!(done.value("certhound_feed_last_frame_age_seconds", &[]) < Some(30.0));
+
+    // Every field of the `metrics` log event is exported, as a counter or a gauge.
+    p.send_signal(libc::SIGTERM);
+    let status = p.wait_exit(timeouts::EXIT).await;
+    assert_eq!(status.code(), Some(0), "{}", p.describe("after SIGTERM"));
+    let metrics = p.events("metrics");
+    let last = metrics.last().expect("a metrics event");
+    let fields = last["fields"].as_object().expect("event fields");
+    let mut checked = 0;
+    for (name, _) in fields.iter().filter(|(_, v)| v.is_u64()) {
+        let name = match name.as_str() {
+            "rss_kb" => "resident_memory_bytes",
+            "peak_rss_kb" => "peak_resident_memory_bytes",
+            n => n,
+        };
+        let counter = format!("certhound_{name}_total");
+        let gauge = format!("certhound_{name}");
+        assert!(
+            done.declared_type(&counter) == Some("counter")
+                || done.declared_type(&gauge) == Some("gauge"),
+            "{name} of the metrics event is not in /metrics"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 30, "{checked} fields: {last}");
+    assert_eq!(event_u64(last, "findings"), Some(1));
+}
+
+#[tokio::test]
+async fn readyz_fails_while_the_feed_is_down_past_the_staleness() {
+    let mut bg = Background::new(11);
+    let server = FakeCertstream::start(background(&mut bg, 5, 0)).await;
+    let proxy = TcpProxy::start(server.addr()).await;
+    let mut c = TestConfig::new();
+    c.feed(&format!("ws://{}/", proxy.addr()));
+    c.admin();
+    c.set_str("admin", "ready_staleness", "1s");
+    // Pongs are frames too: a connected, quiet feed stays fresh.
+    c.set_str("watch", "ping_interval", "200ms");
+    let mut p = Certhound::watch(&c);
+    let addr = admin::address(&mut p).await;
+
+    let (status, _, body) = admin::get(addr, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    wait_status(addr, "/readyz", 200, timeouts::EVENT).await;
+    // Connected and quiet for longer than the staleness: still ready.
+    p.wait_for_events("connected to feed", 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let quiet = scrape_until(addr, timeouts::EVENT, "5 messages", |s| {
+        s.value("certhound_messages_total", &[]) == Some(5.0)
+    })
+    .await;
+    assert_eq!(quiet.value("certhound_feed_connected", &[]), Some(1.0));
+
+    proxy.set_down(true);
+    let why = wait_status(addr, "/readyz", 503, timeouts::EVENT).await;
+    assert!(why.starts_with("feed: nothing received for "), "{why}");
+    assert!(why.contains("admin.ready_staleness 1s"), "{why}");
+    let (status, _, _) = admin::get(addr, "/healthz").await;
+    assert_eq!(status, 200, "the process still runs");
+    let down = admin::scrape(addr).await;
+    assert_eq!(down.value("certhound_feed_connected", &[]), Some(0.0));
+
+    proxy.set_down(false);
+    wait_status(addr, "/readyz", 200, timeouts::EVENT).await;
+    assert!(server.connections() >= 2, "reconnected through the proxy");
+
+    let (status, _, _) = admin::get(addr, "/nope").await;
+    assert_eq!(status, 404);
+    p.send_signal(libc::SIGTERM);
+    assert_eq!(p.wait_exit(timeouts::EXIT).await.code(), Some(0));
+}
