@@ -22,6 +22,7 @@ use certhound_config::DeliveryConfig;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, Notify};
+use tracing::Instrument;
 
 /// Answered once the channel's queue is empty (everything stored so far is delivered or failed).
 #[derive(Message)]
@@ -178,16 +179,51 @@ impl<N: Notifier> DeliveryLoop<N> {
         true
     }
 
-    /// Delivers one finding, retrying transient failures until it is delivered or fails for
-    /// good. Before waiting to retry, what the round has done so far is recorded.
+    /// Delivers one finding, in a span of its trace (retries are events of the span).
     async fn deliver(
         &mut self,
         channel: &'static str,
         finding: &Finding,
         done: &mut Vec<(u64, Delivery)>,
     ) -> Delivery {
+        let span = tracing::info_span!(
+            target: "certhound::trace",
+            parent: None,
+            "deliver",
+            channel,
+            domain = %finding.domain,
+            attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        crate::trace::attach(&span, finding);
+        let (outcome, attempts) = self
+            .deliver_untraced(channel, finding, done)
+            .instrument(span.clone())
+            .await;
+        span.record("attempts", attempts);
+        span.record(
+            "outcome",
+            match &outcome {
+                Delivery::Sent { .. } => "sent",
+                _ => "failed",
+            },
+        );
+        outcome
+    }
+
+    /// Delivers one finding, retrying transient failures until it is delivered or fails for
+    /// good; returns the outcome and the attempts made. Before waiting to retry, what the round
+    /// has done so far is recorded.
+    async fn deliver_untraced(
+        &mut self,
+        channel: &'static str,
+        finding: &Finding,
+        done: &mut Vec<(u64, Delivery)>,
+    ) -> (Delivery, u64) {
+        let mut attempts = 0u64;
         let mut backoff = Backoff::new(self.cfg.retry.clone());
         loop {
+            attempts += 1;
             let wait = match self.notifier.deliver(finding).await {
                 Ok(()) => {
                     if let Some(detected) = detected_at(finding) {
@@ -202,22 +238,28 @@ impl<N: Notifier> DeliveryLoop<N> {
                             })
                             .observe(latency.as_secs_f64());
                     }
-                    return Delivery::Sent { at: unix_now() };
+                    return (Delivery::Sent { at: unix_now() }, attempts);
                 }
                 Err(DeliveryError::Permanent(reason)) => {
                     tracing::error!(channel, id = %finding.id, domain = %finding.domain, error = %reason, "delivery failed for good");
-                    return Delivery::Failed {
-                        at: unix_now(),
-                        reason,
-                    };
+                    tracing::info!(target: "certhound::trace", attempt = attempts, error = %reason, "failed for good");
+                    return (
+                        Delivery::Failed {
+                            at: unix_now(),
+                            reason,
+                        },
+                        attempts,
+                    );
                 }
                 Err(DeliveryError::RetryAfter(d, reason)) => {
                     let wait = d.max(backoff.next_delay());
+                    tracing::info!(target: "certhound::trace", attempt = attempts, error = %reason, retry_in_ms = wait.as_millis() as u64, "throttled, retrying");
                     tracing::warn!(channel, id = %finding.id, error = %reason, retry_in_ms = wait.as_millis() as u64, "delivery throttled");
                     wait
                 }
                 Err(DeliveryError::Transient(reason)) => {
                     let wait = backoff.next_delay();
+                    tracing::info!(target: "certhound::trace", attempt = attempts, error = %reason, retry_in_ms = wait.as_millis() as u64, "failed, retrying");
                     tracing::warn!(channel, id = %finding.id, error = %reason, retry_in_ms = wait.as_millis() as u64, "delivery failed, retrying");
                     wait
                 }

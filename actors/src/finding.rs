@@ -34,6 +34,12 @@ pub struct Finding {
     pub registration: Option<RegistrationInfo>,
     /// The urlscan.io scan, once submitted.
     pub scan: Option<ScanInfo>,
+    /// The W3C `traceparent` of the finding's trace (see `crate::trace`), when traces are on.
+    /// Not part of the finding's own encoding: the store keeps it in a table of its own, in the
+    /// transaction that stores the finding, and fills it in when the finding is read back, so
+    /// that a finding picked up after a restart continues its trace.
+    #[serde(skip)]
+    pub trace_parent: Option<String>,
 }
 
 /// The urlscan.io scan of a finding. The screenshot link is only set once the scan finished.

@@ -7,6 +7,8 @@
 //! - [`recorder`]: commits findings to the [`store`] (the outbox) before they count as done;
 //! - [`delivery`]: one actor per channel delivers stored findings with its [`notify`]er.
 //!
+//! Each finding has a trace across all of them ([`trace`]).
+//!
 //! Actors reach each other through [`slot::Slot`]s, which follow restarts by the supervisor.
 
 pub mod aws;
@@ -30,3 +32,4 @@ pub mod scan;
 pub mod server;
 pub mod slot;
 pub mod store;
+pub mod trace;

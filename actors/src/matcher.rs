@@ -173,11 +173,15 @@ impl Matcher {
                 seen: cert.and_then(|c| c.seen),
                 registration: None,
                 scan: None,
+                trace_parent: None,
             });
         }
         for mut f in found {
             if self.dedupe.first_report(&f.registrable_domain, now) {
                 f.rules.sort_unstable();
+                // The root of the finding's trace; the later stages continue it.
+                let span = crate::trace::finding_root(&f);
+                f.trace_parent = crate::trace::traceparent(&span);
                 out.push(f);
             } else {
                 Metrics::add(&self.metrics.duplicates, 1);

@@ -240,6 +240,12 @@ pub struct LogLabel {
     pub log: String,
 }
 
+/// Label of `config_reloads`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
+}
+
 /// Label of the queue metrics.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabel {
@@ -383,6 +389,23 @@ impl Collector for Counters {
                     let g = ConstGauge::new(value as i64);
                     g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
                 }
+            }
+        }
+        // Reloads by result, as the issue of live tuning names them (the same counts as
+        // rules_reloads and rules_reload_errors: a reload applies the whole file or nothing).
+        {
+            let snap = self.0.snapshot();
+            let mut family = encoder.encode_descriptor(
+                "config_reloads",
+                "Config reloads while running, by result: applied, or refused (invalid; the settings in use stayed)",
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for (result, n) in [
+                ("applied", snap.rules_reloads),
+                ("refused", snap.rules_reload_errors),
+            ] {
+                ConstCounter::new(n).encode(family.encode_family(&ResultLabel { result })?)?;
             }
         }
         let now = now_ms();

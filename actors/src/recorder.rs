@@ -107,6 +107,22 @@ impl Recorder {
             return;
         }
         let cursor = self.cursor_dirty.then_some(self.cursor).flatten();
+        // One span per finding in its own trace, around the commit that makes it durable.
+        let spans: Vec<tracing::Span> = self
+            .waiting
+            .iter()
+            .map(|f| {
+                let span = tracing::info_span!(
+                    target: "certhound::trace",
+                    parent: None,
+                    "store commit",
+                    batch = self.waiting.len(),
+                    id = tracing::field::Empty,
+                );
+                crate::trace::attach(&span, f);
+                span
+            })
+            .collect();
         match self.store.record_at(
             &mut self.waiting,
             self.stage,
@@ -116,6 +132,10 @@ impl Recorder {
         ) {
             Ok(()) => {
                 let n = self.waiting.len() as u64;
+                for (span, f) in spans.iter().zip(&self.waiting) {
+                    span.record("id", f.id.as_str());
+                }
+                drop(spans);
                 let now = crate::metrics::now_ms() as f64 / 1000.0;
                 for f in self.waiting.iter().filter_map(|f| f.seen) {
                     self.metrics

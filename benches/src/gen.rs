@@ -225,5 +225,6 @@ pub fn finding(i: usize) -> certhound_actors::finding::Finding {
         seen: Some(1_700_000_000.0),
         registration: None,
         scan: None,
+        trace_parent: None,
     }
 }

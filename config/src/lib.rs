@@ -28,6 +28,7 @@ mod secrets;
 mod server;
 mod store;
 mod supervisor;
+mod telemetry;
 mod urlscan;
 mod watch;
 
@@ -49,6 +50,7 @@ pub use secrets::{AwsConfig, SecretRef, SecretsConfig};
 pub use server::ServerConfig;
 pub use store::{StoreConfig, IN_MEMORY};
 pub use supervisor::SupervisorConfig;
+pub use telemetry::{OtlpProtocol, TelemetryConfig};
 pub use urlscan::{UrlscanConfig, Visibility};
 pub use watch::{BackoffConfig, WatchConfig};
 
@@ -57,6 +59,15 @@ use std::path::Path;
 
 /// The reference configuration shipped with certhound; every key with its default and a comment.
 pub const REFERENCE_TOML: &str = include_str!("../certhound.toml");
+
+/// The keys a running certhound applies without a restart (SIGHUP or a change of the config
+/// file; see the binary's `reload.rs`), as dotted keys, `section.*` for a whole section.
+/// Every other key needs a restart; a change to one is named in a warning.
+pub const RELOADABLE: &[&str] = &[
+    "matcher.*",
+    "matcher.allowlist_file (the file's content too)",
+    "log.filter",
+];
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "CERTHOUND_";
@@ -98,6 +109,8 @@ pub struct Config {
     pub aws: AwsConfig,
     /// The admin listener: Prometheus metrics and health checks.
     pub admin: AdminConfig,
+    /// Traces over OTLP (off by default).
+    pub telemetry: TelemetryConfig,
 }
 
 /// A configuration problem, with the key it is about when there is one.
@@ -238,6 +251,7 @@ impl Config {
         self.supervisor.validate()?;
         self.secrets.validate()?;
         self.admin.validate()?;
+        self.telemetry.validate()?;
         Ok(())
     }
 

@@ -2,25 +2,65 @@
 //! Panics are logged as events too (one JSON line, not a raw backtrace), with their location.
 
 use certhound_actors::metrics::Snapshot;
-use certhound_config::{LogConfig, LogFormat};
-use tracing_subscriber::EnvFilter;
+use certhound_actors::trace::TARGET as TRACE_TARGET;
+use certhound_config::{LogConfig, LogFormat, TelemetryConfig};
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-pub fn init(cfg: &LogConfig) {
+/// The trace exporter, when `[telemetry]` is on: shut down by [`shutdown`] before the process
+/// exits, so that the last spans are sent.
+static TELEMETRY: std::sync::Mutex<Option<crate::telemetry::Telemetry>> =
+    std::sync::Mutex::new(None);
+
+/// Logs to stderr and, with `[telemetry] enabled`, traces over OTLP. The two see different
+/// things: the logs everything but the trace spans (target `certhound::trace`), the exporter
+/// those spans and their events only.
+pub fn init(cfg: &LogConfig, telemetry: &TelemetryConfig) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .or_else(|| EnvFilter::try_new(&cfg.filter).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match cfg.format {
-        LogFormat::Json => builder.json().flatten_event(false).try_init(),
-        LogFormat::Human => builder
+    let filter = without_trace_spans(filter);
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let _ = LOG_FILTER.set(handle);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match cfg.format {
+        LogFormat::Json => fmt.json().flatten_event(false).boxed(),
+        LogFormat::Human => fmt
             .with_target(false)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
+            .boxed(),
     };
+    let (otel, started) = if telemetry.enabled {
+        match crate::telemetry::init(telemetry) {
+            Ok(t) => {
+                let layer = tracing_opentelemetry::layer()
+                    .with_tracer(t.tracer.clone())
+                    .with_filter(Targets::new().with_target(TRACE_TARGET, Level::TRACE));
+                let description = t.description.clone();
+                if let Ok(mut g) = TELEMETRY.lock() {
+                    *g = Some(t);
+                }
+                (Some(layer), Ok(Some(description)))
+            }
+            Err(e) => (None, Err(e)),
+        }
+    } else {
+        (None, Ok(None))
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(otel)
+        .try_init();
+    match started {
+        Ok(Some(d)) => tracing::info!(export = %d, "traces on"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "traces off: cannot set up the exporter"),
+    }
     std::panic::set_hook(Box::new(|info| {
         let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
             s.to_string()
@@ -115,5 +155,42 @@ pub fn log_metrics(s: &Snapshot, last: bool) {
             server_gaps = s.server_gaps,
             "server_metrics"
         );
+    }
+}
+
+/// The live log filter: `log.filter` can change without a restart (unless `RUST_LOG` set it).
+static LOG_FILTER: std::sync::OnceLock<
+    tracing_subscriber::reload::Handle<EnvFilter, tracing_subscriber::Registry>,
+> = std::sync::OnceLock::new();
+
+/// The trace spans (target `certhound::trace`) are exported, never logged.
+fn without_trace_spans(filter: EnvFilter) -> EnvFilter {
+    match "certhound::trace=off".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    }
+}
+
+/// Replaces the log filter by `filter` (a `log.filter` value). `Ok(false)`: left alone because
+/// `RUST_LOG` chose the filter at the start; `Err`: not a filter, the old one stays.
+pub fn set_filter(filter: &str) -> Result<bool, String> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        return Ok(false);
+    }
+    let new = EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
+    let Some(handle) = LOG_FILTER.get() else {
+        return Ok(false);
+    };
+    handle
+        .reload(without_trace_spans(new))
+        .map(|()| true)
+        .map_err(|e| e.to_string())
+}
+
+/// Sends the spans still queued and stops the exporter (a no-op without one).
+pub fn shutdown() {
+    let t = TELEMETRY.lock().ok().and_then(|mut g| g.take());
+    if let Some(t) = t {
+        t.shutdown();
     }
 }

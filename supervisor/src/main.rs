@@ -13,6 +13,7 @@ mod lookup;
 mod reload;
 mod server;
 mod supervision;
+mod telemetry;
 mod test_notify;
 mod watch;
 
@@ -171,6 +172,11 @@ fn main() {
     let code = match cli.command {
         Command::CheckConfig { .. } => {
             print!("{}", cfg.to_redacted_toml());
+            println!(
+                "\n# Reloadable without a restart (SIGHUP, or a change of the config file): {}.\n\
+                 # Every other key needs a restart.",
+                certhound_config::RELOADABLE.join(", ")
+            );
             eprintln!(
                 "certhound: config OK ({})",
                 path.as_deref()
@@ -219,15 +225,15 @@ fn main() {
             log_name: &log_name,
         }),
         Command::Server => {
-            logging::init(&cfg.log);
+            logging::init(&cfg.log, &cfg.telemetry);
             server::run(cfg)
         }
         Command::Run => {
-            logging::init(&cfg.log);
+            logging::init(&cfg.log, &cfg.telemetry);
             watch::run(cfg, path, watch::Source::Run)
         }
         Command::TestNotify => {
-            logging::init(&cfg.log);
+            logging::init(&cfg.log, &cfg.telemetry);
             match watch::prepare_notify(&mut cfg) {
                 Ok(sdk) => test_notify::run(&cfg, sdk),
                 Err(code) => code,
@@ -264,13 +270,14 @@ fn main() {
                     std::process::exit(EXIT_CONFIG);
                 }
             }
-            logging::init(&cfg.log);
+            logging::init(&cfg.log, &cfg.telemetry);
             watch::run(cfg, path, watch::Source::Feed)
         }
         Command::Replay { file, enrich } => {
-            logging::init(&cfg.log);
+            logging::init(&cfg.log, &cfg.telemetry);
             watch::run(cfg, path, watch::Source::Replay { path: file, enrich })
         }
     };
+    logging::shutdown();
     std::process::exit(code);
 }

@@ -10,7 +10,8 @@
 //! actor is restarted or even told. Without a config file (embedded defaults), SIGHUP rebuilds
 //! from the defaults and the environment, which still re-reads the allowlist file.
 //!
-//! What can change live: every key of `[matcher]` and the content of `matcher.allowlist_file`
+//! What can change live ([`certhound_config::RELOADABLE`]): every key of `[matcher]`, the
+//! content of `matcher.allowlist_file` and `log.filter` (unless `RUST_LOG` set the filter)
 //! (the allowlist file watched is the one the latest valid config names). What cannot: every
 //! other section (feed, store, channels, enrichment, logging...): a changed key there is named
 //! in a warning ("needs a restart to take effect") and ignored until the next start. An invalid
@@ -109,6 +110,8 @@ fn other_changes(old: &Config, new: &Config) -> Vec<String> {
     let (mut a, mut b) = (old.clone(), new.clone());
     a.matcher = MatcherConfig::default();
     b.matcher = MatcherConfig::default();
+    a.log.filter = String::new();
+    b.log.filter = String::new();
     if a == b {
         return Vec::new();
     }
@@ -171,6 +174,16 @@ fn attempt(path: Option<PathBuf>) -> Attempt {
         .map_err(|e| Refused {
             key: e.key().map(str::to_string),
             message: e.to_string(),
+        })
+        .and_then(|cfg| {
+            // The log filter is applied live too: refuse the whole file if it is not one.
+            match tracing_subscriber::EnvFilter::try_new(&cfg.log.filter) {
+                Ok(_) => Ok(cfg),
+                Err(e) => Err(Refused {
+                    key: Some("log.filter".into()),
+                    message: format!("config key `log.filter`: not a log filter: {e}"),
+                }),
+            }
         })
         .map(|cfg| {
             let allowlist = allowlist_path(&cfg.matcher);
@@ -235,6 +248,8 @@ pub struct Reloader {
     started: Config,
     /// `[matcher]` of the rules in force.
     matcher: MatcherConfig,
+    /// `log.filter` in force.
+    log_filter: String,
     config_seen: Option<Stamp>,
     allowlist: Option<PathBuf>,
     allowlist_seen: Option<Stamp>,
@@ -254,6 +269,7 @@ impl Reloader {
             path,
             started,
             matcher: cfg.matcher.clone(),
+            log_filter: cfg.log.filter.clone(),
             config_seen,
             allowlist,
             allowlist_seen,
@@ -364,6 +380,16 @@ impl Reloader {
         let changed = matcher_changes(&self.matcher, &loaded.cfg.matcher);
         rules.store(Arc::new(new_rules));
         self.matcher = loaded.cfg.matcher;
+        if loaded.cfg.log.filter != self.log_filter {
+            match crate::logging::set_filter(&loaded.cfg.log.filter) {
+                Ok(true) => tracing::info!(filter = %loaded.cfg.log.filter, "log filter changed"),
+                Ok(false) => {
+                    tracing::info!("log.filter changed but RUST_LOG chose the filter: left alone")
+                }
+                Err(e) => tracing::error!(key = "log.filter", error = %e, "log filter not changed"),
+            }
+            self.log_filter = loaded.cfg.log.filter.clone();
+        }
         Metrics::add(&metrics.rules_reloads, 1);
         tracing::info!(
             trigger = %trigger,

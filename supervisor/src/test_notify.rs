@@ -30,6 +30,7 @@ pub fn test_finding() -> Finding {
         seen: None,
         registration: None,
         scan: None,
+        trace_parent: None,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod fixtures;
 pub mod messages;
 pub mod moto;
 pub mod observed;
+pub mod otlp_receiver;
 pub mod output;
 pub mod process;
 pub mod rdap_server;

@@ -375,3 +375,79 @@ async fn sighup_without_a_config_file_rebuilds_from_defaults_and_environment() {
     let last = stop(&mut certhound).await;
     assert_eq!(event_u64(&last, "rules_reloads"), Some(1), "{last}");
 }
+
+/// `log.filter` changes live too: from `info` to `debug` on SIGHUP (a debug event then shows),
+/// an invalid filter is refused with its key and changes nothing; both counted in
+/// `certhound_config_reloads_total{result}`. `check-config` names the reloadable keys.
+#[tokio::test]
+async fn log_filter_changes_live_and_a_bad_one_is_refused() {
+    let server = FakeCertstream::start(vec![Step::text(lite(&[PAYPAL], 1))]).await;
+    let mut c = config(&server);
+    c.admin();
+    let mut certhound = start(&c, padded(&c), &[]).await;
+    let admin = certhound_tests::admin::address(&mut certhound).await;
+    certhound
+        .wait_for_findings(&[PAYPAL], timeouts::EVENT)
+        .await
+        .unwrap();
+    let path = config_file(&certhound);
+
+    let mut debug = c.clone();
+    debug.set_str("log", "filter", "info,certhound=debug");
+    rewrite_unseen(&path, &debug.render());
+    certhound.send_signal(libc::SIGHUP);
+    let changed = certhound
+        .wait_for_events("log filter changed", 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(field(&changed[0], "filter"), "info,certhound=debug");
+    assert!(
+        certhound.events(NEEDS_RESTART).is_empty(),
+        "log.filter is no restart key: {:?}",
+        certhound.events(NEEDS_RESTART)
+    );
+
+    let mut bad = c.clone();
+    bad.set_str("log", "filter", "certhound=loud");
+    replace(&path, &bad.render());
+    let refused = certhound
+        .wait_for_events(REFUSED, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(field(&refused[0], "key"), "log.filter", "{}", refused[0]);
+    let s = certhound_tests::admin::scrape(admin).await;
+    assert_eq!(
+        s.value("certhound_config_reloads_total", &[("result", "applied")]),
+        Some(1.0),
+        "{}",
+        s.text
+    );
+    assert_eq!(
+        s.value("certhound_config_reloads_total", &[("result", "refused")]),
+        Some(1.0)
+    );
+    stop(&mut certhound).await;
+    // The debug filter stayed in force after the refused reload: the reload loop's debug line
+    // at shutdown is logged.
+    assert_eq!(
+        certhound.events("rules reload stopped").len(),
+        1,
+        "{}",
+        certhound.describe("debug filter")
+    );
+
+    let out = CerthoundCommand::new()
+        .arg("check-config")
+        .run(timeouts::EXIT)
+        .await;
+    assert_eq!(out.code(), Some(0));
+    let text = out.stdout_text();
+    assert!(
+        text.contains(
+            "# Reloadable without a restart (SIGHUP, or a change of the config file): matcher.*"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("log.filter"), "{text}");
+    toml::from_str::<toml::Table>(&text).expect("still a TOML file");
+}

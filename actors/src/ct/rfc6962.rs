@@ -23,6 +23,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 #[derive(Deserialize)]
 struct Sth {
@@ -253,7 +254,38 @@ async fn fetch_range(
 
 type Fetched = (u64, u64, Result<Option<Vec<RawEntry>>, FetchError>);
 
+/// [`get_entries_untraced`] in a span of its own trace (one per fetch batch: log, start, count,
+/// status). Sampled like every trace (`telemetry.sample_ratio`).
 async fn get_entries(t: &Tail, http: &LogHttp, s: u64, e: u64) -> Fetched {
+    let span = tracing::info_span!(
+        target: "certhound::trace",
+        parent: None,
+        "ct get-entries",
+        log = %t.log.url,
+        start = s,
+        asked = e - s,
+        count = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    let r = get_entries_untraced(t, http, s, e)
+        .instrument(span.clone())
+        .await;
+    match &r.2 {
+        Ok(Some(v)) => {
+            span.record("count", v.len() as u64);
+            span.record("status", "ok");
+        }
+        Ok(None) => {
+            span.record("status", "stopped");
+        }
+        Err(err) => {
+            span.record("status", tracing::field::display(format!("error: {err}")));
+        }
+    }
+    r
+}
+
+async fn get_entries_untraced(t: &Tail, http: &LogHttp, s: u64, e: u64) -> Fetched {
     let url = format!(
         "{}ct/v1/get-entries?start={s}&end={}",
         t.log.url,

@@ -24,6 +24,7 @@ use futures_util::stream::{FuturesOrdered, StreamExt};
 use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
+use tracing::Instrument;
 
 use tiles::TILE_WIDTH;
 
@@ -192,7 +193,29 @@ async fn fetch_tiles(
     true
 }
 
+/// [`fetch_tile_untraced`] in a span of its own trace (one per tile: log, start, count, status).
 async fn fetch_tile(t: &Tail, http: &LogHttp, n: u64, width: u64) -> FetchedTile {
+    let span = tracing::info_span!(
+        target: "certhound::trace",
+        parent: None,
+        "ct tile",
+        log = %t.log.url,
+        start = n * TILE_WIDTH,
+        count = width,
+        status = tracing::field::Empty,
+    );
+    let r = fetch_tile_untraced(t, http, n, width)
+        .instrument(span.clone())
+        .await;
+    match &r {
+        Ok(Some(_)) => span.record("status", "ok"),
+        Ok(None) => span.record("status", "stopped"),
+        Err(err) => span.record("status", tracing::field::display(format!("error: {err}"))),
+    };
+    r
+}
+
+async fn fetch_tile_untraced(t: &Tail, http: &LogHttp, n: u64, width: u64) -> FetchedTile {
     let partial = (width < TILE_WIDTH).then_some(width as u16);
     let link: Arc<str> = format!("{}{}", t.log.url, tiles::data_tile_path(n, partial)).into();
     let Some(body) = http.get_retrying(&link, &t.stop).await? else {

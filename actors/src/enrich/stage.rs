@@ -19,6 +19,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
+use tracing::Instrument;
 
 /// Answered once the enrichment queue is empty (everything stored so far is enriched).
 #[derive(Message)]
@@ -158,7 +159,22 @@ impl StageLoop {
 
     /// Looks up one finding's domain and hands it on; returns its number.
     async fn enrich(&self, n: u64, mut finding: Finding) -> u64 {
-        let outcome = self.lookups.get(&finding.registrable_domain).await;
+        let span = tracing::info_span!(
+            target: "certhound::trace",
+            parent: None,
+            "registration lookup",
+            domain = %finding.registrable_domain,
+            cache_hit = tracing::field::Empty,
+            server = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        crate::trace::attach(&span, &finding);
+        let outcome = self
+            .lookups
+            .get(&finding.registrable_domain)
+            .instrument(span.clone())
+            .await;
+        span.record("cache_hit", outcome.cached);
         let now = unix_now() as i64;
         let v = verdict::decide(outcome.result.as_ref().ok(), &self.cfg, now);
         finding.registration = Some(info(&outcome.result, &v));
@@ -176,6 +192,23 @@ impl StageLoop {
             )),
             (None, OnUnknown::Drop) => Some("registration date unknown".to_string()),
         };
+        if let Some(source) = finding
+            .registration
+            .as_ref()
+            .and_then(|r| r.source.as_deref())
+        {
+            span.record("server", source);
+        }
+        span.record(
+            "outcome",
+            match (&outcome.result, skip.is_some()) {
+                (Err(_), false) => "unknown, notified",
+                (Err(_), true) => "unknown, dropped",
+                (Ok(_), false) => "recent",
+                (Ok(_), true) => "not recent",
+            },
+        );
+        drop(span);
         match self.store.advance(
             STAGE,
             n,

@@ -220,6 +220,7 @@ mod tests {
                 finished: true,
                 ..ScanInfo::default()
             }),
+            trace_parent: None,
         }
     }
 

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// The queue name of this stage in the store.
 pub const STAGE: &str = "scan";
@@ -170,6 +171,14 @@ impl StageLoop {
                             ..ScanInfo::default()
                         });
                         Metrics::add(&self.metrics.scan_skipped, 1);
+                        let span = tracing::info_span!(
+                            target: "certhound::trace",
+                            parent: None,
+                            "urlscan skipped",
+                            reason = "quota exhausted past urlscan.max_wait",
+                        );
+                        crate::trace::attach(&span, &f);
+                        drop(span);
                         self.hand_on(n, &f);
                     } else {
                         waiting += 1;
@@ -238,8 +247,38 @@ impl StageLoop {
             .is_some_and(|t| unix_now() as i64 - t > self.cfg.max_wait.as_secs() as i64)
     }
 
-    /// Searches for a recent scan or submits a new one.
+    /// Searches for a recent scan or submits a new one, in a span of the finding's trace.
     async fn start(&self, f: &mut Finding) -> Result<Started, Blocked> {
+        let span = tracing::info_span!(
+            target: "certhound::trace",
+            parent: None,
+            "urlscan submit",
+            domain = %f.domain,
+            outcome = tracing::field::Empty,
+            quota_remaining = tracing::field::Empty,
+        );
+        crate::trace::attach(&span, f);
+        let r = self.start_untraced(f).instrument(span.clone()).await;
+        let outcome = match &r {
+            Ok(Started::Done) if f.scan.as_ref().is_some_and(|s| s.reused) => "recent scan reused",
+            Ok(Started::Done) => "refused",
+            Ok(Started::Submitted) => "submitted",
+            Err(Blocked::Quota(_)) => "rate limited: waits for quota",
+            Err(Blocked::Transient(_)) => "unavailable: waits",
+        };
+        span.record("outcome", outcome);
+        let remaining = self
+            .last_quota
+            .lock()
+            .ok()
+            .and_then(|q| q.as_ref().and_then(|q| q.remaining));
+        if let Some(r) = remaining {
+            span.record("quota_remaining", r);
+        }
+        r
+    }
+
+    async fn start_untraced(&self, f: &mut Finding) -> Result<Started, Blocked> {
         let domain = f.registrable_domain.clone();
         if self.cfg.search_first {
             match self.client.search(&f.domain).await {
@@ -293,13 +332,51 @@ impl StageLoop {
     async fn poll(&self, n: u64, mut f: Finding) -> u64 {
         let mut info = f.scan.clone().unwrap_or_default();
         let uuid = info.uuid.clone().unwrap_or_default();
+        let span = tracing::info_span!(
+            target: "certhound::trace",
+            parent: None,
+            "urlscan poll",
+            uuid = %uuid,
+            polls = tracing::field::Empty,
+            finished = tracing::field::Empty,
+        );
+        crate::trace::attach(&span, &f);
+        let (info, polls) = self
+            .poll_untraced(&mut info, &uuid)
+            .instrument(span.clone())
+            .await;
+        span.record("polls", polls);
+        span.record("finished", info.finished);
+        drop(span);
+        f.scan = Some(info);
+        self.hand_on(n, &f);
+        n
+    }
+
+    /// Polls until the scan finishes or `poll_timeout` passes; returns its info and the number
+    /// of polls.
+    async fn poll_untraced(&self, info: &mut ScanInfo, uuid: &str) -> (ScanInfo, u64) {
+        let mut info = std::mem::take(info);
+        let mut polls = 0u64;
         let submitted = info.submitted_at.unwrap_or_else(unix_now);
         let elapsed = Duration::from_secs(unix_now().saturating_sub(submitted));
         if elapsed < self.cfg.initial_delay {
             tokio::time::sleep(self.cfg.initial_delay - elapsed).await;
         }
         loop {
-            match self.client.result(&uuid).await {
+            polls += 1;
+            let answer = self.client.result(uuid).await;
+            tracing::info!(
+                target: "certhound::trace",
+                poll = polls,
+                status = match &answer {
+                    Ok(Some(_)) => "finished",
+                    Ok(None) => "not finished",
+                    Err(_) => "failed",
+                },
+                "urlscan result polled"
+            );
+            match answer {
                 Ok(Some(r)) => {
                     let done = info_of(&r, false);
                     info = ScanInfo {
@@ -322,9 +399,7 @@ impl StageLoop {
             }
             tokio::time::sleep(self.cfg.poll_interval).await;
         }
-        f.scan = Some(info);
-        self.hand_on(n, &f);
-        n
+        (info, polls)
     }
 
     fn hand_on(&self, n: u64, f: &Finding) {

@@ -58,6 +58,7 @@ impl From<FindingV3> for Finding {
             seen: f.seen,
             registration: f.registration,
             scan: f.scan,
+            trace_parent: None,
         }
     }
 }

@@ -35,6 +35,10 @@ const DEDUPE_BY_TIME: TableDefinition<(u64, &str), ()> = TableDefinition::new("d
 
 /// Registration lookups by registrable domain (`enrich::lookups`), so a restart does not ask again.
 const LOOKUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("lookups");
+/// The W3C `traceparent` of each finding's trace, by finding number (see `crate::trace`): kept
+/// beside the finding rather than in its encoding, so that turning traces on or off changes no
+/// stored format.
+const TRACES: TableDefinition<u64, &str> = TableDefinition::new("traces");
 /// Server role: the next entry index to read, per CT log URL.
 const CT_POSITIONS: TableDefinition<&str, u64> = TableDefinition::new("ct_positions");
 
@@ -252,6 +256,7 @@ impl Store {
             tx.open_table(DEDUPE_BY_TIME)?;
             tx.open_table(LOOKUPS)?;
             tx.open_table(CT_POSITIONS)?;
+            tx.open_table(TRACES)?;
         }
         tx.commit()?;
         Ok(id)
@@ -308,6 +313,7 @@ impl Store {
             let mut delivery = tx.open_table(DELIVERY)?;
             let mut dedupe = tx.open_table(DEDUPE)?;
             let mut by_time = tx.open_table(DEDUPE_BY_TIME)?;
+            let mut traces = tx.open_table(TRACES)?;
             let first = table.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
             let pending_state = codec::encode(&Delivery::Pending)?;
             for (next, f) in (first..).zip(findings.iter_mut()) {
@@ -317,6 +323,9 @@ impl Store {
                     stored_at: now,
                 };
                 table.insert(next, codec::encode(&stored)?.as_slice())?;
+                if let Some(t) = &f.trace_parent {
+                    traces.insert(next, t.as_str())?;
+                }
                 if let Some(stage) = stage {
                     pending.insert((stage, next), ())?;
                 }
@@ -351,12 +360,14 @@ impl Store {
         let tx = self.db.begin_read()?;
         let pending = tx.open_table(PENDING)?;
         let table = tx.open_table(FINDINGS)?;
+        let traces = tx.open_table(TRACES)?;
         let mut out = Vec::new();
         for entry in pending.range((channel, 0u64)..=(channel, u64::MAX))? {
             let (key, _) = entry?;
             let (_, n) = key.value();
             if let Some(v) = table.get(n)? {
-                let stored: Stored = codec::decode(v.value())?;
+                let mut stored: Stored = codec::decode(v.value())?;
+                stored.finding.trace_parent = traces.get(n)?.map(|t| t.value().to_string());
                 out.push((n, stored.finding));
             }
             if out.len() >= limit {
@@ -511,8 +522,10 @@ impl Store {
                     doomed.push(n);
                 }
             }
+            let mut traces = tx.open_table(TRACES)?;
             for n in doomed {
                 table.remove(n)?;
+                traces.remove(n)?;
                 let channels: Vec<String> = delivery
                     .range((n, "")..(n + 1, ""))?
                     .map(|d| d.map(|(k, _)| k.value().1.to_string()))

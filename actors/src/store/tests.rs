@@ -23,6 +23,7 @@ fn finding(domain: &str) -> Finding {
         seen: Some(1.5),
         registration: None,
         scan: None,
+        trace_parent: None,
     }
 }
 
@@ -359,4 +360,41 @@ fn a_store_older_than_format_3_is_refused_by_name() {
     }
     let e = Store::open(&cfg(&path)).err().expect("refused");
     assert!(e.to_string().contains("format 2"), "{e}");
+}
+
+/// A finding's trace context is stored with it and read back with it, also after the store is
+/// opened again (a restart), and goes when the finding is purged.
+#[test]
+fn trace_context_is_kept_with_the_finding_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig {
+        path: dir.path().join("s.redb").display().to_string(),
+        ..StoreConfig::default()
+    };
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    {
+        let s = Store::open(&cfg).unwrap();
+        let mut traced = finding("paypal-traced.com");
+        traced.trace_parent = Some(parent.into());
+        let mut found = vec![traced, finding("paypal-untraced.com")];
+        s.record(&mut found, &["jsonl"], None, 100).unwrap();
+    }
+    let s = Store::open(&cfg).unwrap();
+    let pending = s.pending("jsonl", 10).unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(pending[0].1.trace_parent.as_deref(), Some(parent));
+    assert_eq!(pending[1].1.trace_parent, None);
+    // Not part of the finding's own JSON.
+    let json = serde_json::to_value(&pending[0].1).unwrap();
+    assert!(json.get("trace_parent").is_none(), "{json}");
+    let outcomes: Vec<(u64, Delivery)> = pending
+        .iter()
+        .map(|(n, _)| (*n, Delivery::Sent { at: 101 }))
+        .collect();
+    s.mark("jsonl", &outcomes).unwrap();
+    assert_eq!(s.purge(u64::MAX).unwrap(), 2);
+    let mut again = finding("paypal-later.com");
+    s.record(std::slice::from_mut(&mut again), &["jsonl"], None, 200)
+        .unwrap();
+    assert_eq!(s.pending("jsonl", 10).unwrap()[0].1.trace_parent, None);
 }
