@@ -14,7 +14,7 @@
 
 use certhound_config::{OtlpProtocol, TelemetryConfig};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
 };
@@ -67,8 +67,17 @@ pub fn init(cfg: &TelemetryConfig) -> Result<Telemetry, String> {
             (exporter, Some(rt))
         }
         OtlpProtocol::HttpProtobuf => {
+            // A blocking client, named rather than left to the exporter's choice (which
+            // prefers an async client when any crate of the build enables one, and an async
+            // client has no runtime on the span processor's thread). Built here, before any
+            // runtime exists: a blocking client must not be created inside one.
+            let client = reqwest::blocking::Client::builder()
+                .timeout(cfg.export_timeout)
+                .build()
+                .map_err(|e| format!("OTLP/HTTP client: {e}"))?;
             let mut b = opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
+                .with_http_client(client)
                 .with_protocol(Protocol::HttpBinary)
                 .with_timeout(cfg.export_timeout);
             if !endpoint.is_empty() {
