@@ -434,7 +434,11 @@ mod tests {
         );
         new.dedupe.window *= 2;
         new.log.filter = "debug".into();
-        assert_eq!(other_changes(&old, &new), ["dedupe.window", "log.filter"]);
+        assert_eq!(
+            other_changes(&old, &new),
+            ["dedupe.window"],
+            "log.filter is applied live, so it is not a restart key"
+        );
         // A changed secret is noticed though it serialises redacted.
         old.urlscan.api_key = Some(certhound_config::Secret::new("one"));
         let mut same = old.clone();
