@@ -33,3 +33,4 @@ pub mod server;
 pub mod slot;
 pub mod store;
 pub mod trace;
+pub mod tuning;

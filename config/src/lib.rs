@@ -61,13 +61,43 @@ use std::path::Path;
 pub const REFERENCE_TOML: &str = include_str!("../certhound.toml");
 
 /// The keys a running certhound applies without a restart (SIGHUP or a change of the config
-/// file; see the binary's `reload.rs`), as dotted keys, `section.*` for a whole section.
-/// Every other key needs a restart; a change to one is named in a warning.
+/// file; see the binary's `reload.rs`), as dotted keys, `section.*` for a whole section; a
+/// table key (`enrich.limits.per_server`) covers its entries. Every other key needs a restart;
+/// a change to one is named in a warning.
 pub const RELOADABLE: &[&str] = &[
     "matcher.*",
     "matcher.allowlist_file (the file's content too)",
     "log.filter",
+    "enrich.limits.per_server_per_second",
+    "enrich.limits.per_server",
+    "enrich.limits.per_server_concurrent",
+    "enrich.limits.max_concurrent",
+    "enrich.limits.retries",
+    "enrich.limits.max_retry_after",
+    "urlscan.per_minute",
+    "urlscan.per_hour",
+    "urlscan.per_day",
+    "urlscan.max_wait",
+    "notify.telegram.per_second",
+    "notify.telegram.per_minute",
+    "ct.per_log_per_second",
+    "ct.per_log_overrides",
 ];
+
+/// Whether a change of the dotted `key` is applied live (see [`RELOADABLE`]).
+pub fn is_reloadable(key: &str) -> bool {
+    let under = |base: &str| {
+        key.strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    };
+    RELOADABLE.iter().any(|entry| {
+        let pattern = entry.split_whitespace().next().unwrap_or_default();
+        match pattern.strip_suffix(".*") {
+            Some(section) => under(section) && key != section,
+            None => under(pattern),
+        }
+    })
+}
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "CERTHOUND_";

@@ -211,3 +211,36 @@ fn urlscan_is_off_without_a_key_and_never_shows_it() {
     let err = load("[urlscan]\nvisibility = \"secret\"\n", &[]).unwrap_err();
     assert_eq!(err.key(), Some("urlscan.visibility"), "{err}");
 }
+
+#[test]
+fn reloadable_keys_exist_and_cover_their_entries() {
+    for entry in RELOADABLE {
+        let pattern = entry.split_whitespace().next().unwrap();
+        let (section, leaf) = pattern.rsplit_once('.').unwrap();
+        // The section's text in the reference file: from its header (commented out for an
+        // optional channel) to the next header.
+        let header = format!("[{section}]");
+        let at = REFERENCE_TOML.find(&header).unwrap_or_else(|| {
+            panic!("RELOADABLE names `{pattern}`: no {header} in certhound.toml")
+        });
+        let text = &REFERENCE_TOML[at + header.len()..];
+        let text = &text[..text.find("\n[").unwrap_or(text.len())];
+        assert!(
+            leaf == "*"
+                || text.contains(&format!("{leaf} ="))
+                || REFERENCE_TOML.contains(&format!("[{pattern}]")),
+            "RELOADABLE names `{pattern}`, which {header} of certhound.toml lacks"
+        );
+    }
+    assert!(is_reloadable("matcher.keywords"));
+    assert!(!is_reloadable("matcher"), "the section itself is no key");
+    assert!(is_reloadable("enrich.limits.per_server.rdap.verisign.com"));
+    assert!(is_reloadable("urlscan.per_minute"));
+    assert!(!is_reloadable("urlscan.per_minutes"));
+    assert!(!is_reloadable("enrich.limits.read_timeout"));
+    assert!(
+        !is_reloadable("notify.telegram"),
+        "a channel added or removed"
+    );
+    assert!(!is_reloadable("store.path"));
+}

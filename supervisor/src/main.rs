@@ -226,7 +226,7 @@ fn main() {
         }),
         Command::Server => {
             logging::init(&cfg.log, &cfg.telemetry);
-            server::run(cfg)
+            server::run(cfg, path)
         }
         Command::Run => {
             logging::init(&cfg.log, &cfg.telemetry);

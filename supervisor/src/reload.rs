@@ -1,29 +1,36 @@
-//! Hot reload of the matcher rules, without a restart.
+//! Hot reload of the tunable settings without a restart: the matcher rules, the rate limits,
+//! the log filter.
 //!
 //! Triggers: SIGHUP, and a change of the config file or of `matcher.allowlist_file` (its
 //! modification time, size or inode, polled every [`RELOAD_POLL`]). On a trigger the config file
-//! is read again with the `CERTHOUND_*__*` overrides, the whole config is validated, and a new
-//! [`RuleSet`] is built on a blocking thread (a rebuild takes tens of milliseconds, which the
-//! actors must not wait for). Only when all of that succeeds is it stored into the
-//! [`SharedRules`]; the matcher loads the rules once per certificate, so every certificate is
-//! matched by either the old rules or the new ones, none is dropped or matched twice, and no
-//! actor is restarted or even told. Without a config file (embedded defaults), SIGHUP rebuilds
-//! from the defaults and the environment, which still re-reads the allowlist file.
+//! is read again with the `CERTHOUND_*__*` overrides, the whole config is validated, and (in the
+//! watch role) a new [`RuleSet`] is built on a blocking thread (a rebuild takes tens of
+//! milliseconds, which the actors must not wait for). Only when all of that succeeds is anything
+//! applied; an invalid file changes nothing.
 //!
-//! What can change live ([`certhound_config::RELOADABLE`]): every key of `[matcher]`, the
-//! content of `matcher.allowlist_file` and `log.filter` (unless `RUST_LOG` set the filter)
-//! (the allowlist file watched is the one the latest valid config names). What cannot: every
-//! other section (feed, store, channels, enrichment, logging...): a changed key there is named
-//! in a warning ("needs a restart to take effect") and ignored until the next start. An invalid
-//! reload (bad TOML, a bad value, an unreadable allowlist file) is logged as an error with the
-//! key and the message, counted in `rules_reload_errors`, and the rules in use stay; a good one
-//! is logged as `rules reloaded` and counted in `rules_reloads`.
+//! Applying it:
+//! - the rules are stored into the [`SharedRules`]; the matcher loads the rules once per
+//!   certificate, so every certificate is matched by either the old rules or the new ones, none
+//!   is dropped or matched twice, and no actor is restarted or even told;
+//! - every component holding live limits ([`Retune`]: the resolver, the urlscan stage, the
+//!   Telegram notifier, the CT tailers' rates) is retuned in place: its buckets take the new
+//!   quotas and wake their waiters, so a raised rate is felt at once and a lowered one from the
+//!   next request (see `certhound_actors::tuning`);
+//! - the log filter is swapped (unless `RUST_LOG` set it).
+//!
+//! What can change live is [`certhound_config::RELOADABLE`]. Every other changed key is named in
+//! a warning ("changed keys need a restart to take effect") and ignored until the next start.
+//! An invalid reload (bad TOML, a bad value, an unreadable allowlist file) is logged as an error
+//! with the key and the message and counted (`certhound_config_reloads_total{result="refused"}`);
+//! the settings in use stay. Without a config file (embedded defaults), SIGHUP rebuilds from the
+//! defaults and the environment, which still re-reads the allowlist file.
 //!
 //! Triggers that arrive while a rebuild runs are merged into one more rebuild after it.
 
 use certhound_actors::metrics::Metrics;
 use certhound_actors::rules::{RuleSet, SharedRules};
-use certhound_config::{Config, MatcherConfig};
+use certhound_actors::tuning::Retune;
+use certhound_config::{is_reloadable, Config, MatcherConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -123,6 +130,11 @@ fn other_changes(old: &Config, new: &Config) -> Vec<String> {
     out
 }
 
+/// `other_changes` split into the keys applied live and the keys that need a restart.
+fn split_live(keys: Vec<String>) -> (Vec<String>, Vec<String>) {
+    keys.into_iter().partition(|k| is_reloadable(k))
+}
+
 /// Why a reload was tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Trigger {
@@ -163,11 +175,13 @@ struct Loaded {
     /// The allowlist file it names and that file's stamp, taken before the rules read it.
     allowlist: Option<PathBuf>,
     allowlist_stamp: Option<Stamp>,
-    rules: Result<RuleSet, Refused>,
+    /// `None` when this process matches nothing (the server role).
+    rules: Result<Option<RuleSet>, Refused>,
 }
 
-/// Reads the config and builds its rules (blocking: file reads and the rebuild).
-fn attempt(path: Option<PathBuf>) -> Attempt {
+/// Reads the config and, when `with_rules`, builds its rules (blocking: file reads and the
+/// rebuild).
+fn attempt(path: Option<PathBuf>, with_rules: bool) -> Attempt {
     let started = Instant::now();
     let config_stamp = path.as_deref().and_then(stamp);
     let loaded = Config::load(path.as_deref())
@@ -188,10 +202,13 @@ fn attempt(path: Option<PathBuf>) -> Attempt {
         .map(|cfg| {
             let allowlist = allowlist_path(&cfg.matcher);
             let allowlist_stamp = allowlist.as_deref().and_then(stamp);
-            let rules = RuleSet::new(&cfg.matcher).map_err(|e| Refused {
-                key: Some(e.key.clone()),
-                message: e.to_string(),
-            });
+            let rules = match with_rules {
+                true => RuleSet::new(&cfg.matcher).map(Some).map_err(|e| Refused {
+                    key: Some(e.key.clone()),
+                    message: e.to_string(),
+                }),
+                false => Ok(None),
+            };
             Loaded {
                 cfg: Box::new(cfg),
                 allowlist,
@@ -217,7 +234,7 @@ fn hangup() -> Option<Hangup> {
     match signal(SignalKind::hangup()) {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::warn!(error = %e, "cannot handle SIGHUP; rules reload on file changes only");
+            tracing::warn!(error = %e, "cannot handle SIGHUP; the config reloads on file changes only");
             None
         }
     }
@@ -239,13 +256,15 @@ async fn next_hangup(h: &mut Option<Hangup>) {
     std::future::pending().await
 }
 
-/// Watches for reload triggers and swaps in new rules; see the module documentation.
+/// Watches for reload triggers and applies new settings; see the module documentation.
 pub struct Reloader {
     path: Option<PathBuf>,
-    /// The config this process started with, for the keys outside `[matcher]`, which only a
-    /// restart applies (read again from the file and the environment, so that command-line
-    /// overrides such as `--feed`, and secrets from Secrets Manager, are no changes).
+    /// The config this process started with, for the keys that only a restart applies (read
+    /// again from the file and the environment, so that command-line overrides such as
+    /// `--feed`, and secrets from Secrets Manager, are no changes).
     started: Config,
+    /// The last config applied, for naming the live keys a reload changes.
+    applied: Config,
     /// `[matcher]` of the rules in force.
     matcher: MatcherConfig,
     /// `log.filter` in force.
@@ -267,6 +286,7 @@ impl Reloader {
         started.matcher = cfg.matcher.clone();
         Reloader {
             path,
+            applied: started.clone(),
             started,
             matcher: cfg.matcher.clone(),
             log_filter: cfg.log.filter.clone(),
@@ -276,20 +296,28 @@ impl Reloader {
         }
     }
 
-    /// Runs until `stopping` is cancelled. A rebuild still running then is abandoned: its rules
-    /// are never stored.
+    /// Runs until `stopping` is cancelled, applying each valid reload to `rules` (the watch
+    /// role's; `None` in the server role) and to every component of `tuned`. A rebuild still
+    /// running then is abandoned: nothing of it is applied.
     pub async fn run(
         mut self,
-        rules: SharedRules,
+        rules: Option<SharedRules>,
+        tuned: Vec<Arc<dyn Retune>>,
         metrics: Arc<Metrics>,
         stopping: CancellationToken,
     ) {
         let mut hup = hangup();
+        if rules.is_none() {
+            // Nothing reads [matcher] here: its changes are neither applied nor restart keys.
+            self.allowlist = None;
+            self.allowlist_seen = None;
+        }
         tracing::info!(
             config = %self.path.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "embedded defaults".into()),
             allowlist_file = %self.allowlist.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
             poll_s = RELOAD_POLL.as_secs_f64(),
-            "rules reload on SIGHUP and on file changes"
+            tuned = tuned.len(),
+            "config reloads on SIGHUP and on file changes"
         );
         let mut tick = tokio::time::interval(RELOAD_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -297,8 +325,8 @@ impl Reloader {
         let mut running: Option<(tokio::task::JoinHandle<Attempt>, Vec<Trigger>)> = None;
         loop {
             if running.is_none() && !pending.is_empty() {
-                let path = self.path.clone();
-                let job = tokio::task::spawn_blocking(move || attempt(path));
+                let (path, with_rules) = (self.path.clone(), rules.is_some());
+                let job = tokio::task::spawn_blocking(move || attempt(path, with_rules));
                 running = Some((job, std::mem::take(&mut pending)));
             }
             let add = |pending: &mut Vec<Trigger>, t: Trigger| {
@@ -317,7 +345,7 @@ impl Reloader {
                             add(&mut pending, Trigger::ConfigFile);
                         }
                     }
-                    if let Some(p) = &self.allowlist {
+                    if let Some(p) = self.allowlist.as_ref().filter(|_| rules.is_some()) {
                         let now = stamp(p);
                         if now != self.allowlist_seen {
                             self.allowlist_seen = now;
@@ -328,26 +356,27 @@ impl Reloader {
                 done = async { (&mut running.as_mut().expect("guarded").0).await }, if running.is_some() => {
                     let (_, triggers) = running.take().expect("guarded");
                     match done {
-                        Ok(a) => self.apply(a, &triggers, pending.is_empty(), &rules, &metrics),
+                        Ok(a) => self.apply(a, &triggers, pending.is_empty(), rules.as_ref(), &tuned, &metrics),
                         Err(e) => {
                             Metrics::add(&metrics.rules_reload_errors, 1);
-                            tracing::error!(error = %e, "rules not reloaded: the rebuild failed; keeping the rules in use");
+                            tracing::error!(error = %e, "config not reloaded: the rebuild failed; keeping the settings in use");
                         }
                     }
                 }
             }
         }
-        tracing::debug!("rules reload stopped");
+        tracing::debug!("config reload stopped");
     }
 
-    /// Stores the new rules (or says why not). `settled`: no trigger came during the rebuild,
-    /// so the stamps it took are the versions seen.
+    /// Applies a loaded config (or says why not). `settled`: no trigger came during the
+    /// rebuild, so the stamps it took are the versions seen.
     fn apply(
         &mut self,
         a: Attempt,
         triggers: &[Trigger],
         settled: bool,
-        rules: &SharedRules,
+        rules: Option<&SharedRules>,
+        tuned: &[Arc<dyn Retune>],
         metrics: &Metrics,
     ) {
         let trigger = triggers
@@ -362,43 +391,65 @@ impl Reloader {
             Ok(l) => l,
             Err(r) => return refused(&trigger, r, metrics),
         };
-        if settled || loaded.allowlist != self.allowlist {
-            self.allowlist_seen = loaded.allowlist_stamp;
+        if rules.is_some() {
+            if settled || loaded.allowlist != self.allowlist {
+                self.allowlist_seen = loaded.allowlist_stamp;
+            }
+            self.allowlist = loaded.allowlist;
         }
-        self.allowlist = loaded.allowlist;
-        let others = other_changes(&self.started, &loaded.cfg);
-        if !others.is_empty() {
-            tracing::warn!(
-                keys = %others.join(", "),
-                "changed keys outside [matcher] need a restart to take effect"
-            );
-        }
+        // Validated: from here on everything applies.
         let new_rules = match loaded.rules {
             Ok(r) => r,
             Err(r) => return refused(&trigger, r, metrics),
         };
-        let changed = matcher_changes(&self.matcher, &loaded.cfg.matcher);
-        rules.store(Arc::new(new_rules));
-        self.matcher = loaded.cfg.matcher;
-        if loaded.cfg.log.filter != self.log_filter {
-            match crate::logging::set_filter(&loaded.cfg.log.filter) {
-                Ok(true) => tracing::info!(filter = %loaded.cfg.log.filter, "log filter changed"),
+        let cfg = *loaded.cfg;
+        let (_, restart) = split_live(other_changes(&self.started, &cfg));
+        if !restart.is_empty() {
+            tracing::warn!(
+                trigger = %trigger,
+                keys = %restart.join(", "),
+                "changed keys need a restart to take effect"
+            );
+        }
+        let (live, _) = split_live(other_changes(&self.applied, &cfg));
+        for t in tuned {
+            t.retune(&cfg);
+        }
+        if !live.is_empty() {
+            tracing::info!(trigger = %trigger, keys = %live.join(", "), "limits reloaded");
+        }
+        if cfg.log.filter != self.log_filter {
+            match crate::logging::set_filter(&cfg.log.filter) {
+                Ok(true) => tracing::info!(filter = %cfg.log.filter, "log filter changed"),
                 Ok(false) => {
                     tracing::info!("log.filter changed but RUST_LOG chose the filter: left alone")
                 }
                 Err(e) => tracing::error!(key = "log.filter", error = %e, "log filter not changed"),
             }
-            self.log_filter = loaded.cfg.log.filter.clone();
+            self.log_filter = cfg.log.filter.clone();
         }
         Metrics::add(&metrics.rules_reloads, 1);
-        tracing::info!(
-            trigger = %trigger,
-            keywords = self.matcher.keywords.len(),
-            threshold = self.matcher.threshold,
-            changed = %if changed.is_empty() { "none".to_string() } else { changed.join(", ") },
-            build_ms = a.took.as_secs_f64() * 1000.0,
-            "rules reloaded"
-        );
+        match (rules, new_rules) {
+            (Some(rules), Some(new_rules)) => {
+                let changed = matcher_changes(&self.matcher, &cfg.matcher);
+                rules.store(Arc::new(new_rules));
+                self.matcher = cfg.matcher.clone();
+                tracing::info!(
+                    trigger = %trigger,
+                    keywords = self.matcher.keywords.len(),
+                    threshold = self.matcher.threshold,
+                    changed = %if changed.is_empty() { "none".to_string() } else { changed.join(", ") },
+                    build_ms = a.took.as_secs_f64() * 1000.0,
+                    "rules reloaded"
+                );
+            }
+            _ => tracing::info!(
+                trigger = %trigger,
+                changed = %if live.is_empty() { "none".to_string() } else { live.join(", ") },
+                "config reloaded"
+            ),
+        }
+        self.applied = cfg;
     }
 }
 
@@ -408,7 +459,7 @@ fn refused(trigger: &str, r: Refused, metrics: &Metrics) {
         trigger = %trigger,
         key = %r.key.as_deref().unwrap_or(""),
         error = %r.message,
-        "rules not reloaded: keeping the rules in use"
+        "config not reloaded: keeping the settings in use"
     );
 }
 
@@ -439,6 +490,22 @@ mod tests {
             ["dedupe.window"],
             "log.filter is applied live, so it is not a restart key"
         );
+        // Rate limits are changes too, applied live.
+        new.urlscan.per_minute = 1;
+        new.enrich
+            .limits
+            .per_server
+            .insert("rdap.example".into(), 50);
+        new.enrich.limits.read_timeout *= 2;
+        let (live, restart) = split_live(other_changes(&old, &new));
+        assert_eq!(
+            live,
+            [
+                "enrich.limits.per_server.rdap.example",
+                "urlscan.per_minute"
+            ]
+        );
+        assert_eq!(restart, ["dedupe.window", "enrich.limits.read_timeout"]);
         // A changed secret is noticed though it serialises redacted.
         old.urlscan.api_key = Some(certhound_config::Secret::new("one"));
         let mut same = old.clone();

@@ -16,7 +16,7 @@
 use crate::logging::log_metrics;
 use crate::supervision::Supervisor;
 use certhound_actors::ct::decoder::{Decoder, Drain, Positions};
-use certhound_actors::ct::fetch::LogHttp;
+use certhound_actors::ct::fetch::{CtRates, LogHttp};
 use certhound_actors::ct::loglist::{self, LogInfo};
 use certhound_actors::ct::rfc6962::{Rfc6962Tailer, Tail};
 use certhound_actors::ct::static_ct::{Issuers, StaticCtTailer};
@@ -49,6 +49,8 @@ pub struct Running {
     pub decoder_thread: actix_rt::Arbiter,
     /// The address the feed listens on (the port is known even when `:0` was asked for).
     pub local_addr: std::net::SocketAddr,
+    /// Every log's request rate, for the reloader.
+    pub rates: CtRates,
 }
 
 /// Binds the listener and starts every actor of the role. `Err` is an exit code, after an
@@ -126,10 +128,12 @@ pub async fn start(
         }
     };
     let tailers_stop = CancellationToken::new();
+    let rates = CtRates::default();
     let tailers = Tailers {
         cfg: cfg.clone(),
         supervisor: supervisor.clone(),
         client: client.clone(),
+        rates: rates.clone(),
         decoder: decoder.clone(),
         positions: positions.clone(),
         metrics: metrics.clone(),
@@ -169,6 +173,7 @@ pub async fn start(
         writer_stop,
         decoder_thread,
         local_addr,
+        rates,
     })
 }
 
@@ -211,6 +216,7 @@ struct Tailers {
     cfg: Config,
     supervisor: Supervisor,
     client: reqwest::Client,
+    rates: CtRates,
     decoder: Slot<Decoder>,
     positions: Positions,
     metrics: Arc<Metrics>,
@@ -244,6 +250,7 @@ impl Tailers {
                 log: log.clone(),
                 cfg: self.cfg.ct.clone(),
                 client: self.client.clone(),
+                rates: self.rates.clone(),
                 decoder: self.decoder.clone(),
                 positions: self.positions.clone(),
                 metrics: self.metrics.clone(),
@@ -318,7 +325,9 @@ async fn follow_log_list(mut tailers: Tailers, client: reqwest::Client) {
 }
 
 /// `certhound server`: the server role alone, until SIGTERM/SIGINT; returns the exit code.
-pub fn run(cfg: Config) -> i32 {
+/// The CT rates and the log filter reload from `config_file` (see [`crate::reload`]).
+pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> i32 {
+    let reloader = crate::reload::Reloader::new(config_file, &cfg);
     let store = match Store::open(&cfg.store) {
         Ok(s) => s,
         Err(e) => {
@@ -336,6 +345,9 @@ pub fn run(cfg: Config) -> i32 {
             Ok(r) => r,
             Err(code) => return (code, Vec::new()),
         };
+        let tuned: Vec<Arc<dyn certhound_actors::tuning::Retune>> =
+            vec![Arc::new(running.rates.clone())];
+        actix_rt::spawn(reloader.run(None, tuned, metrics.clone(), stopping.clone()));
         let admin_stop = CancellationToken::new();
         let admin = crate::admin::AdminState {
             metrics: metrics.clone(),

@@ -28,16 +28,19 @@ use certhound_actors::matcher::{Drain, Matcher};
 use certhound_actors::metrics::Metrics;
 use certhound_actors::notify::jsonl::JsonlNotifier;
 use certhound_actors::notify::sns::SnsNotifier;
-use certhound_actors::notify::telegram::TelegramNotifier;
+use certhound_actors::notify::telegram::{TelegramLimits, TelegramNotifier};
 use certhound_actors::notify::webhook::WebhookNotifier;
 use certhound_actors::notify::Notifier;
 use certhound_actors::recorder::{Commit, Recorder};
 use certhound_actors::replay;
 use certhound_actors::rules::{self, RuleSet, SharedRules};
 use certhound_actors::scan::client::Client as ScanClient;
-use certhound_actors::scan::stage::{Drain as ScanDrain, ScanStage, STAGE as SCAN_STAGE};
+use certhound_actors::scan::stage::{
+    Drain as ScanDrain, ScanLimits, ScanStage, Urlscan, STAGE as SCAN_STAGE,
+};
 use certhound_actors::slot::Slot;
 use certhound_actors::store::{unix_now, Store};
+use certhound_actors::tuning::Retune;
 use certhound_config::{Config, SecretsConfig, SharedSecret};
 use futures_util::future::LocalBoxFuture;
 use reload::Reloader;
@@ -184,10 +187,14 @@ async fn pipeline(
 
     // The server role first, so that its feed is there when the watch role connects.
     let mut cfg = cfg;
+    // Everything whose limits a reload retunes; each is made once here, outside the actors'
+    // factories, so a restarted actor keeps the limits in force and the cells already spent.
+    let mut tuned: Vec<Arc<dyn Retune>> = Vec::new();
     let server = if matches!(source, Source::Run) {
         match crate::server::start(&cfg, &supervisor, store.clone(), metrics.clone()).await {
             Ok(r) => {
                 cfg.watch.feed_url = format!("ws://127.0.0.1:{}/", r.local_addr.port());
+                tuned.push(Arc::new(r.rates.clone()));
                 Some(r)
             }
             Err(code) => return (code, Vec::new()),
@@ -286,9 +293,11 @@ async fn pipeline(
         );
         let w = wake.clone();
         let token = tg_token.clone();
+        let limits = TelegramLimits::new(&t);
+        tuned.push(limits.clone());
         let sup = supervisor.supervise("deliver-telegram", &here, 16, move || {
             let token = token.clone().ok_or("notify.telegram.token is not set")?;
-            let n = TelegramNotifier::with_token(&t, token, enrich, scan_on)?;
+            let n = TelegramNotifier::with_token(&t, token, limits.clone(), enrich, scan_on)?;
             Ok(DeliveryActor::new(
                 n,
                 store.clone(),
@@ -343,6 +352,8 @@ async fn pipeline(
             }
         };
         let wake = Arc::new(Notify::new());
+        let limits = ScanLimits::new(&cfg.urlscan);
+        tuned.push(limits.clone());
         let (store, u, m, w, wc, ch) = (
             store.clone(),
             cfg.urlscan.clone(),
@@ -351,9 +362,10 @@ async fn pipeline(
             wakes.clone(),
             channels.clone(),
         );
+        let urlscan = Urlscan { client, limits };
         let sup = supervisor.supervise("scan", &here, 16, move || {
             Ok(ScanStage::new(
-                client.clone(),
+                urlscan.clone(),
                 store.clone(),
                 u.clone(),
                 ch.clone(),
@@ -381,6 +393,7 @@ async fn pipeline(
                 return (1, Vec::new());
             }
         };
+        tuned.push(resolver.clone());
         let lookups = Arc::new(Lookups::new(
             resolver.clone(),
             cfg.enrich.cache.clone(),
@@ -502,9 +515,10 @@ async fn pipeline(
         )
     };
 
-    // Rule reloads (SIGHUP, a changed config or allowlist file) until shutdown: the matcher,
-    // restarted or not, loads the rules from `rules` for every certificate.
-    actix_rt::spawn(reloader.run(rules, metrics.clone(), stopping.clone()));
+    // Reloads (SIGHUP, a changed config or allowlist file) until shutdown: the matcher,
+    // restarted or not, loads the rules from `rules` for every certificate; the limits of
+    // `tuned` change in place.
+    actix_rt::spawn(reloader.run(Some(rules), tuned, metrics.clone(), stopping.clone()));
 
     let started = Instant::now();
     let feed_stop = CancellationToken::new();

@@ -265,6 +265,13 @@ impl RdapState {
     }
 }
 
+/// The calendar day `days` before today (UTC), as `YYYY-MM-DD`: a registration date that is
+/// "recent" (or not) whenever the test runs.
+pub fn days_ago(days: u64) -> String {
+    let then = std::time::SystemTime::now() - Duration::from_secs(days * 86_400);
+    crate::urlscan_server::iso8601(then)[..10].to_string()
+}
+
 /// The largest number of `times` (sorted or not) within any `[t, t + window)`.
 pub fn max_in_window(times: &[Instant], window: Duration) -> usize {
     let mut t: Vec<Instant> = times.to_vec();

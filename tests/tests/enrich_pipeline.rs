@@ -4,21 +4,12 @@
 //! reported; one the registry does not know (404, no WHOIS) is reported with "registration date
 //! unknown".
 
-use certhound_actors::enrich::whois_parse::civil_from_days;
 use certhound_tests::durable::{channel_state, stored_findings};
 use certhound_tests::messages::lite;
+use certhound_tests::rdap_server::days_ago;
 use certhound_tests::rdap_server::{Answer, FakeRdap};
 use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn days_ago(days: u64) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let (y, m, d) = civil_from_days(((now - days * 86400) / 86400) as i64);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recent_domains_are_reported_with_registration_data_old_ones_are_not() {

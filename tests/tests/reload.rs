@@ -1,7 +1,9 @@
-//! Hot reload of the matcher rules (`supervisor/src/reload.rs`), end to end: `certhound watch`
-//! on a loopback certstream feed whose script stops at a `Gate` while the test changes the
-//! config file, then lets the next certificates through once certhound said what it did with
-//! the change. Every wait is on a log event or a finding, never on time.
+//! Hot reload (`supervisor/src/reload.rs`) of the matcher rules, the rate limits and the log
+//! filter, end to end: `certhound watch` on a loopback certstream feed whose script stops at a
+//! `Gate` while the test changes the config file, then lets the next certificates through once
+//! certhound said what it did with the change. The limits are measured where they act: at the
+//! loopback RDAP and urlscan servers. Every wait is on a log event, a finding or a request seen
+//! by a fake, never on time.
 //!
 //! The rules are `keywords = ["paypal"]` with the single suspicious word `login`: a name with
 //! one suspicious word and no brand (`zzqbrand-login.example` before the reload) is no finding
@@ -9,6 +11,7 @@
 //! engine is being replaced concurrently: nothing here depends on scores.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use certhound_tests::messages::lite;
 use certhound_tests::output::{event_field, event_str, event_u64, registrable_domain};
@@ -18,10 +21,11 @@ use serde_json::Value;
 const BRAND: &str = "zzqbrand-login.example";
 const PAYPAL: &str = "paypal-login.example";
 
-const READY: &str = "rules reload on SIGHUP and on file changes";
+const READY: &str = "config reloads on SIGHUP and on file changes";
 const RELOADED: &str = "rules reloaded";
-const REFUSED: &str = "rules not reloaded";
-const NEEDS_RESTART: &str = "changed keys outside [matcher] need a restart to take effect";
+const REFUSED: &str = "config not reloaded";
+const NEEDS_RESTART: &str = "changed keys need a restart to take effect";
+const LIMITS: &str = "limits reloaded";
 
 /// The config of every test: the feed, `paypal` as the only brand, `login` as the only
 /// suspicious word.
@@ -430,7 +434,7 @@ async fn log_filter_changes_live_and_a_bad_one_is_refused() {
     // The debug filter stayed in force after the refused reload: the reload loop's debug line
     // at shutdown is logged.
     assert_eq!(
-        certhound.events("rules reload stopped").len(),
+        certhound.events("config reload stopped").len(),
         1,
         "{}",
         certhound.describe("debug filter")
@@ -449,5 +453,210 @@ async fn log_filter_changes_live_and_a_bad_one_is_refused() {
         "{text}"
     );
     assert!(text.contains("log.filter"), "{text}");
+    assert!(text.contains("urlscan.max_wait"), "{text}");
+    assert!(
+        text.contains("enrich.limits.per_server_per_second"),
+        "{text}"
+    );
     toml::from_str::<toml::Table>(&text).expect("still a TOML file");
+}
+
+/// An RDAP rate raised on SIGHUP is felt at the registry within a second: at 1 request a
+/// second (burst 1) lookups queue behind the rate; after the reload to 1,000 a second, the
+/// loopback RDAP server sees at least five requests within the second after the signal, which
+/// the old rate cannot produce. Every finding is delivered once, nothing restarts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raised_rdap_rate_applies_within_a_second_of_sighup() {
+    use certhound_tests::rdap_server::{days_ago, max_in_window, Answer, FakeRdap};
+    let rdap = FakeRdap::start(&["com"]).await;
+    rdap.set_default(Answer::dates(&days_ago(2), &days_ago(2)));
+    let domains: Vec<String> = (0..24)
+        .map(|i| format!("paypal-login-rate{i}.com"))
+        .collect();
+    let server = FakeCertstream::start(
+        domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Step::text(lite(&[d.as_str()], i as u64 + 1)))
+            .collect(),
+    )
+    .await;
+    let mut c = config(&server);
+    c.set("enrich", "enabled", "true");
+    c.set_str("enrich.rdap", "bootstrap_url", &rdap.bootstrap_url());
+    c.set_str("enrich.whois.servers", "_", "127.0.0.1:9");
+    c.set("enrich.limits", "retries", "0");
+    c.set("enrich.limits", "per_server_per_second", "1");
+    let mut certhound = start(&c, padded(&c), &[]).await;
+    let pid = certhound.pid();
+    let seen = rdap
+        .wait_for_domain_requests(3, timeouts::EVENT)
+        .await
+        .unwrap_or_else(|s| panic!("{} lookups", s.domain_requests().len()));
+    assert_eq!(
+        seen.max_in_window(Duration::from_millis(900)),
+        1,
+        "1 a second"
+    );
+
+    let mut raised = c.clone();
+    raised.set("enrich.limits", "per_server_per_second", "1000");
+    raised.set("enrich.limits", "per_server_concurrent", "16");
+    rewrite_unseen(&config_file(&certhound), &raised.render());
+    let before = rdap.state().domain_requests().len();
+    let signalled = tokio::time::Instant::now();
+    certhound.send_signal(libc::SIGHUP);
+    let after = rdap
+        .wait_for_domain_requests(before + 5, timeouts::EVENT)
+        .await
+        .unwrap_or_else(|s| panic!("{} lookups", s.domain_requests().len()));
+    let within: Vec<_> = after
+        .domain_times()
+        .into_iter()
+        .filter(|t| *t >= signalled && *t < signalled + Duration::from_secs(1))
+        .collect();
+    assert!(
+        within.len() >= 5,
+        "{} lookups in the second after SIGHUP: {:?}",
+        within.len(),
+        max_in_window(&after.domain_times(), Duration::from_secs(1))
+    );
+    let live = certhound
+        .wait_for_events(LIMITS, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(
+        field(&live[0], "keys"),
+        "enrich.limits.per_server_concurrent, enrich.limits.per_server_per_second",
+        "{}",
+        live[0]
+    );
+
+    let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
+    certhound
+        .wait_for_findings(&wanted, timeouts::BULK)
+        .await
+        .unwrap();
+    assert_eq!(certhound.pid(), pid, "never restarted");
+    let last = stop(&mut certhound).await;
+    let describe = certhound.describe("after the raised rate");
+    assert_eq!(
+        certhound.findings().len(),
+        domains.len(),
+        "each once: {describe}"
+    );
+    assert_eq!(event_u64(&last, "restarts"), Some(0), "{last}");
+    assert_eq!(event_u64(&last, "rules_reloads"), Some(1), "{last}");
+    assert!(certhound.events(NEEDS_RESTART).is_empty(), "{describe}");
+}
+
+/// A urlscan quota lowered on SIGHUP stops submissions at once and `max_wait` shortened with it
+/// sends the waiting findings on without a scan, saying so; an invalid file before that changes
+/// nothing (the old quota keeps scanning). Every finding reaches the webhook exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lowered_urlscan_quota_applies_at_once_and_an_invalid_one_changes_nothing() {
+    use certhound_tests::urlscan_server::{FakeUrlscan, API_KEY};
+    use certhound_tests::WebhookSink;
+    let urlscan = FakeUrlscan::start().await;
+    urlscan.set_limit_per_window(1000);
+    let webhook = WebhookSink::start().await;
+    let name = |i: usize| format!("paypal-login-quota{i}.com");
+    let mut steps = vec![
+        Step::text(lite(&[name(0).as_str()], 1)),
+        Step::text(lite(&[name(1).as_str()], 2)),
+        Step::Gate,
+        Step::text(lite(&[name(2).as_str()], 3)),
+        Step::Gate,
+    ];
+    for i in 3..8 {
+        steps.push(Step::text(lite(&[name(i).as_str()], i as u64 + 1)));
+    }
+    let server = FakeCertstream::start(steps).await;
+    let mut c = config(&server);
+    c.set_str("urlscan", "base_url", &urlscan.base_url());
+    c.set_str("urlscan", "api_key", API_KEY);
+    c.set("urlscan", "search_first", "false");
+    c.set_str("urlscan", "initial_delay", "100ms");
+    c.set_str("urlscan", "poll_interval", "100ms");
+    c.set_str("notify.webhook", "url", &webhook.url());
+    let mut certhound = start(&c, padded(&c), &[]).await;
+    let path = config_file(&certhound);
+    urlscan
+        .wait_for_submissions(2, timeouts::EVENT)
+        .await
+        .unwrap_or_else(|s| panic!("{:?}", s.submission_statuses()));
+
+    // Invalid: refused with its key, and the quota in force keeps scanning.
+    let mut bad = c.clone();
+    bad.set("urlscan", "per_minute", "0");
+    rewrite_unseen(&path, &bad.render());
+    certhound.send_signal(libc::SIGHUP);
+    let refused = certhound
+        .wait_for_events(REFUSED, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(
+        field(&refused[0], "key"),
+        "urlscan.per_minute",
+        "{}",
+        refused[0]
+    );
+    server.release();
+    urlscan
+        .wait_for_submissions(3, timeouts::EVENT)
+        .await
+        .unwrap_or_else(|s| panic!("{:?}", s.submission_statuses()));
+
+    // One a minute with three spent this minute: none left; and a wait of 2 s at most.
+    let mut lowered = c.clone();
+    lowered.set("urlscan", "per_minute", "1");
+    lowered.set_str("urlscan", "max_wait", "2s");
+    rewrite_unseen(&path, &lowered.render());
+    certhound.send_signal(libc::SIGHUP);
+    let live = certhound
+        .wait_for_events(LIMITS, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(
+        field(&live[0], "keys"),
+        "urlscan.max_wait, urlscan.per_minute",
+        "{}",
+        live[0]
+    );
+    server.release();
+    let sunk = webhook
+        .wait_for_unique_keys(8, timeouts::BULK)
+        .await
+        .unwrap_or_else(|s| panic!("{} delivered", s.accepted_keys().len()));
+    assert_eq!(
+        urlscan.state().submissions().len(),
+        3,
+        "no submission after the lowering"
+    );
+    assert_eq!(sunk.repeated_accepted(), 0, "none delivered twice");
+    for i in 0..8 {
+        let got = sunk.for_domain(&name(i));
+        let accepted: Vec<_> = got.iter().filter(|r| r.accepted()).collect();
+        assert_eq!(accepted.len(), 1, "{}: {got:?}", name(i));
+        let note = accepted[0].json["scan"]["note"]
+            .as_str()
+            .unwrap_or_default();
+        if i < 3 {
+            assert!(
+                !note.starts_with("urlscan quota exhausted"),
+                "{}",
+                accepted[0].body
+            );
+        } else {
+            assert!(
+                note.starts_with("urlscan quota exhausted: not scanned within 2s"),
+                "{}",
+                accepted[0].body
+            );
+        }
+    }
+    let last = stop(&mut certhound).await;
+    assert_eq!(event_u64(&last, "rules_reloads"), Some(1), "{last}");
+    assert_eq!(event_u64(&last, "rules_reload_errors"), Some(1), "{last}");
+    assert_eq!(event_u64(&last, "restarts"), Some(0), "{last}");
 }

@@ -10,26 +10,16 @@
 //!   server role's CT fetch batches have spans (log, start, count, status) and the finding its
 //!   trace; the service name comes from `OTEL_SERVICE_NAME`.
 
-use certhound_actors::enrich::whois_parse::civil_from_days;
 use certhound_tests::ct_log::{generated_entry, FakeCtLog};
 use certhound_tests::ct_server::{rfc6962_log, server_config};
 use certhound_tests::messages::lite;
 use certhound_tests::otlp_receiver::{OtlpReceiver, ReceivedSpan};
+use certhound_tests::rdap_server::days_ago;
 use certhound_tests::rdap_server::{Answer, FakeRdap};
 use certhound_tests::urlscan_server::{FakeUrlscan, API_KEY};
 use certhound_tests::{timeouts, CerthoundCommand, FakeCertstream, Step, TestConfig, WebhookSink};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const DOMAIN: &str = "paypal-traced-login.com";
-
-fn days_ago(days: u64) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let (y, m, d) = civil_from_days(((now - days * 86400) / 86400) as i64);
-    format!("{y:04}-{m:02}-{d:02}")
-}
 
 /// The spans of the trace whose root is the `finding` span of `domain`.
 fn finding_trace(

@@ -5,12 +5,16 @@
 //! connection errors) are retried forever with a doubling wait (`ct.initial_backoff` up to
 //! `ct.max_backoff`, a 429's `Retry-After` honoured up to the same cap); until shutdown,
 //! which ends the wait at once.
+//!
+//! The request rates live in [`CtRates`], one bucket per log URL, made once per process: a
+//! restarted tailer keeps its log's bucket, and a config reload retunes every bucket in place
+//! (`ct.per_log_per_second`, `ct.per_log_overrides`).
 
 use crate::metrics::Metrics;
-use certhound_config::CtConfig;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
-use std::sync::Arc;
+use crate::tuning::{self, Bucket, Retune};
+use certhound_config::{Config, CtConfig};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -40,10 +44,34 @@ impl FetchError {
     }
 }
 
+/// The request rate of every log tailed, by URL.
+#[derive(Clone, Default)]
+pub struct CtRates {
+    logs: Arc<Mutex<HashMap<String, Arc<Bucket>>>>,
+}
+
+impl CtRates {
+    /// `url`'s bucket, made at the rate `cfg` gives it the first time.
+    pub fn bucket(&self, cfg: &CtConfig, url: &str) -> Arc<Bucket> {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        logs.entry(url.to_string())
+            .or_insert_with(|| Arc::new(Bucket::new(tuning::per_second(cfg.rate_for(url)))))
+            .clone()
+    }
+}
+
+impl Retune for CtRates {
+    fn retune(&self, cfg: &Config) {
+        for (url, bucket) in self.logs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            bucket.set(tuning::per_second(cfg.ct.rate_for(url)));
+        }
+    }
+}
+
 /// The HTTP side of one log.
 pub struct LogHttp {
     client: reqwest::Client,
-    rate: DefaultDirectRateLimiter,
+    rate: Arc<Bucket>,
     max_body: usize,
     initial_backoff: Duration,
     max_backoff: Duration,
@@ -54,21 +82,12 @@ impl LogHttp {
     pub fn new(
         client: reqwest::Client,
         cfg: &CtConfig,
-        url: &str,
+        rate: Arc<Bucket>,
         metrics: Arc<Metrics>,
     ) -> LogHttp {
-        let per_second = cfg.rate_for(url);
-        // governor counts whole cells: a rate under 1/s is one request per 1/rate seconds.
-        let quota = if per_second >= 1.0 {
-            Quota::per_second(NonZeroU32::new(per_second as u32).unwrap_or(NonZeroU32::MIN))
-        } else {
-            Quota::with_period(Duration::from_secs_f64(1.0 / per_second))
-                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        }
-        .allow_burst(NonZeroU32::MIN);
         LogHttp {
             client,
-            rate: RateLimiter::direct(quota),
+            rate,
             max_body: cfg.max_response_bytes,
             initial_backoff: cfg.initial_backoff,
             max_backoff: cfg.max_backoff,
@@ -205,7 +224,7 @@ mod tests {
         LogHttp::new(
             reqwest::Client::new(),
             &cfg,
-            "http://x/",
+            CtRates::default().bucket(&cfg, "http://x/"),
             Arc::new(Metrics::default()),
         )
     }
@@ -226,6 +245,27 @@ mod tests {
             retry_after: Some(Duration::from_secs(3600)),
         };
         assert_eq!(h.backoff(0, &huge), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn a_reload_retunes_every_log_and_its_overrides() {
+        let mut cfg = Config::default();
+        cfg.ct.per_log_per_second = 2.0;
+        let rates = CtRates::default();
+        let a = rates.bucket(&cfg.ct, "https://a.example/log/");
+        let b = rates.bucket(&cfg.ct, "https://b.example/");
+        assert!(Arc::ptr_eq(
+            &a,
+            &rates.bucket(&cfg.ct, "https://a.example/log/")
+        ));
+        assert_eq!(a.quota().replenish_interval(), Duration::from_millis(500));
+        cfg.ct.per_log_per_second = 0.5;
+        cfg.ct
+            .per_log_overrides
+            .insert("https://b.example/".into(), 10.0);
+        rates.retune(&cfg);
+        assert_eq!(a.quota().replenish_interval(), Duration::from_secs(2));
+        assert_eq!(b.quota().replenish_interval(), Duration::from_millis(100));
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct Tail {
     pub log: LogInfo,
     pub cfg: CtConfig,
     pub client: reqwest::Client,
+    /// Every log's request rate, shared with the reloader.
+    pub rates: crate::ct::fetch::CtRates,
     pub decoder: Slot<Decoder>,
     pub positions: Positions,
     pub metrics: Arc<Metrics>,
@@ -135,7 +137,12 @@ impl Tail {
 }
 
 async fn tail_loop(t: Tail) {
-    let http = LogHttp::new(t.client.clone(), &t.cfg, &t.log.url, t.metrics.clone());
+    let http = LogHttp::new(
+        t.client.clone(),
+        &t.cfg,
+        t.rates.bucket(&t.cfg, &t.log.url),
+        t.metrics.clone(),
+    );
     let meta = t.meta();
     let mut batch_size = t.cfg.batch_size;
     let sth_url = format!("{}ct/v1/get-sth", t.log.url);

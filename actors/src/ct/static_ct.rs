@@ -100,7 +100,12 @@ async fn tail_loop(t: Tail, issuers: Issuers) {
             return;
         }
     };
-    let http = LogHttp::new(t.client.clone(), &t.cfg, &t.log.url, t.metrics.clone());
+    let http = LogHttp::new(
+        t.client.clone(),
+        &t.cfg,
+        t.rates.bucket(&t.cfg, &t.log.url),
+        t.metrics.clone(),
+    );
     let meta = t.meta();
     let checkpoint_url = format!("{}checkpoint", t.log.url);
     loop {

@@ -6,16 +6,19 @@
 //! the lookups in flight. Every request has connect and read timeouts, so a server that accepts
 //! and never answers costs one timeout, not a stalled queue. A 429 is honoured (`Retry-After`,
 //! capped by `max_retry_after`).
+//!
+//! The rates, the places in flight, `retries` and `max_retry_after` follow a config reload
+//! ([`Retune`]): the resolver is built once per process and outlives restarts of the enrich
+//! actor, so its buckets are the ones every lookup waits on. The timeouts are the HTTP client's
+//! and change with a restart only.
 
 use super::rdap::{self, Bootstrap, Registration};
 use super::whois_parse;
-use certhound_config::EnrichConfig;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use crate::tuning::{self, Bucket, Place, Places, Retune};
+use certhound_config::{Config, EnrichConfig, LimitsConfig};
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use whois_rust::{WhoIs, WhoIsLookupOptions};
 
 /// Why a lookup gave no registration data.
@@ -30,15 +33,35 @@ pub struct Resolver {
     bootstrap: RwLock<Bootstrap>,
     http: reqwest::Client,
     whois: Option<WhoIs>,
+    /// The live part of `cfg.limits`: what [`Retune`] changes.
+    limits: RwLock<LimitsConfig>,
     gates: Mutex<HashMap<String, Arc<ServerGate>>>,
-    in_flight: Arc<Semaphore>,
+    in_flight: Places,
 }
 
 /// One server's limits: its token bucket, and how many requests it may have in flight, so that
 /// a slow or dead server holds at most that many of the global places.
 struct ServerGate {
-    rate: DefaultDirectRateLimiter,
-    in_flight: Arc<Semaphore>,
+    rate: Bucket,
+    in_flight: Places,
+}
+
+impl ServerGate {
+    fn tune(&self, server: &str, limits: &LimitsConfig) {
+        self.rate
+            .set(tuning::per_second(server_rate(server, limits) as f64));
+        self.in_flight.resize(limits.per_server_concurrent);
+    }
+}
+
+/// Requests per second allowed to `server` (host or host:port).
+fn server_rate(server: &str, limits: &LimitsConfig) -> u32 {
+    limits
+        .per_server
+        .get(server)
+        .copied()
+        .unwrap_or(limits.per_server_per_second)
+        .max(1)
 }
 
 impl Resolver {
@@ -66,15 +89,28 @@ impl Resolver {
             .collect();
         let whois = WhoIs::from_string(serde_json::Value::Object(servers).to_string())
             .map_err(|e| format!("enrich.whois.servers: {e}"))?;
-        let max = cfg.limits.max_concurrent;
         Ok(Resolver {
+            limits: RwLock::new(cfg.limits.clone()),
+            in_flight: Places::new(cfg.limits.max_concurrent),
             cfg,
             bootstrap: RwLock::new(Bootstrap::shipped()),
             http,
             whois: Some(whois),
             gates: Mutex::new(HashMap::new()),
-            in_flight: Arc::new(Semaphore::new(max)),
         })
+    }
+
+    /// `enrich.limits.max_concurrent` in force (at least 1).
+    pub fn max_concurrent(&self) -> usize {
+        self.in_flight.size()
+    }
+
+    /// The limits in force.
+    fn limits(&self) -> LimitsConfig {
+        self.limits
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Replaces the RDAP bootstrap (after fetching IANA's).
@@ -108,11 +144,11 @@ impl Resolver {
 
     /// Waits for `server`'s turn: a place among its own requests in flight, a token of its rate,
     /// then a global place. Hold the guards for the request.
-    async fn turn(&self, server: &str) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+    async fn turn(&self, server: &str) -> Option<(Place, Place)> {
         let gate = self.gate(server);
-        let own = gate.in_flight.clone().acquire_owned().await.ok()?;
+        let own = gate.in_flight.acquire().await?;
         gate.rate.until_ready().await;
-        let global = self.in_flight.clone().acquire_owned().await.ok()?;
+        let global = self.in_flight.acquire().await?;
         Some((own, global))
     }
 
@@ -120,16 +156,10 @@ impl Resolver {
         let mut map = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(server.to_string())
             .or_insert_with(|| {
-                let limits = &self.cfg.limits;
-                let per_second = limits
-                    .per_server
-                    .get(server)
-                    .copied()
-                    .unwrap_or(limits.per_server_per_second);
-                let n = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+                let limits = self.limits.read().unwrap_or_else(|p| p.into_inner());
                 Arc::new(ServerGate {
-                    rate: RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN)),
-                    in_flight: Arc::new(Semaphore::new(limits.per_server_concurrent.max(1))),
+                    rate: Bucket::new(tuning::per_second(server_rate(server, &limits) as f64)),
+                    in_flight: Places::new(limits.per_server_concurrent),
                 })
             })
             .clone()
@@ -187,7 +217,8 @@ impl Resolver {
     async fn rdap_get(&self, server: &str, url: &str) -> Result<rdap::Parsed, String> {
         let host = host_of(server);
         let mut last = String::new();
-        for attempt in 0..=self.cfg.limits.retries {
+        let limits = self.limits();
+        for attempt in 0..=limits.retries {
             let turn = self.turn(&host).await;
             let resp = self
                 .http
@@ -211,7 +242,7 @@ impl Resolver {
             if status.as_u16() == 429 {
                 let wait = retry_after(&resp)
                     .unwrap_or(Duration::from_secs(2))
-                    .min(self.cfg.limits.max_retry_after);
+                    .min(limits.max_retry_after);
                 last = format!("HTTP 429, retry after {wait:?}");
                 drop(turn);
                 tokio::time::sleep(wait).await;
@@ -249,7 +280,7 @@ impl Resolver {
             .cloned()
             .unwrap_or_default();
         let mut last = String::new();
-        for attempt in 0..=self.cfg.limits.retries {
+        for attempt in 0..=self.limits().retries {
             let turn = self.turn(&server).await;
             let mut opts =
                 WhoIsLookupOptions::from_string(domain).map_err(|e| format!("whois: {e}"))?;
@@ -293,6 +324,20 @@ impl Resolver {
             backoff(attempt).await;
         }
         Err(last)
+    }
+}
+
+impl Retune for Resolver {
+    /// New rates and places for every server met so far (and, through `limits`, for those met
+    /// later); lookups waiting for a token or a place wait on the new ones at once.
+    fn retune(&self, cfg: &Config) {
+        let limits = &cfg.enrich.limits;
+        // First the limits, then the gates: a gate made in between already has the new ones.
+        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = limits.clone();
+        self.in_flight.resize(limits.max_concurrent);
+        for (server, gate) in self.gates.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            gate.tune(server, limits);
+        }
     }
 }
 

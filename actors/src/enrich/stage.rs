@@ -117,10 +117,11 @@ struct StageLoop {
 
 impl StageLoop {
     async fn run(self) {
-        let width = self.cfg.limits.max_concurrent.max(1);
         let mut busy = std::collections::HashSet::new();
         let mut running = FuturesUnordered::new();
         loop {
+            // Read each turn: a reload can change it (the resolver holds the limits in force).
+            let width = self.lookups.resolver().max_concurrent();
             // Top up the lookups under way from the queue, oldest first.
             if running.len() < width {
                 match self.store.pending(STAGE, width * 4) {

@@ -1,17 +1,18 @@
 //! The Telegram notifier: `sendMessage` with the finding's message in HTML (every value escaped),
 //! link previews off, and `sendPhoto` with the urlscan screenshot once the scan finished.
 //!
-//! The chat's rate (about 1 message a second, 20 a minute in groups) is kept locally; a 429
-//! still waits `parameters.retry_after`. The token is part of the URL path, so neither URLs nor
+//! The chat's rate (about 1 message a second, 20 a minute in groups) is kept locally, in
+//! [`TelegramLimits`] that a config reload retunes; a 429 still waits `parameters.retry_after`. The token is part of the URL path, so neither URLs nor
 //! reqwest's errors (which carry them) reach a log: errors are rewritten without them.
 
 use super::format;
 use super::{DeliveryError, Notifier};
 use crate::finding::Finding;
-use certhound_config::TelegramConfig;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use crate::tuning::{self, nonzero, Bucket, Retune};
+use certhound_config::{Config, TelegramConfig};
+use governor::Quota;
 use serde::Deserialize;
-use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Telegram's limits on a message's text and a photo's caption.
@@ -23,10 +24,35 @@ pub struct TelegramNotifier {
     cfg: TelegramConfig,
     token: certhound_config::SharedSecret,
     chat_id: String,
-    per_second: DefaultDirectRateLimiter,
-    per_minute: DefaultDirectRateLimiter,
+    limits: Arc<TelegramLimits>,
     enrich_on: bool,
     scan_on: bool,
+}
+
+/// `notify.telegram.per_second` (burst 1) and `per_minute`, live: made once per process and
+/// shared by every incarnation of the notifier.
+pub struct TelegramLimits {
+    per_second: Bucket,
+    per_minute: Bucket,
+}
+
+impl TelegramLimits {
+    pub fn new(cfg: &TelegramConfig) -> Arc<TelegramLimits> {
+        Arc::new(TelegramLimits {
+            per_second: Bucket::new(tuning::per_second(cfg.per_second as f64)),
+            per_minute: Bucket::new(Quota::per_minute(nonzero(cfg.per_minute))),
+        })
+    }
+}
+
+impl Retune for TelegramLimits {
+    fn retune(&self, cfg: &Config) {
+        if let Some(t) = &cfg.notify.telegram {
+            self.per_second.set(tuning::per_second(t.per_second as f64));
+            self.per_minute
+                .set(Quota::per_minute(nonzero(t.per_minute)));
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -54,6 +80,7 @@ impl TelegramNotifier {
         Self::with_token(
             cfg,
             certhound_config::SharedSecret::new(token),
+            TelegramLimits::new(cfg),
             enrich_on,
             scan_on,
         )
@@ -63,6 +90,7 @@ impl TelegramNotifier {
     pub fn with_token(
         cfg: &TelegramConfig,
         token: certhound_config::SharedSecret,
+        limits: Arc<TelegramLimits>,
         enrich_on: bool,
         scan_on: bool,
     ) -> Result<Self, String> {
@@ -71,7 +99,6 @@ impl TelegramNotifier {
             .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
-        let n = |v: u32| NonZeroU32::new(v.max(1)).unwrap_or(NonZeroU32::MIN);
         let chat_id = cfg
             .chat_id
             .clone()
@@ -81,18 +108,15 @@ impl TelegramNotifier {
             cfg: cfg.clone(),
             token,
             chat_id,
-            per_second: RateLimiter::direct(
-                Quota::per_second(n(cfg.per_second)).allow_burst(NonZeroU32::MIN),
-            ),
-            per_minute: RateLimiter::direct(Quota::per_minute(n(cfg.per_minute))),
+            limits,
             enrich_on,
             scan_on,
         })
     }
 
     async fn call(&self, method: &str, body: serde_json::Value) -> Result<(), DeliveryError> {
-        self.per_minute.until_ready().await;
-        self.per_second.until_ready().await;
+        self.limits.per_minute.until_ready().await;
+        self.limits.per_second.until_ready().await;
         let url = format!(
             "{}/bot{}/{method}",
             self.cfg.api_base.trim_end_matches('/'),

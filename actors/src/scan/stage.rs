@@ -10,6 +10,10 @@
 //!
 //! A submitted scan's uuid is stored in the finding at once, so after a restart polling resumes
 //! where it was instead of spending quota again.
+//!
+//! The local quotas and `max_wait` are [`ScanLimits`], made once per process and shared by every
+//! incarnation of the stage, so a config reload retunes them in place ([`Retune`]) and a
+//! restart keeps the cells already spent.
 
 use super::client::{Client, Quota, ScanError, ScanResult};
 use crate::backoff::Backoff;
@@ -17,13 +21,13 @@ use crate::enrich::rdap::parse_rfc3339;
 use crate::finding::{Finding, ScanInfo};
 use crate::metrics::Metrics;
 use crate::store::{unix_now, Store};
+use crate::tuning::{nonzero, Bucket, Retune};
 use actix::prelude::*;
-use certhound_config::{BackoffConfig, UrlscanConfig};
+use certhound_config::{BackoffConfig, Config, UrlscanConfig};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use governor::{DefaultDirectRateLimiter, Quota as RateQuota, RateLimiter};
+use governor::Quota as RateQuota;
 use std::collections::HashSet;
-use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -37,15 +41,72 @@ pub const STAGE: &str = "scan";
 #[rtype(result = "()")]
 pub struct Drain;
 
+/// The local limits of submissions (`urlscan.per_minute`, `per_hour`, `per_day`) and
+/// `urlscan.max_wait`, live.
+pub struct ScanLimits {
+    /// Per minute, per hour, per day: checked in that order, so that when a longer window is
+    /// the one used up, the cell spent before finding out is the most plentiful one (governor
+    /// cannot look without taking).
+    buckets: [Bucket; 3],
+    max_wait: Mutex<Duration>,
+}
+
+impl ScanLimits {
+    pub fn new(cfg: &UrlscanConfig) -> Arc<ScanLimits> {
+        Arc::new(ScanLimits {
+            buckets: quotas(cfg).map(Bucket::new),
+            max_wait: Mutex::new(cfg.max_wait),
+        })
+    }
+
+    /// Takes one submission's cell of every window; `false` when one is used up.
+    fn take(&self) -> bool {
+        self.buckets.iter().all(Bucket::check)
+    }
+
+    /// How long a finding may wait for quota.
+    pub fn max_wait(&self) -> Duration {
+        *self.max_wait.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Retune for ScanLimits {
+    fn retune(&self, cfg: &Config) {
+        for (bucket, quota) in self.buckets.iter().zip(quotas(&cfg.urlscan)) {
+            bucket.set(quota);
+        }
+        *self.max_wait.lock().unwrap_or_else(|p| p.into_inner()) = cfg.urlscan.max_wait;
+    }
+}
+
+/// The three windows: a burst of the whole window's count, refilled evenly across it.
+fn quotas(cfg: &UrlscanConfig) -> [RateQuota; 3] {
+    [
+        RateQuota::per_minute(nonzero(cfg.per_minute)),
+        RateQuota::per_hour(nonzero(cfg.per_hour)),
+        RateQuota::with_period(Duration::from_secs(86400) / cfg.per_day.max(1))
+            .unwrap_or_else(|| RateQuota::per_hour(nonzero(cfg.per_day)))
+            .allow_burst(nonzero(cfg.per_day)),
+    ]
+}
+
 pub struct ScanStage {
     run: Option<StageLoop>,
     idle: watch::Sender<bool>,
     wake: Arc<Notify>,
 }
 
+/// What every incarnation of the stage shares: the API client (its key can be replaced by a
+/// secrets refresh) and the live limits.
+#[derive(Clone)]
+pub struct Urlscan {
+    pub client: Arc<Client>,
+    pub limits: Arc<ScanLimits>,
+}
+
 impl ScanStage {
     pub fn new(
-        client: Arc<Client>,
+        urlscan: Urlscan,
         store: Store,
         cfg: UrlscanConfig,
         channels: Vec<&'static str>,
@@ -54,21 +115,11 @@ impl ScanStage {
         metrics: Arc<Metrics>,
     ) -> Self {
         let idle = watch::channel(false).0;
-        let n = |v: u32| NonZeroU32::new(v.max(1)).unwrap_or(NonZeroU32::MIN);
-        let limiters = vec![
-            RateLimiter::direct(RateQuota::per_minute(n(cfg.per_minute))),
-            RateLimiter::direct(RateQuota::per_hour(n(cfg.per_hour))),
-            RateLimiter::direct(
-                RateQuota::with_period(Duration::from_secs(86400) / cfg.per_day.max(1))
-                    .unwrap_or_else(|| RateQuota::per_hour(n(cfg.per_day)))
-                    .allow_burst(n(cfg.per_day)),
-            ),
-        ];
         ScanStage {
             run: Some(StageLoop {
-                client,
+                client: urlscan.client,
                 store,
-                limiters,
+                limits: urlscan.limits,
                 cfg,
                 channels,
                 wake: wake.clone(),
@@ -112,8 +163,8 @@ impl Handler<Drain> for ScanStage {
 struct StageLoop {
     client: Arc<Client>,
     store: Store,
-    /// Local per-minute, per-hour and per-day limits of submissions.
-    limiters: Vec<DefaultDirectRateLimiter>,
+    /// Local per-minute, per-hour and per-day limits of submissions, and `max_wait`.
+    limits: Arc<ScanLimits>,
     cfg: UrlscanConfig,
     channels: Vec<&'static str>,
     wake: Arc<Notify>,
@@ -160,13 +211,13 @@ impl StageLoop {
                     continue;
                 }
                 let blocked = blocked_until.is_some_and(|t| t > now);
-                if blocked || !self.limiters.iter().all(|l| l.check().is_ok()) {
+                if blocked || !self.limits.take() {
                     // Out of quota: wait in order; only the too-old go on without a scan.
                     if self.waited_too_long(&f) {
                         f.scan = Some(ScanInfo {
                             note: Some(format!(
                                 "urlscan quota exhausted: not scanned within {}",
-                                humantime::format_duration(self.cfg.max_wait)
+                                humantime::format_duration(self.limits.max_wait())
                             )),
                             ..ScanInfo::default()
                         });
@@ -244,7 +295,7 @@ impl StageLoop {
 
     fn waited_too_long(&self, f: &Finding) -> bool {
         parse_rfc3339(&f.detected_at)
-            .is_some_and(|t| unix_now() as i64 - t > self.cfg.max_wait.as_secs() as i64)
+            .is_some_and(|t| unix_now() as i64 - t > self.limits.max_wait().as_secs() as i64)
     }
 
     /// Searches for a recent scan or submits a new one, in a span of the finding's trace.
