@@ -198,6 +198,11 @@ fn main() {
             format!("{:>12.1} %", (best[1].0 / best[0].0 - 1.0) * 100.0),
             "time, durable against in memory".into(),
         ));
+        // Telemetry on and off are configurations of this build (an older one may not know
+        // the [telemetry] section).
+        if std::env::var_os("CERTHOUND_BENCH_BIN").is_none() {
+            telemetry_rows(&bin, &dir, &file, n, &mut rows);
+        }
         let n = 1_000_000 / scale;
         let file = dir.join("dedupe.ndjson");
         g.write_distinct_findings(&file, n).expect("write stream");
@@ -340,10 +345,97 @@ fn keywords(n: usize) -> MatcherConfig {
     cfg
 }
 
+/// `replay` with telemetry off, on with a loopback OTLP/gRPC receiver taking every span, and on
+/// with nothing listening at the endpoint (the exporter failing every batch): what tracing
+/// each finding costs the pipeline. Alternated, best of 5 each, durable store.
+fn telemetry_rows(
+    bin: &Path,
+    dir: &Path,
+    file: &Path,
+    n: usize,
+    rows: &mut Vec<(String, String, String)>,
+) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let receiver = rt.block_on(certhound_tests::otlp_receiver::OtlpReceiver::start());
+    // A port that was just free: connections to it are refused.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| format!("http://{a}"))
+        .expect("a free port");
+    let setups = [
+        ("telemetry off", String::new()),
+        (
+            "telemetry on, OTLP/gRPC to a loopback receiver",
+            format!(
+                "[telemetry]\nenabled = true\nendpoint = \"{}\"\n",
+                receiver.grpc_endpoint()
+            ),
+        ),
+        (
+            "telemetry on, nothing listening at the endpoint",
+            format!("[telemetry]\nenabled = true\nendpoint = \"{dead}\"\n"),
+        ),
+    ];
+    // Per setup, the best (wall time, replay time) and the longest start-up plus exit.
+    let mut best = [(f64::MAX, f64::MAX); 3];
+    let mut overhead = [0f64; 3];
+    let mut spans = 0usize;
+    for round in 0..5 {
+        for (i, (_, extra)) in setups.iter().enumerate() {
+            let cfg = dir.join("telemetry.toml");
+            let store = dir.join(format!("telemetry-{round}-{i}.redb"));
+            std::fs::write(
+                &cfg,
+                format!(
+                    "[store]\npath = \"{}\"\n[notify.jsonl]\npath = \"/dev/null\"\n{extra}",
+                    store.display()
+                ),
+            )
+            .unwrap();
+            let before = receiver.spans().len();
+            let (secs, replayed, _) = run_replay_timed(bin, file, Some(&cfg));
+            if i == 1 {
+                spans = receiver.spans().len() - before;
+            }
+            best[i] = (best[i].0.min(secs), best[i].1.min(replayed));
+            overhead[i] = overhead[i].max(secs - replayed);
+        }
+    }
+    for (i, (label, _)) in setups.iter().enumerate() {
+        let against = (best[i].1 / best[0].1 - 1.0) * 100.0;
+        let received = match i {
+            1 => format!("; {spans} spans received per run"),
+            _ => String::new(),
+        };
+        rows.push((
+            format!("replay {n} messages, 1 % findings, {label}"),
+            fmt_rate(n as f64 / best[i].1, "msgs/s"),
+            format!(
+                "pipeline {against:+.1} % time against off; start + exit up to {:.2} s{received}",
+                overhead[i]
+            ),
+        ));
+    }
+    drop(receiver);
+    drop(rt);
+}
+
 /// Runs `certhound replay` and returns (seconds, peak RSS in KiB) as certhound itself reports
 /// them in its last `metrics` event (the rusage of a child also counts the bench's own pages
 /// from before `exec`, so it is not used).
 fn run_replay(bin: &Path, file: &Path, cfg: Option<&Path>) -> (f64, u64) {
+    let (secs, _, peak) = run_replay_timed(bin, file, cfg);
+    (secs, peak)
+}
+
+/// [`run_replay`], with the replay's own time (its `replay finished` event: from the first line
+/// read to the last finding stored) between the wall time and the peak RSS; the wall time less
+/// it is start-up and exit.
+fn run_replay_timed(bin: &Path, file: &Path, cfg: Option<&Path>) -> (f64, f64, u64) {
     let mut cmd = Command::new(bin);
     if let Some(c) = cfg {
         cmd.arg("--config").arg(c);
@@ -369,5 +461,12 @@ fn run_replay(bin: &Path, file: &Path, cfg: Option<&Path>) -> (f64, u64) {
         .filter_map(|v| v["fields"]["peak_rss_kb"].as_u64())
         .next_back()
         .unwrap_or(0);
-    (secs, peak)
+    let replayed = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "replay finished")
+        .filter_map(|v| v["fields"]["elapsed_s"].as_f64())
+        .next_back()
+        .unwrap_or(secs);
+    (secs, replayed, peak)
 }

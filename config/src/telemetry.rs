@@ -42,6 +42,10 @@ pub struct TelemetryConfig {
     /// Longest wait for one export request.
     #[serde(with = "humantime_serde")]
     pub export_timeout: Duration,
+    /// Longest wait at exit for the spans still queued to be sent: a collector that is gone
+    /// must not hold up a shutdown (ECS's stop timeout runs meanwhile).
+    #[serde(with = "humantime_serde")]
+    pub exit_flush_timeout: Duration,
 }
 
 impl Default for TelemetryConfig {
@@ -54,6 +58,7 @@ impl Default for TelemetryConfig {
             sample_ratio: 1.0,
             max_queue: 2048,
             export_timeout: Duration::from_secs(10),
+            exit_flush_timeout: Duration::from_secs(2),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! is slow or gone spans are dropped, never the pipeline held up. The gRPC exporter needs a
 //! tokio reactor for its connection: it gets a one-thread runtime of its own, so that it does
 //! not depend on which actor's runtime happens to be current. At exit [`Telemetry::shutdown`]
-//! sends what is queued (bounded by `telemetry.export_timeout`).
+//! sends what is queued, for at most `telemetry.exit_flush_timeout`: with the collector down the
+//! SDK's own bound (5 s of failing exports) would otherwise be added to every shutdown.
 //!
 //! The standard variables are honoured: `OTEL_EXPORTER_OTLP_ENDPOINT` (and `..._TRACES_...`)
 //! when `telemetry.endpoint` is empty, `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_SERVICE_NAME`.
@@ -27,6 +28,7 @@ pub struct Telemetry {
     runtime: Option<tokio::runtime::Runtime>,
     pub tracer: opentelemetry_sdk::trace::Tracer,
     pub description: String,
+    exit_flush_timeout: std::time::Duration,
 }
 
 /// The protocol: `OTEL_EXPORTER_OTLP_PROTOCOL` when it names one we speak, else the config's.
@@ -124,13 +126,14 @@ pub fn init(cfg: &TelemetryConfig) -> Result<Telemetry, String> {
         runtime,
         tracer,
         description,
+        exit_flush_timeout: cfg.exit_flush_timeout,
     })
 }
 
 impl Telemetry {
-    /// Exports what is queued and stops the exporter.
+    /// Exports what is queued (within `exit_flush_timeout`) and stops the exporter.
     pub fn shutdown(mut self) {
-        if let Err(e) = self.provider.shutdown() {
+        if let Err(e) = self.provider.shutdown_with_timeout(self.exit_flush_timeout) {
             eprintln!("certhound: trace export at exit: {e}");
         }
         if let Some(rt) = self.runtime.take() {
