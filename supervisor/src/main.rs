@@ -8,6 +8,7 @@ mod ct_decode;
 mod eval;
 mod explain;
 mod findings;
+mod health;
 mod logging;
 mod lookup;
 mod reload;
@@ -123,6 +124,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running certhound (at admin.listen of this config) whether it is ready: exit 0
+    /// when `/readyz` answers 200, 1 otherwise. The container health check.
+    Health {
+        /// Ask `/healthz` (the process runs) instead of `/readyz` (it does its job).
+        #[arg(long)]
+        live: bool,
+        /// The admin listener's address, when not admin.listen (e.g. it listens on port 0).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
     /// Validate a config file and print the effective config (defaults and overrides applied,
     /// secrets redacted).
     CheckConfig {
@@ -186,6 +197,7 @@ fn main() {
             0
         }
         Command::Explain { domain, json } => explain::run(&cfg, &domain, json),
+        Command::Health { live, addr } => health::run(&cfg.admin, addr, live),
         Command::Eval {
             file,
             names,

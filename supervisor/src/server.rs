@@ -185,8 +185,14 @@ fn save(store: &Store, positions: &Positions, hub: &Hub, clean: bool) {
     } else {
         hub.last_seq() + SEQ_RESERVE
     };
-    if let Err(e) = store.save_server_state(&positions.snapshot(), reserved, clean) {
-        tracing::error!(error = %e, "cannot write CT positions to the store");
+    let snapshot = positions.snapshot();
+    match store.save_server_state(&snapshot, reserved, clean) {
+        Ok(()) => tracing::debug!(
+            logs = snapshot.len(),
+            entries = snapshot.iter().map(|(_, next)| next).sum::<u64>(),
+            "CT positions written"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot write CT positions to the store"),
     }
 }
 

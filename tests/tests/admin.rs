@@ -7,7 +7,7 @@ use certhound_tests::domains::Background;
 use certhound_tests::messages::lite;
 use certhound_tests::output::event_u64;
 use certhound_tests::tcp_proxy::TcpProxy;
-use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
+use certhound_tests::{timeouts, Certhound, CerthoundCommand, FakeCertstream, Step, TestConfig};
 
 const PLANTED: &str = "paypal-account-recovery.com";
 
@@ -142,6 +142,7 @@ async fn readyz_fails_while_the_feed_is_down_past_the_staleness() {
     let (status, _, body) = admin::get(addr, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
     wait_status(addr, "/readyz", 200, timeouts::EVENT).await;
+    assert_eq!(health(addr, false).await, (Some(0), String::new()));
     // Connected and quiet for longer than the staleness: still ready.
     p.wait_for_events("connected to feed", 1, timeouts::EVENT, |_| true)
         .await
@@ -158,6 +159,18 @@ async fn readyz_fails_while_the_feed_is_down_past_the_staleness() {
     assert!(why.contains("admin.ready_staleness 1s"), "{why}");
     let (status, _, _) = admin::get(addr, "/healthz").await;
     assert_eq!(status, 200, "the process still runs");
+    // The container health check says the same.
+    let (code, out) = health(addr, false).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with("HTTP 503: feed: nothing received for "),
+        "{out}"
+    );
+    assert_eq!(
+        health(addr, true).await.0,
+        Some(0),
+        "--live: the process runs"
+    );
     let down = admin::scrape(addr).await;
     assert_eq!(down.value("certhound_feed_connected", &[]), Some(0.0));
 
@@ -169,4 +182,29 @@ async fn readyz_fails_while_the_feed_is_down_past_the_staleness() {
     assert_eq!(status, 404);
     p.send_signal(libc::SIGTERM);
     assert_eq!(p.wait_exit(timeouts::EXIT).await.code(), Some(0));
+    assert_eq!(
+        health(addr, true).await.0,
+        Some(1),
+        "nothing listens any more"
+    );
+}
+
+/// `certhound health [--live] --addr ADDR`: its exit code, and its stdout when not ready
+/// (empty when ready: the body of a 200 is only echoed, and not compared here).
+async fn health(addr: std::net::SocketAddr, live: bool) -> (Option<i32>, String) {
+    let mut cmd = CerthoundCommand::new()
+        .arg("health")
+        .arg("--addr")
+        .arg(addr.to_string());
+    if live {
+        cmd = cmd.arg("--live");
+    }
+    let out = cmd.run(timeouts::EXIT).await;
+    let text = out.stdout_text();
+    let shown = if out.code() == Some(0) {
+        String::new()
+    } else {
+        text.trim().to_string()
+    };
+    (out.code(), shown)
 }
