@@ -219,10 +219,16 @@ async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
     );
 
     // Task 1: reads the log, matches, stores the findings and submits their scans; the scans
-    // do not finish, so nothing is delivered yet. Killed once its CT position is written.
+    // do not finish, so nothing is delivered yet. Killed once each scan is polled (so its uuid
+    // is stored: a kill between a submission and that write would submit it again, which is
+    // the stage's documented at-least-once edge, not what this test is about) and its CT
+    // position is written.
     let mut first = start_task(container, &env, &outside, &moto);
     urlscan
-        .wait_for_submissions(3, timeouts::BULK)
+        .wait_for(timeouts::BULK, |s| {
+            let uuids = s.uuids();
+            uuids.len() == 3 && uuids.iter().all(|u| !s.result_polls_for(u).is_empty())
+        })
         .await
         .unwrap_or_else(|s| panic!("{:?}\n{}", s.submission_statuses(), first.describe("")));
     first

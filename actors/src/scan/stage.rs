@@ -9,7 +9,8 @@
 //! are retried with backoff.
 //!
 //! A submitted scan's uuid is stored in the finding at once, so after a restart polling resumes
-//! where it was instead of spending quota again.
+//! where it was instead of spending quota again. A crash between urlscan's answer and that
+//! write submits the scan once more after the restart: one scan of quota, never a lost finding.
 //!
 //! The local quotas and `max_wait` are [`ScanLimits`], made once per process and shared by every
 //! incarnation of the stage, so a config reload retunes them in place ([`Retune`]) and a
