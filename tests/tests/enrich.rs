@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use certhound_actors::enrich::lookups::Lookups;
 use certhound_actors::enrich::rdap::{parse_rfc3339, Bootstrap, Registration};
-use certhound_actors::enrich::resolver::Resolver;
+use certhound_actors::enrich::resolver::{LookupError, Resolver};
 use certhound_config::{CacheConfig, EnrichConfig, StoreConfig};
 use certhound_tests::rdap_server::{bootstrap_json, Answer, FakeRdap};
 use certhound_tests::timeouts;
@@ -185,6 +185,24 @@ async fn tld_without_rdap_falls_back_to_whois() {
         "no RDAP request for TLDs the bootstrap does not list: {:?}",
         rdap.state()
     );
+}
+
+/// Without a bootstrap fetched, the shipped one (IANA's file) decides: it lists no RDAP server
+/// for io and de, so those go to WHOIS at once (no RDAP attempt, which here would be a
+/// connection to the real registry).
+#[tokio::test]
+async fn the_shipped_bootstrap_sends_io_and_de_to_whois() {
+    let whois = FakeWhois::start().await;
+    let r = Resolver::new(config(&whois)).unwrap();
+    let reg = r.lookup("google.de").await.expect("google.de from WHOIS");
+    assert!(reg.source.contains("whois"), "{reg:?}");
+    let io = r.lookup("certhound-test.io").await;
+    let w = whois.state();
+    let lines: Vec<&str> = w.queries.iter().map(|q| q.line.as_str()).collect();
+    assert_eq!(lines, ["google.de", "certhound-test.io"], "{io:?}");
+    if let Err(LookupError::Failed(why)) = &io {
+        assert!(!why.contains("rdap"), "no RDAP attempt: {why}");
+    }
 }
 
 #[tokio::test]

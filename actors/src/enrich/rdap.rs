@@ -36,7 +36,10 @@ struct DnsJson {
     services: Vec<(Vec<String>, Vec<String>)>,
 }
 
-/// The bootstrap shipped with certhound, used until (or when) IANA's cannot be fetched.
+/// The bootstrap shipped with certhound, used until (or when) IANA's cannot be fetched: a
+/// byte-exact copy of IANA's `dns.json` (data.iana.org/rdap/dns.json, publication
+/// 2026-03-23T19:00:02Z, 590 services; origin and sha256 in tests/fixtures/README.md). TLDs it
+/// does not list (io, de, ...) are looked up by WHOIS.
 pub const SHIPPED_BOOTSTRAP: &str = include_str!("rdap_bootstrap.json");
 
 impl Bootstrap {
@@ -243,6 +246,30 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_bootstrap_is_ianas() {
+        let b = Bootstrap::shipped();
+        assert!(b.len() > 1000, "{} TLDs", b.len());
+        for (domain, server) in [
+            ("example.com", "https://rdap.verisign.com/com/v1/"),
+            ("example.net", "https://rdap.verisign.com/net/v1/"),
+            (
+                "example.org",
+                "https://rdap.publicinterestregistry.org/rdap/",
+            ),
+            ("example.xyz", "https://rdap.centralnic.com/xyz/"),
+            ("example.top", "https://rdap.zdnsgtld.com/top/"),
+            ("example.online", "https://rdap.radix.host/rdap/"),
+            ("example.shop", "https://rdap.gmoregistry.net/rdap/"),
+            ("example.app", "https://pubapi.registry.google/rdap/"),
+        ] {
+            assert_eq!(b.base_for(domain), Some(server), "{domain}");
+        }
+        for domain in ["example.io", "example.de", "paypal-login.co.uk.de"] {
+            assert_eq!(b.base_for(domain), None, "{domain}: WHOIS");
+        }
+    }
 
     const VERISIGN: &str = include_str!("../../../tests/fixtures/rdap/verisign_1989shack.com.json");
 
