@@ -135,6 +135,10 @@ impl<N: Notifier> DeliveryLoop<N> {
                     continue;
                 }
                 let outcome = self.deliver(channel, &finding, &mut outcomes).await;
+                if outcome == Delivery::Pending {
+                    // Recording the round failed while it retried (logged by `mark`).
+                    return;
+                }
                 outcomes.push((n, outcome));
                 if last_mark.elapsed() >= MARK_EVERY {
                     if !self.mark(channel, &mut outcomes) {
@@ -205,6 +209,7 @@ impl<N: Notifier> DeliveryLoop<N> {
             "outcome",
             match &outcome {
                 Delivery::Sent { .. } => "sent",
+                Delivery::Pending => "store write failed",
                 _ => "failed",
             },
         );
@@ -266,7 +271,11 @@ impl<N: Notifier> DeliveryLoop<N> {
             };
             Metrics::add(&self.metrics.delivery_retries, 1);
             self.metrics.labelled.delivery(channel, "retried", 1);
-            self.mark(channel, done);
+            if !self.mark(channel, done) {
+                // The store cannot be written: stop retrying; the finding stays pending and
+                // the caller stops the actor (restarted by the supervisor).
+                return (Delivery::Pending, attempts);
+            }
             tokio::time::sleep(wait).await;
         }
     }

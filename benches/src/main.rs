@@ -442,9 +442,13 @@ fn run_replay_timed(bin: &Path, file: &Path, cfg: Option<&Path>) -> (f64, f64, u
     }
     cmd.env("CERTHOUND_LOG__FORMAT", "json")
         .arg("replay")
-        .arg(file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .arg(file);
+    // The store the config names (the durable rows), not a dry run in memory. An older build
+    // (CERTHOUND_BENCH_BIN) has no --store and always uses it.
+    if std::env::var_os("CERTHOUND_BENCH_BIN").is_none() {
+        cmd.arg("--store");
+    }
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let t = Instant::now();
     let out = cmd.output().expect("run certhound");
     let secs = t.elapsed().as_secs_f64();

@@ -46,7 +46,7 @@ pub use matcher::{
 pub use notify::{JsonlConfig, NotifyConfig, SnsConfig, TelegramConfig, WebhookConfig};
 pub use pipeline::PipelineConfig;
 pub use secret::{redact_url, Secret, SharedSecret};
-pub use secrets::{AwsConfig, SecretRef, SecretsConfig};
+pub use secrets::{AwsConfig, SecretKind, SecretRef, SecretsConfig};
 pub use server::ServerConfig;
 pub use store::{StoreConfig, IN_MEMORY};
 pub use supervisor::SupervisorConfig;

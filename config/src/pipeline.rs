@@ -1,8 +1,9 @@
 //! `[pipeline]`: the bounded queues between the actors of the watch role.
 //!
 //! The feed is never slowed down by the matcher: when the matcher's queue is full, the batch is
-//! shed and counted (`ingest_shed_messages`). A finding, once matched, is never shed: the matcher
-//! waits for room in the notifiers' queues instead, which in turn fills its own queue.
+//! shed and counted (`shed_messages`). A finding, once matched, is never shed: the matcher waits
+//! for room in the recorder's queue instead (which in turn fills its own). After the recorder
+//! the findings are in the store, and each stage and channel works through its own queue there.
 
 use crate::ConfigError;
 use serde::{Deserialize, Serialize};
@@ -18,8 +19,9 @@ pub struct PipelineConfig {
     pub batch_linger: Duration,
     /// Batches waiting for the matcher, at most. Past it, batches from the feed are shed and counted.
     pub matcher_queue: usize,
-    /// Findings waiting for each notifier, at most. Past it the matcher waits.
-    pub notify_queue: usize,
+    /// Batches of findings waiting for the recorder (the store's writer), at most. Past it the
+    /// matcher waits: a finding is never dropped.
+    pub recorder_queue: usize,
 }
 
 impl Default for PipelineConfig {
@@ -28,7 +30,7 @@ impl Default for PipelineConfig {
             batch_size: 256,
             batch_linger: Duration::from_millis(20),
             matcher_queue: 64,
-            notify_queue: 1024,
+            recorder_queue: 64,
         }
     }
 }
@@ -38,7 +40,7 @@ impl PipelineConfig {
         for (key, v) in [
             ("pipeline.batch_size", self.batch_size),
             ("pipeline.matcher_queue", self.matcher_queue),
-            ("pipeline.notify_queue", self.notify_queue),
+            ("pipeline.recorder_queue", self.recorder_queue),
         ] {
             if v == 0 {
                 return Err(ConfigError::key_error(key, "must be at least 1"));

@@ -35,6 +35,32 @@ pub struct SecretsConfig {
     pub refresh: std::time::Duration,
 }
 
+/// Which secret a [`SecretRef`] of `[secrets]` is: code that places a secret matches on this,
+/// so a new one cannot fall into another's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    TelegramToken,
+    TelegramChatId,
+    UrlscanApiKey,
+}
+
+impl SecretKind {
+    /// Its config key.
+    pub fn key(self) -> &'static str {
+        match self {
+            SecretKind::TelegramToken => "secrets.telegram_token",
+            SecretKind::TelegramChatId => "secrets.telegram_chat_id",
+            SecretKind::UrlscanApiKey => "secrets.urlscan_api_key",
+        }
+    }
+}
+
+impl std::fmt::Display for SecretKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
 impl Default for SecretsConfig {
     fn default() -> Self {
         SecretsConfig {
@@ -47,11 +73,12 @@ impl Default for SecretsConfig {
 }
 
 impl SecretsConfig {
-    pub fn refs(&self) -> Vec<(&'static str, &SecretRef)> {
+    /// The secrets configured, each with which one it is.
+    pub fn refs(&self) -> Vec<(SecretKind, &SecretRef)> {
         [
-            ("secrets.telegram_token", &self.telegram_token),
-            ("secrets.telegram_chat_id", &self.telegram_chat_id),
-            ("secrets.urlscan_api_key", &self.urlscan_api_key),
+            (SecretKind::TelegramToken, &self.telegram_token),
+            (SecretKind::TelegramChatId, &self.telegram_chat_id),
+            (SecretKind::UrlscanApiKey, &self.urlscan_api_key),
         ]
         .into_iter()
         .filter_map(|(k, r)| r.as_ref().map(|r| (k, r)))
@@ -65,10 +92,10 @@ impl SecretsConfig {
                 "must be above zero",
             ));
         }
-        for (key, r) in self.refs() {
+        for (kind, r) in self.refs() {
             if r.parts().is_none() {
                 return Err(ConfigError::key_error(
-                    key,
+                    kind.key(),
                     format!("`{}` is not \"<secret id>#<JSON key>\"", r.0),
                 ));
             }

@@ -70,6 +70,11 @@ enum Command {
         /// domain was registered recently is judged against now, not the file's time.
         #[arg(long)]
         enrich: bool,
+        /// Keep what the replay stores: in store.path (`--store`) or in this file (`--store
+        /// FILE`). Without it a replay is a dry run with its store in memory, so the findings
+        /// and dedupe entries of one replay never silence the next, or a running certhound's.
+        #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILE")]
+        store: Option<String>,
     },
     /// Show, for one domain, its normalised forms and which rule matched or why none did.
     Explain {
@@ -285,7 +290,16 @@ fn main() {
             logging::init(&cfg.log, &cfg.telemetry);
             watch::run(cfg, path, watch::Source::Feed)
         }
-        Command::Replay { file, enrich } => {
+        Command::Replay {
+            file,
+            enrich,
+            store,
+        } => {
+            match store.as_deref() {
+                None => cfg.store.path = certhound_config::IN_MEMORY.to_string(),
+                Some("") => {}
+                Some(file) => cfg.store.path = file.to_string(),
+            }
             logging::init(&cfg.log, &cfg.telemetry);
             watch::run(cfg, path, watch::Source::Replay { path: file, enrich })
         }

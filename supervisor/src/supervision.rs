@@ -137,7 +137,6 @@ impl Supervisor {
                 if this.stopping.is_cancelled() {
                     break;
                 }
-                Metrics::add(&this.metrics.restarts, 1);
                 if !down {
                     Metrics::add(&this.metrics.actors_down, 1);
                     down = true;
@@ -158,6 +157,8 @@ impl Supervisor {
                     let _ = this.fatal.try_send(EXIT_BUDGET_EXHAUSTED);
                     break;
                 }
+                // Counted only now: the failure that exhausts the budget is no restart.
+                Metrics::add(&this.metrics.restarts, 1);
                 if started.elapsed() > this.cfg.restart_window {
                     consecutive = 0;
                 }

@@ -41,7 +41,7 @@ use certhound_actors::scan::stage::{
 use certhound_actors::slot::Slot;
 use certhound_actors::store::{unix_now, Store};
 use certhound_actors::tuning::Retune;
-use certhound_config::{Config, SecretsConfig, SharedSecret};
+use certhound_config::{Config, SecretKind, SecretsConfig, SharedSecret};
 use futures_util::future::LocalBoxFuture;
 use reload::Reloader;
 use std::path::PathBuf;
@@ -334,7 +334,6 @@ async fn pipeline(
     }
     tracing::info!(channels = ?channels, keywords = rules.load().len(), "channels ready");
 
-    // Registration lookups between the store and the channels, when on (see `enrich_enabled`).
     // Stages between the store and the channels, built from the last to the first: each wakes
     // the next (or the channels) when a finding moves on. Their drains run in pipeline order.
     let mut next: Option<(&'static str, Arc<Notify>)> = None;
@@ -462,7 +461,7 @@ async fn pipeline(
         supervisor.supervise(
             "recorder",
             &recorder_thread.handle(),
-            cfg.pipeline.matcher_queue,
+            cfg.pipeline.recorder_queue,
             move || {
                 Ok(Recorder::new(
                     store.clone(),
@@ -673,7 +672,7 @@ pub async fn shutdown_signal() {
 /// Loads the AWS SDK configuration when SNS or Secrets Manager is used, and fills the config's
 /// secrets from Secrets Manager. Errors name the secret and key, never a value.
 fn load_aws(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, String> {
-    let refs: Vec<(&'static str, certhound_config::SecretRef)> = cfg
+    let refs: Vec<(SecretKind, certhound_config::SecretRef)> = cfg
         .secrets
         .refs()
         .into_iter()
@@ -696,19 +695,21 @@ fn load_aws(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, String> {
                     .await
                     .map_err(|e| format!("{key}: {e}"))?;
                 match key {
-                    "secrets.telegram_token" | "secrets.telegram_chat_id" => {
+                    SecretKind::TelegramToken | SecretKind::TelegramChatId => {
                         let t = cfg.notify.telegram.as_mut().ok_or_else(|| {
                             format!("{key} is set but there is no [notify.telegram]")
                         })?;
-                        if key == "secrets.telegram_token" {
+                        if key == SecretKind::TelegramToken {
                             t.token = Some(certhound_config::Secret::new(value));
                         } else {
                             t.chat_id = Some(value);
                         }
                     }
-                    _ => cfg.urlscan.api_key = Some(certhound_config::Secret::new(value)),
+                    SecretKind::UrlscanApiKey => {
+                        cfg.urlscan.api_key = Some(certhound_config::Secret::new(value))
+                    }
                 }
-                tracing::info!(secret = key, "secret loaded");
+                tracing::info!(secret = key.key(), "secret loaded");
             }
         }
         Ok(Some(sdk))
@@ -757,19 +758,19 @@ async fn refresh_secrets(
         tokio::time::sleep(cfg.refresh).await;
         for (key, r) in cfg.refs() {
             let cell = match key {
-                "secrets.telegram_token" => telegram_token.as_ref(),
-                "secrets.urlscan_api_key" => urlscan_key.as_ref(),
-                _ => None, // the chat id is read at start only
+                SecretKind::TelegramToken => telegram_token.as_ref(),
+                SecretKind::UrlscanApiKey => urlscan_key.as_ref(),
+                SecretKind::TelegramChatId => None, // read at start only
             };
             let Some(cell) = cell else { continue };
             match certhound_actors::aws::read_secret(&client, r).await {
                 Ok(v) => {
                     if cell.set(certhound_config::Secret::new(v)) {
-                        tracing::info!(secret = key, "secret changed; using the new value");
+                        tracing::info!(secret = key.key(), "secret changed; using the new value");
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(secret = key, error = %e, "cannot refresh a secret; keeping the one in use")
+                    tracing::warn!(secret = key.key(), error = %e, "cannot refresh a secret; keeping the one in use")
                 }
             }
         }

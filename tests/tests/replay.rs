@@ -120,3 +120,41 @@ async fn replays_a_plain_file() {
     let out = replay(&path).await;
     assert_replayed(&out, &expected);
 }
+
+/// A replay is a dry run: the same file replayed twice with the same config reports the same
+/// findings both times and leaves no store behind. With `--store` it keeps what it stored, and
+/// a second replay is silenced by the first one's dedupe entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_is_a_dry_run_unless_asked_to_store() {
+    let (lines, expected) = feed_lines();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feed.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let config = TestConfig::new();
+    let run = |extra: &[&str]| {
+        CerthoundCommand::new()
+            .test_config(&config)
+            .args(["replay", path.to_str().unwrap()])
+            .args(extra.iter().copied())
+            .run(timeouts::BULK)
+    };
+    assert_replayed(&run(&[]).await, &expected);
+    assert_replayed(&run(&[]).await, &expected);
+    assert!(!config.store_path().exists(), "a dry run writes no store");
+
+    assert_replayed(&run(&["--store"]).await, &expected);
+    assert!(config.store_path().exists(), "--store: store.path");
+    let again = run(&["--store"]).await;
+    assert_eq!(again.code(), Some(0), "{}", again.describe());
+    assert!(
+        again.stdout.iter().all(|l| l.trim().is_empty()),
+        "the first stored replay's dedupe entries silence the second: {}",
+        again.describe()
+    );
+    let elsewhere = dir.path().join("other.redb");
+    assert_replayed(
+        &run(&["--store", elsewhere.to_str().unwrap()]).await,
+        &expected,
+    );
+    assert!(elsewhere.exists(), "--store FILE");
+}

@@ -150,4 +150,11 @@ async fn restart_budget_exhausted_exits_70() {
         2,
         "restart_budget = 2 restarts, then exit: {describe}"
     );
+    // The failure that exhausted the budget was no restart: the counter agrees with the log.
+    let last = certhound
+        .events("metrics")
+        .into_iter()
+        .find(|e| e["fields"]["last"] == true)
+        .unwrap_or_else(|| panic!("a last metrics event: {describe}"));
+    assert_eq!(event_u64(&last, "restarts"), Some(2), "{last}");
 }

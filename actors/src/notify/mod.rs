@@ -1,4 +1,4 @@
-//! The notifier interface: what a channel (JSONL, webhook; Telegram and SNS later) implements.
+//! The notifier interface: what a channel (JSONL, webhook, Telegram, SNS) implements.
 //!
 //! A notifier only delivers one finding and says whether a failure is worth retrying. Ordering,
 //! retries, durability and exactly-once bookkeeping are the delivery loop's

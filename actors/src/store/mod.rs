@@ -5,11 +5,16 @@
 //! - `dedupe` and `dedupe_by_time`: registrable domains already reported and when, so that a
 //!   restart does not report them again within the window;
 //! - `meta`: the format, this store's id and the feed position (`cursor`): the highest feed
-//!   `seq` whose findings are all stored, committed in the same transaction as those findings.
+//!   `seq` whose findings are all stored, committed in the same transaction as those findings;
+//! - `lookups`: registration lookups by registrable domain (the enrich cache's durable half);
+//! - `traces`: each finding's trace context, so a restart continues its trace;
+//! - `ct_positions`: the server role's next entry per CT log (and, in `meta`, its seq reserve).
 //!
-//! Room for the WHOIS cache and pending urlscan scans is left to their own tables.
+//! The enrich and scan stages are queues of `pending` too (their stage name in place of a
+//! channel's); a submitted scan's uuid is written into its finding.
 //!
-//! Writers are the recorder (findings, dedupe, cursor) and the delivery loops (delivery state);
+//! Writers are the recorder (findings, dedupe, cursor), the stages, the delivery loops (delivery
+//! state) and the server role (positions);
 //! redb serialises write transactions. Every commit is durable (fsync) before it returns.
 //! Opened in single-writer mode, so `certhound findings` can read while certhound runs.
 
