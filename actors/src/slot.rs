@@ -39,8 +39,8 @@ impl<A: Actor> Slot<A> {
         self.0.borrow().clone()
     }
 
-    /// Waits until an address other than `dead` (or any address, if `None`) is published.
-    /// Returns `None` when the supervisor is gone.
+    /// The current address if its actor is alive, else waits for the supervisor to publish a
+    /// live one (after a restart). Returns `None` when the supervisor is gone.
     pub async fn next_live(&mut self) -> Option<Addr<A>> {
         loop {
             if let Some(a) = self.0.borrow_and_update().as_ref() {

@@ -1,5 +1,8 @@
-//! End-to-end tests of certhound: fixtures, message builders, a fake certstream server and a
-//! harness that runs the real `certhound` binary. The tests themselves are in `tests/`.
+//! End-to-end tests of certhound: fixtures, message builders, a harness that runs the real
+//! `certhound` binary, and the loopback fakes of everything it talks to: certstream feeds, CT
+//! logs (RFC 6962 and static-ct-api), RDAP, WHOIS, urlscan, Telegram, a webhook receiver, an
+//! OTLP trace receiver, moto (SNS, Secrets Manager, CloudFormation) and a TCP proxy that cuts
+//! connections. The tests themselves are in `tests/`; `deploy/` holds the stack check script.
 
 pub mod admin;
 pub mod certstream_server;

@@ -4,7 +4,10 @@
 //! In the order an entry travels:
 //! - [`loglist`]: which logs exist (Google's v3 log list, shipped copy as fallback);
 //! - [`rfc6962`] and [`static_ct`]: one tailer per log, fetching entries in order
-//!   ([`tiles`] and [`checkpoint`] are the static-ct-api formats);
+//!   ([`tiles`] and [`checkpoint`] are the static-ct-api formats) through [`fetch`] (each
+//!   log's rate, bounded bodies, retries);
+//! - [`decoder`]: the actor on its own thread that turns fetched batches into messages for the
+//!   hub and keeps the positions;
 //! - [`leaf`]: RFC 6962 `MerkleTreeLeaf` + `extra_data` into a [`LogEntry`];
 //! - [`cert`]: a [`LogEntry`] into the three certstream forms (lite, full, domains-only).
 

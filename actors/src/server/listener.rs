@@ -93,12 +93,70 @@ enum Route {
     Latest,
 }
 
-struct Head {
+/// What the listener needs of a request's head.
+#[derive(Debug)]
+pub struct Head {
     method: String,
     path: String,
     query: Option<String>,
     websocket_key: Option<String>,
     upgrade: bool,
+}
+
+impl Head {
+    /// The query string of the request target, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+}
+
+/// What the bytes read so far are.
+#[derive(Debug)]
+pub enum HeadParse {
+    /// A whole head, and its length in bytes (what follows is the body or the first frame).
+    Complete(Head, usize),
+    /// Not yet a whole head: read more (up to `MAX_HEAD`).
+    Partial,
+    /// Not HTTP.
+    Invalid,
+}
+
+/// Parses the head of a request from `buf` (outside input: the fuzz target `http_head`).
+pub fn parse_head(buf: &[u8]) -> HeadParse {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => {
+            let target = req.path.unwrap_or("/");
+            let (path, query) = match target.split_once('?') {
+                Some((p, q)) => (p.to_string(), Some(q.to_string())),
+                None => (target.to_string(), None),
+            };
+            let header = |name: &str| {
+                req.headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .and_then(|h| std::str::from_utf8(h.value).ok())
+            };
+            let upgrade = header("upgrade").is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
+            }) && header("connection").is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            }) && header("sec-websocket-version").is_some_and(|v| v.trim() == "13");
+            let head = Head {
+                method: req.method.unwrap_or("").to_string(),
+                path,
+                query,
+                websocket_key: header("sec-websocket-key").map(|k| k.trim().to_string()),
+                upgrade,
+            };
+            HeadParse::Complete(head, len)
+        }
+        Ok(httparse::Status::Partial) => HeadParse::Partial,
+        Err(_) => HeadParse::Invalid,
+    }
 }
 
 async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<(Head, Vec<u8>)>> {
@@ -110,45 +168,16 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<(Head, Vec<
             return Ok(None);
         }
         buf.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf) {
-            Ok(httparse::Status::Complete(len)) => {
-                let target = req.path.unwrap_or("/");
-                let (path, query) = match target.split_once('?') {
-                    Some((p, q)) => (p.to_string(), Some(q.to_string())),
-                    None => (target.to_string(), None),
-                };
-                let header = |name: &str| {
-                    req.headers
-                        .iter()
-                        .find(|h| h.name.eq_ignore_ascii_case(name))
-                        .and_then(|h| std::str::from_utf8(h.value).ok())
-                };
-                let upgrade = header("upgrade").is_some_and(|v| {
-                    v.split(',')
-                        .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
-                }) && header("connection").is_some_and(|v| {
-                    v.split(',')
-                        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-                }) && header("sec-websocket-version")
-                    .is_some_and(|v| v.trim() == "13");
-                let head = Head {
-                    method: req.method.unwrap_or("").to_string(),
-                    path,
-                    query,
-                    websocket_key: header("sec-websocket-key").map(|k| k.trim().to_string()),
-                    upgrade,
-                };
-                return Ok(Some((head, buf.split_off(len))));
-            }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
-            Ok(httparse::Status::Partial) | Err(_) => return Ok(None),
+        match parse_head(&buf) {
+            HeadParse::Complete(head, len) => return Ok(Some((head, buf.split_off(len)))),
+            HeadParse::Partial if buf.len() < MAX_HEAD => {}
+            HeadParse::Partial | HeadParse::Invalid => return Ok(None),
         }
     }
 }
 
-fn since_of(query: Option<&str>) -> Result<Option<u64>, ()> {
+/// `since=` of a query string: `Err` when it is there but not a number.
+pub fn since_of(query: Option<&str>) -> Result<Option<u64>, ()> {
     let Some(q) = query else { return Ok(None) };
     for pair in q.split('&') {
         if let Some(v) = pair.strip_prefix("since=") {
