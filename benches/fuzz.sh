@@ -98,12 +98,16 @@ for t in "${TARGETS[@]}"; do
   before=$(ls "artifacts/$t" | wc -l)
   # -error_exitcode stays 77: a crash ends the run; its input is in artifacts/.
   set +e
-  fuzz run --release "$t" "corpus/$t" -- -max_total_time="$SECONDS_EACH" -jobs="$JOBS" \
-    -workers="$JOBS" -print_final_stats=1 -rss_limit_mb=4096 -max_len=65536 >"$log" 2>&1
+  # One process writes to $log. With FUZZ_JOBS > 1 libFuzzer's workers write fuzz-<n>.log in
+  # this directory instead: then do not run two of these scripts at once.
+  parallel=()
+  [ "$JOBS" -gt 1 ] && parallel=(-jobs="$JOBS" -workers="$JOBS")
+  fuzz run --release "$t" "corpus/$t" -- -max_total_time="$SECONDS_EACH" "${parallel[@]}" \
+    -print_final_stats=1 -rss_limit_mb=4096 -max_len=65536 >"$log" 2>&1
   set -e
-  execs=$(grep -ho 'stat::number_of_executed_units: *[0-9]*' "$log" fuzz-*.log 2>/dev/null \
+  execs=$( (grep -ho 'stat::number_of_executed_units: *[0-9]*' "$log" fuzz-*.log 2>/dev/null || true) \
     | awk '{s+=$2} END {print s+0}')
-  took=$(grep -ho 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | awk '{print $5}')
+  took=$( (grep -ho 'Done [0-9]* runs in [0-9]* second' "$log" || true) | tail -1 | awk '{print $5}')
   crashes=$(( $(ls "artifacts/$t" | wc -l) - before ))
   printf '%-20s %8s %14s %8s %8s\n' "$t" "${took:-$SECONDS_EACH}" "$execs" \
     "$(ls "corpus/$t" | wc -l)" "$crashes"
