@@ -176,12 +176,16 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<(Head, Vec<
     }
 }
 
+/// A `since=` that is not a number.
+#[derive(Debug)]
+pub struct BadSince;
+
 /// `since=` of a query string: `Err` when it is there but not a number.
-pub fn since_of(query: Option<&str>) -> Result<Option<u64>, ()> {
+pub fn since_of(query: Option<&str>) -> Result<Option<u64>, BadSince> {
     let Some(q) = query else { return Ok(None) };
     for pair in q.split('&') {
         if let Some(v) = pair.strip_prefix("since=") {
-            return v.parse().map(Some).map_err(|_| ());
+            return v.parse().map(Some).map_err(|_| BadSince);
         }
     }
     Ok(None)
