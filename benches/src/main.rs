@@ -458,19 +458,20 @@ fn run_replay_timed(bin: &Path, file: &Path, cfg: Option<&Path>) -> (f64, f64, u
         out.status
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let peak = stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["fields"]["message"] == "metrics")
-        .filter_map(|v| v["fields"]["peak_rss_kb"].as_u64())
-        .next_back()
+    // `field` of the last `message` event certhound logged.
+    let last = |message: &str, field: &str| {
+        stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == message)
+            .map(|v| v["fields"][field].clone())
+            .next_back()
+    };
+    let peak = last("metrics", "peak_rss_kb")
+        .and_then(|v| v.as_u64())
         .unwrap_or(0);
-    let replayed = stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["fields"]["message"] == "replay finished")
-        .filter_map(|v| v["fields"]["elapsed_s"].as_f64())
-        .next_back()
+    let replayed = last("replay finished", "elapsed_s")
+        .and_then(|v| v.as_f64())
         .unwrap_or(secs);
     (secs, replayed, peak)
 }

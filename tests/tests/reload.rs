@@ -93,6 +93,18 @@ fn rewrite_unseen(path: &Path, text: &str) {
     assert_eq!(after.modified().unwrap(), meta.modified().unwrap());
 }
 
+/// Writes `config` over the running certhound's file unseen by the poll, sends SIGHUP and
+/// returns the first `event` it logs after that.
+async fn sighup_with(certhound: &mut Certhound, config: &TestConfig, event: &str) -> Value {
+    rewrite_unseen(&config_file(certhound), &config.render());
+    certhound.send_signal(libc::SIGHUP);
+    let events = certhound
+        .wait_for_events(event, 1, timeouts::EVENT, |_| true)
+        .await
+        .unwrap();
+    events[0].clone()
+}
+
 /// Findings for `domain` on stdout so far.
 fn findings_for(certhound: &mut Certhound, domain: &str) -> Vec<Value> {
     certhound
@@ -225,13 +237,8 @@ async fn an_invalid_reload_keeps_the_rules_in_use() {
     let mut bad = c.clone();
     bad.set("matcher", "keywords", r#"["zzqbrand"]"#);
     bad.set("matcher", "threshold", "-1.0");
-    rewrite_unseen(&config_file(&certhound), &bad.render());
-    certhound.send_signal(libc::SIGHUP);
-    let refused = certhound
-        .wait_for_events(REFUSED, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    let r = &refused[0];
+    let refused = sighup_with(&mut certhound, &bad, REFUSED).await;
+    let r = &refused;
     assert_eq!(field(r, "key"), "matcher.threshold", "{r}");
     assert!(field(r, "error").contains("matcher.threshold"), "{r}");
     assert_eq!(r["level"], "ERROR", "{r}");
@@ -398,13 +405,8 @@ async fn log_filter_changes_live_and_a_bad_one_is_refused() {
 
     let mut debug = c.clone();
     debug.set_str("log", "filter", "info,certhound=debug");
-    rewrite_unseen(&path, &debug.render());
-    certhound.send_signal(libc::SIGHUP);
-    let changed = certhound
-        .wait_for_events("log filter changed", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    assert_eq!(field(&changed[0], "filter"), "info,certhound=debug");
+    let changed = sighup_with(&mut certhound, &debug, "log filter changed").await;
+    assert_eq!(field(&changed, "filter"), "info,certhound=debug");
     assert!(
         certhound.events(NEEDS_RESTART).is_empty(),
         "log.filter is no restart key: {:?}",
@@ -580,7 +582,6 @@ async fn a_lowered_urlscan_quota_applies_at_once_and_an_invalid_one_changes_noth
     c.set_str("urlscan", "poll_interval", "100ms");
     c.set_str("notify.webhook", "url", &webhook.url());
     let mut certhound = start(&c, padded(&c), &[]).await;
-    let path = config_file(&certhound);
     urlscan
         .wait_for_submissions(2, timeouts::EVENT)
         .await
@@ -589,18 +590,8 @@ async fn a_lowered_urlscan_quota_applies_at_once_and_an_invalid_one_changes_noth
     // Invalid: refused with its key, and the quota in force keeps scanning.
     let mut bad = c.clone();
     bad.set("urlscan", "per_minute", "0");
-    rewrite_unseen(&path, &bad.render());
-    certhound.send_signal(libc::SIGHUP);
-    let refused = certhound
-        .wait_for_events(REFUSED, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    assert_eq!(
-        field(&refused[0], "key"),
-        "urlscan.per_minute",
-        "{}",
-        refused[0]
-    );
+    let refused = sighup_with(&mut certhound, &bad, REFUSED).await;
+    assert_eq!(field(&refused, "key"), "urlscan.per_minute", "{refused}");
     server.release();
     urlscan
         .wait_for_submissions(3, timeouts::EVENT)
@@ -611,17 +602,11 @@ async fn a_lowered_urlscan_quota_applies_at_once_and_an_invalid_one_changes_noth
     let mut lowered = c.clone();
     lowered.set("urlscan", "per_minute", "1");
     lowered.set_str("urlscan", "max_wait", "2s");
-    rewrite_unseen(&path, &lowered.render());
-    certhound.send_signal(libc::SIGHUP);
-    let live = certhound
-        .wait_for_events(LIMITS, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
+    let live = sighup_with(&mut certhound, &lowered, LIMITS).await;
     assert_eq!(
-        field(&live[0], "keys"),
+        field(&live, "keys"),
         "urlscan.max_wait, urlscan.per_minute",
-        "{}",
-        live[0]
+        "{live}"
     );
     server.release();
     let sunk = webhook
