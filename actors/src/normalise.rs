@@ -141,28 +141,47 @@ pub fn fold_into(name: &str, out: &mut Vec<u8>) {
 
 /// The ASCII step of folding, on bytes that may also hold UTF-8 sequences (left as they are).
 fn fold_ascii(bytes: &[u8], out: &mut Vec<u8>) {
-    let mut i = 0;
+    // The output is never longer than the input: written in place of a zeroed tail, then cut
+    // to length (one bounds check per byte instead of a capacity check per push).
+    let start = out.len();
+    out.resize(start + bytes.len(), 0);
+    let dst = &mut out[start..];
+    let (mut i, mut j) = (0, 0);
     while i < bytes.len() {
-        let b = bytes[i].to_ascii_lowercase();
-        let next = bytes.get(i + 1).map(u8::to_ascii_lowercase);
-        match (b, next) {
-            (b'r', Some(b'n')) => {
-                out.push(b'm');
+        let b = ASCII_FOLD[usize::from(bytes[i])];
+        let pair = match (b, bytes.get(i + 1).map(u8::to_ascii_lowercase)) {
+            (b'r', Some(b'n')) => Some(b'm'),
+            (b'v', Some(b'v')) => Some(b'w'),
+            _ => None,
+        };
+        match pair {
+            Some(m) => {
+                dst[j] = m;
                 i += 2;
-                continue;
             }
-            (b'v', Some(b'v')) => {
-                out.push(b'w');
-                i += 2;
-                continue;
+            None => {
+                dst[j] = b;
+                i += 1;
             }
-            (b'0', _) => out.push(b'o'),
-            (b'1', _) => out.push(b'l'),
-            _ => out.push(b),
         }
+        j += 1;
+    }
+    out.truncate(start + j);
+}
+
+/// One byte of [`fold_ascii`]: lowercase, `0` as `o`, `1` as `l`; bytes of UTF-8 sequences
+/// unchanged.
+static ASCII_FOLD: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).to_ascii_lowercase();
         i += 1;
     }
-}
+    t[b'0' as usize] = b'o';
+    t[b'1' as usize] = b'l';
+    t
+};
 
 /// The folded form of a keyword or any text: lowercased, then folded like names are.
 pub fn fold(text: &str) -> String {

@@ -52,10 +52,15 @@ pub struct LookalikeIndex {
     keys: FxHashMap<u128, Vec<u32>>,
     /// The brands allowed two edits, checked directly.
     two_edit: Vec<TwoEdit>,
-    /// Adjacent pair (`a << 8 | b`) → positions in `two_edit` of the brands listed under it.
-    two_edit_pairs: FxHashMap<u16, Vec<u32>>,
-    /// One bit per adjacent pair that `two_edit_pairs` has: most pairs of a query have none.
-    two_edit_pair_bits: Vec<u64>,
+    /// The brands listed under each adjacent pair, as a table indexed by [`pair_slot`]: the
+    /// listings of slot `p` are `two_edit_listed[two_edit_starts[p]..two_edit_starts[p + 1]]`.
+    /// Built from `two_edit_pairs` at each insert (a few hundred brands: cheap).
+    two_edit_starts: Vec<u32>,
+    /// A listing: position in `two_edit` << 8 | the brand's length, so that the length test
+    /// needs no other load.
+    two_edit_listed: Vec<u32>,
+    /// Pair slot → positions in `two_edit`, the source of the table above.
+    two_edit_pairs: Vec<Vec<u32>>,
     /// Positions in `two_edit` of the brands with too few distinct pairs to be listed.
     two_edit_always: Vec<u32>,
     /// Shortest and longest two-edit brand.
@@ -114,9 +119,9 @@ impl LookalikeIndex {
             }
             self.two_edit_min_len = self.two_edit_min_len.min(t.len);
             self.two_edit_max_len = self.two_edit_max_len.max(t.len);
-            let mut pairs: Vec<u16> = Vec::new();
+            let mut pairs: Vec<usize> = Vec::new();
             for w in brand.windows(2) {
-                let p = pair(w);
+                let p = pair_slot(w);
                 if !pairs.contains(&p) {
                     pairs.push(p);
                 }
@@ -124,13 +129,23 @@ impl LookalikeIndex {
             if pairs.len() < LISTED_PAIRS {
                 self.two_edit_always.push(at);
             } else {
-                if self.two_edit_pair_bits.is_empty() {
-                    self.two_edit_pair_bits = vec![0; (1 << 16) / 64];
+                if self.two_edit_pairs.is_empty() {
+                    self.two_edit_pairs = vec![Vec::new(); PAIR_SLOTS];
                 }
                 for &p in &pairs[..LISTED_PAIRS] {
-                    self.two_edit_pairs.entry(p).or_default().push(at);
-                    self.two_edit_pair_bits[usize::from(p) / 64] |= 1 << (p % 64);
+                    self.two_edit_pairs[p].push(at);
                 }
+                self.two_edit_starts.clear();
+                self.two_edit_listed.clear();
+                for listed in &self.two_edit_pairs {
+                    self.two_edit_starts.push(self.two_edit_listed.len() as u32);
+                    self.two_edit_listed.extend(
+                        listed
+                            .iter()
+                            .map(|&at| at << 8 | self.two_edit[at as usize].len as u32),
+                    );
+                }
+                self.two_edit_starts.push(self.two_edit_listed.len() as u32);
             }
             return Some(id);
         }
@@ -203,13 +218,20 @@ impl LookalikeIndex {
             && s.len() + 2 >= self.two_edit_min_len
             && s.len() <= self.two_edit_max_len + 2
         {
-            // The query's masks, made for the first candidate only.
-            let mut masks: Option<(u64, u64)> = None;
-            // Brands looked at already: a brand listed under several pairs of the query is
+            let (chars, bigrams) = (char_set(s), bigram_set(s));
+            // Brands that passed the masks: a brand listed under several pairs of the query is
             // checked once (past the few remembered, a repeat is only checked again).
             let mut seen = [u32::MAX; 16];
             let mut seen_len = 0;
             let mut consider = |at: u32, out: &mut Vec<Near>| {
+                let t = &self.two_edit[at as usize];
+                // An edit destroys at most three of the brand's adjacent pairs (a swap does).
+                if !(at_most_two_bits(t.chars & !chars)
+                    && at_most_two_bits(chars & !t.chars)
+                    && (t.bigrams & !bigrams).count_ones() <= 6)
+                {
+                    return;
+                }
                 if seen[..seen_len].contains(&at) {
                     return;
                 }
@@ -217,31 +239,20 @@ impl LookalikeIndex {
                     seen[seen_len] = at;
                     seen_len += 1;
                 }
-                let t = &self.two_edit[at as usize];
-                if t.len.abs_diff(s.len()) > 2 {
-                    return;
-                }
-                let (chars, bigrams) = *masks.get_or_insert_with(|| (char_set(s), bigram_set(s)));
-                // An edit destroys at most three of the brand's adjacent pairs (a swap does).
-                if at_most_two_bits(t.chars & !chars)
-                    && at_most_two_bits(chars & !t.chars)
-                    && (t.bigrams & !bigrams).count_ones() <= 6
-                {
-                    check(t.id, out);
-                }
+                check(t.id, out);
             };
             for &at in &self.two_edit_always {
-                consider(at, out);
+                if self.two_edit[at as usize].len.abs_diff(s.len()) <= 2 {
+                    consider(at, out);
+                }
             }
-            if !self.two_edit_pairs.is_empty() {
+            if !self.two_edit_listed.is_empty() {
                 for w in s.windows(2) {
-                    let p = pair(w);
-                    if self.two_edit_pair_bits[usize::from(p) / 64] & (1 << (p % 64)) == 0 {
-                        continue;
-                    }
-                    if let Some(listed) = self.two_edit_pairs.get(&p) {
-                        for &at in listed {
-                            consider(at, out);
+                    let p = pair_slot(w);
+                    let (from, to) = (self.two_edit_starts[p], self.two_edit_starts[p + 1]);
+                    for &listing in &self.two_edit_listed[from as usize..to as usize] {
+                        if ((listing & 0xff) as usize).abs_diff(s.len()) <= 2 {
+                            consider(listing >> 8, out);
                         }
                     }
                 }
@@ -253,10 +264,25 @@ impl LookalikeIndex {
 /// Distinct adjacent pairs a two-edit brand is listed under: two edits destroy at most six.
 const LISTED_PAIRS: usize = 7;
 
-/// An adjacent pair as a key.
+/// Character classes of the pair table: a letter or digit each, `-`, and everything else
+/// (pairs sharing a slot only make the listing longer, never miss a brand).
+const CLASSES: usize = 38;
+const PAIR_SLOTS: usize = CLASSES * CLASSES;
+
 #[inline]
-fn pair(w: &[u8]) -> u16 {
-    u16::from(w[0]) << 8 | u16::from(w[1])
+fn class(b: u8) -> usize {
+    usize::from(match b {
+        b'a'..=b'z' => b - b'a',
+        b'0'..=b'9' => 26 + b - b'0',
+        b'-' => 36,
+        _ => 37,
+    })
+}
+
+/// An adjacent pair's slot in the pair table.
+#[inline]
+fn pair_slot(w: &[u8]) -> usize {
+    class(w[0]) * CLASSES + class(w[1])
 }
 
 const FILTER_BITS: u32 = 17;
@@ -290,15 +316,7 @@ fn at_most_two_bits(x: u64) -> bool {
 /// everything else (sharing a bit only makes the filter let more through, never less).
 #[inline]
 fn char_set(s: &[u8]) -> u64 {
-    s.iter().fold(0u64, |m, &b| {
-        let bit = match b {
-            b'a'..=b'z' => b - b'a',
-            b'0'..=b'9' => 26 + b - b'0',
-            b'-' => 36,
-            _ => 37,
-        };
-        m | (1u64 << bit)
-    })
+    s.iter().fold(0u64, |m, &b| m | (1u64 << class(b)))
 }
 
 /// Packs up to 16 bytes into a key.
