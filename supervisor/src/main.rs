@@ -22,6 +22,7 @@ use certhound_config::Config;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
