@@ -360,7 +360,7 @@ fn telemetry_rows(
         .enable_all()
         .build()
         .expect("runtime");
-    let receiver = rt.block_on(certhound_tests::otlp_receiver::OtlpReceiver::start());
+    let receiver = rt.block_on(certhound_tests::otlp_receiver::FakeOtlp::start());
     // A port that was just free: connections to it are refused.
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

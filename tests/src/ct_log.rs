@@ -30,18 +30,15 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use ring::digest::{digest, SHA256};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::fixtures::read_fixture;
+use crate::http_fake::{HttpListener, HttpServer};
 
 /// Entries per full data tile.
 pub const TILE_WIDTH: u64 = 256;
@@ -593,20 +590,16 @@ impl Shared {
 
 /// The running log; stops (and closes every connection) when dropped.
 pub struct FakeCtLog {
-    addr: SocketAddr,
     shared: Arc<Shared>,
     state: watch::Receiver<CtLogState>,
-    accept_task: JoinHandle<()>,
-    conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    server: HttpServer,
 }
 
 impl FakeCtLog {
     /// A log serving `entries` (indexes from 0); `max_batch` 32, no gzip, no faults.
     pub async fn start(entries: Vec<FakeEntry>) -> FakeCtLog {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
+        let listener = HttpListener::bind().await;
+        let addr = listener.addr();
         let rng = SystemRandom::new();
         let pkcs8 =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("log key");
@@ -631,50 +624,31 @@ impl FakeCtLog {
             faults: Mutex::new(HashMap::new()),
             state: tx,
         });
-        let conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept_task = {
+        let server = listener.serve(|| {}, {
             let shared = shared.clone();
-            let conn_tasks = conn_tasks.clone();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = listener.accept().await {
-                    let _ = tcp.set_nodelay(true);
-                    let shared = shared.clone();
-                    let task = tokio::spawn(async move {
-                        let service = service_fn(move |req| handle(req, shared.clone()));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .await;
-                    });
-                    let mut tasks = conn_tasks.lock().unwrap();
-                    tasks.retain(|t| !t.is_finished());
-                    tasks.push(task);
-                }
-            })
-        };
+            move |req| handle(req, shared.clone())
+        });
         let log = FakeCtLog {
-            addr,
             shared,
             state: rx,
-            accept_task,
-            conn_tasks,
+            server,
         };
         log.append(entries);
         log
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The RFC 6962 log URL (`log_url` in the log list): `http://127.0.0.1:PORT/rfc6962/`.
     pub fn rfc6962_url(&self) -> String {
-        format!("http://{}/rfc6962/", self.addr)
+        format!("http://{}/rfc6962/", self.server.addr())
     }
 
     /// The static-ct-api monitoring prefix: `http://127.0.0.1:PORT/static/`.
     pub fn monitoring_url(&self) -> String {
-        format!("http://{}/static/", self.addr)
+        format!("http://{}/static/", self.server.addr())
     }
 
     /// The static-ct-api submission prefix: the RFC 6962 URL, which serves the submission side's
@@ -841,15 +815,6 @@ impl FakeCtLog {
         timeout: Duration,
     ) -> Result<CtLogState, CtLogState> {
         self.wait_for(timeout, |s| s.count(kind) >= n).await
-    }
-}
-
-impl Drop for FakeCtLog {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        for t in self.conn_tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod domains;
 pub mod durable;
 pub mod feed_client;
 pub mod fixtures;
+pub mod http_fake;
 pub mod messages;
 pub mod moto;
 pub mod observed;
@@ -30,8 +31,8 @@ pub mod whois_server;
 pub use certstream_server::{FakeCertstream, Step};
 pub use config::TestConfig;
 pub use process::{Certhound, CerthoundCommand, Finished};
-pub use seq_server::SeqCertstream;
-pub use webhook_sink::WebhookSink;
+pub use seq_server::FakeSeqCertstream;
+pub use webhook_sink::FakeWebhook;
 
 /// Generous timeouts: the machine is slow and shared with builds.
 pub mod timeouts {

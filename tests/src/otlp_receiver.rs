@@ -12,25 +12,24 @@
 //!
 //! Every span received, by either transport, is flattened into a [`ReceivedSpan`] (hex ids,
 //! attributes rendered as strings, the resource's `service.name`). Tests wait for what they
-//! expect with [`OtlpReceiver::wait_for_spans`], woken by each export, never polling.
+//! expect with [`FakeOtlp::wait_for_spans`], woken by each export, never polling.
 //!
 //! Note for exporters configured in code: `opentelemetry-otlp`'s HTTP exporter appends
 //! `/v1/traces` only to an endpoint taken from `OTEL_EXPORTER_OTLP_ENDPOINT`; an endpoint given
-//! with `with_endpoint` is used as is, so give it [`OtlpReceiver::http_traces_url`].
+//! with `with_endpoint` is used as is, so give it [`FakeOtlp::http_traces_url`].
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::io::Read as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::http_fake::{HttpListener, HttpServer};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -43,7 +42,6 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatusCode;
 use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 
 /// One span as received, flattened.
 #[derive(Debug, Clone)]
@@ -128,18 +126,17 @@ impl State {
 }
 
 /// The running receiver; both listeners stop when it is dropped.
-pub struct OtlpReceiver {
+pub struct FakeOtlp {
     grpc_addr: SocketAddr,
-    http_addr: SocketAddr,
     state: watch::Receiver<State>,
     grpc_shutdown: Option<oneshot::Sender<()>>,
-    http_task: JoinHandle<()>,
-    http_conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// The OTLP/HTTP server.
+    http: HttpServer,
 }
 
-impl OtlpReceiver {
+impl FakeOtlp {
     /// Starts both listeners (gRPC and HTTP) on 127.0.0.1, ephemeral ports.
-    pub async fn start() -> OtlpReceiver {
+    pub async fn start() -> FakeOtlp {
         let (tx, rx) = watch::channel(State::default());
         let tx = Arc::new(tx);
 
@@ -164,38 +161,14 @@ impl OtlpReceiver {
             }
         });
 
-        let http_listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0 (OTLP/HTTP)");
-        let http_addr = http_listener.local_addr().unwrap();
-        let http_conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let http_task = {
-            let conns = http_conns.clone();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = http_listener.accept().await {
-                    let _ = tcp.set_nodelay(true);
-                    let state = tx.clone();
-                    let task = tokio::spawn(async move {
-                        let service = service_fn(move |req| handle_http(req, state.clone()));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .await;
-                    });
-                    let mut conns = conns.lock().unwrap();
-                    conns.retain(|t| !t.is_finished());
-                    conns.push(task);
-                }
-            })
-        };
+        let http_listener = HttpListener::bind().await;
+        let http = http_listener.serve(|| {}, move |req| handle_http(req, tx.clone()));
 
-        OtlpReceiver {
+        FakeOtlp {
             grpc_addr,
-            http_addr,
             state: rx,
             grpc_shutdown: Some(grpc_shutdown),
-            http_task,
-            http_conns,
+            http,
         }
     }
 
@@ -207,13 +180,13 @@ impl OtlpReceiver {
     /// The OTLP/HTTP base endpoint, `http://127.0.0.1:PORT`, as `OTEL_EXPORTER_OTLP_ENDPOINT`
     /// would be set (the exporter appends `/v1/traces` to that variable's value).
     pub fn http_endpoint(&self) -> String {
-        format!("http://{}", self.http_addr)
+        format!("http://{}", self.http.addr())
     }
 
     /// The full OTLP/HTTP traces URL, `http://127.0.0.1:PORT/v1/traces`: what an exporter
     /// configured in code (`with_endpoint`) or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` needs.
     pub fn http_traces_url(&self) -> String {
-        format!("http://{}/v1/traces", self.http_addr)
+        format!("http://{}/v1/traces", self.http.addr())
     }
 
     /// Every span received so far, by both transports, in arrival order.
@@ -255,15 +228,11 @@ impl OtlpReceiver {
     }
 }
 
-impl Drop for OtlpReceiver {
+impl Drop for FakeOtlp {
     fn drop(&mut self) {
         // gRPC: stop accepting and let tonic close its connections gracefully (GOAWAY).
         if let Some(tx) = self.grpc_shutdown.take() {
             let _ = tx.send(());
-        }
-        self.http_task.abort();
-        for t in self.http_conns.lock().unwrap().drain(..) {
-            t.abort();
         }
     }
 }
@@ -534,7 +503,7 @@ mod tests {
         provider.shutdown().expect("provider shutdown (flush)");
     }
 
-    async fn assert_parent_and_child(rx: &OtlpReceiver, transport: &str, service: &str) {
+    async fn assert_parent_and_child(rx: &FakeOtlp, transport: &str, service: &str) {
         let spans = rx
             .wait_for_spans(WAIT, |s| {
                 s.iter().any(|s| s.name == "parent-op") && s.iter().any(|s| s.name == "child-op")
@@ -585,7 +554,7 @@ mod tests {
     /// would set it up; the tonic exporter is built inside the runtime.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn grpc_export_from_the_real_exporter() {
-        let rx = OtlpReceiver::start().await;
+        let rx = FakeOtlp::start().await;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(rx.grpc_endpoint())
@@ -611,7 +580,7 @@ mod tests {
     /// OTLP/gRPC with gzip-compressed requests.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn grpc_gzip_export_from_the_real_exporter() {
-        let rx = OtlpReceiver::start().await;
+        let rx = FakeOtlp::start().await;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(rx.grpc_endpoint())
@@ -640,7 +609,7 @@ mod tests {
         service: &str,
         encoding: &str,
     ) {
-        let rx = OtlpReceiver::start().await;
+        let rx = FakeOtlp::start().await;
         let url = rx.http_traces_url();
         let svc = service.to_string();
         tokio::task::spawn_blocking(move || {
@@ -689,7 +658,7 @@ mod tests {
     /// what was received.
     #[tokio::test]
     async fn http_refusals_and_a_hand_made_export() {
-        let rx = OtlpReceiver::start().await;
+        let rx = FakeOtlp::start().await;
         let client = reqwest::Client::new();
         let base = rx.http_endpoint();
 

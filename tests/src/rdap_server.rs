@@ -19,16 +19,13 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::fixtures::read_fixture;
+use crate::http_fake::{HttpListener, HttpServer};
 
 /// The real Verisign answer for `1989shack.com` (`tests/fixtures/rdap/`).
 pub const VERISIGN_FIXTURE: &str = "rdap/verisign_1989shack.com.json";
@@ -301,20 +298,16 @@ struct Shared {
 
 /// The running server; stops (and closes every connection) when dropped.
 pub struct FakeRdap {
-    addr: SocketAddr,
     shared: Arc<Shared>,
     state: watch::Receiver<RdapState>,
-    accept_task: JoinHandle<()>,
-    conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    server: HttpServer,
 }
 
 impl FakeRdap {
     /// A server whose bootstrap maps `tlds` to itself; unscripted domains get 404.
     pub async fn start(tlds: &[&str]) -> FakeRdap {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
+        let listener = HttpListener::bind().await;
+        let addr = listener.addr();
         let (tx, rx) = watch::channel(RdapState::default());
         let shared = Arc::new(Shared {
             tlds: tlds.iter().map(|t| t.to_string()).collect(),
@@ -324,39 +317,25 @@ impl FakeRdap {
             state: tx,
             gate: watch::channel(false).0,
         });
-        let conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept_task = {
-            let shared = shared.clone();
-            let conn_tasks = conn_tasks.clone();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = listener.accept().await {
-                    let _ = tcp.set_nodelay(true);
-                    shared.state.send_modify(|s| s.connections += 1);
-                    let shared = shared.clone();
-                    let task = tokio::spawn(async move {
-                        let service = service_fn(move |req| handle(req, shared.clone()));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .await;
-                    });
-                    let mut tasks = conn_tasks.lock().unwrap();
-                    tasks.retain(|t| !t.is_finished());
-                    tasks.push(task);
-                }
-            })
-        };
+        let server = listener.serve(
+            {
+                let shared = shared.clone();
+                move || shared.state.send_modify(|s| s.connections += 1)
+            },
+            {
+                let shared = shared.clone();
+                move |req| handle(req, shared.clone())
+            },
+        );
         FakeRdap {
-            addr,
             shared,
             state: rx,
-            accept_task,
-            conn_tasks,
+            server,
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The RDAP base URL, `http://127.0.0.1:PORT/`.
@@ -434,15 +413,6 @@ impl FakeRdap {
         timeout: Duration,
     ) -> Result<RdapState, RdapState> {
         self.wait_for(timeout, |s| s.count_for(domain) >= n).await
-    }
-}
-
-impl Drop for FakeRdap {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        for t in self.conn_tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
     }
 }
 

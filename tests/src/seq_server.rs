@@ -4,7 +4,7 @@
 //! feed that lets a client resume where it stopped, as certhound does with `watch.resume = true`.
 //!
 //! Messages can be paced (`burst` messages, then a short pause), so that a test can kill the
-//! client mid-stream, and held before chosen seqs until the test calls [`SeqCertstream::release`].
+//! client mid-stream, and held before chosen seqs until the test calls [`FakeSeqCertstream::release`].
 //! Every connection's requested `since` is recorded. After the last message the connection stays
 //! open and pings are answered.
 
@@ -78,15 +78,15 @@ impl Pacing {
     };
 }
 
-/// Builder of a [`SeqCertstream`].
+/// Builder of a [`FakeSeqCertstream`].
 #[derive(Debug, Clone)]
-pub struct SeqCertstreamBuilder {
+pub struct FakeSeqCertstreamBuilder {
     messages: Vec<String>,
     pacing: Pacing,
     gates: BTreeSet<u64>,
 }
 
-impl SeqCertstreamBuilder {
+impl FakeSeqCertstreamBuilder {
     /// Sends `burst` messages, then pauses for `pause`, and so on (per connection).
     pub fn pace(mut self, burst: usize, pause: Duration) -> Self {
         assert!(burst > 0, "burst of at least one message");
@@ -94,15 +94,15 @@ impl SeqCertstreamBuilder {
         self
     }
 
-    /// Holds the message with this seq (and all after it) until one [`SeqCertstream::release`];
+    /// Holds the message with this seq (and all after it) until one [`FakeSeqCertstream::release`];
     /// once passed, a gate does not hold a later connection that replays that seq.
     pub fn gate_before(mut self, seq: u64) -> Self {
         self.gates.insert(seq);
         self
     }
 
-    pub async fn start(self) -> SeqCertstream {
-        SeqCertstream::start_with(self).await
+    pub async fn start(self) -> FakeSeqCertstream {
+        FakeSeqCertstream::start_with(self).await
     }
 }
 
@@ -117,7 +117,7 @@ struct Shared {
 }
 
 /// The running server; stops (and closes every connection) when dropped.
-pub struct SeqCertstream {
+pub struct FakeSeqCertstream {
     addr: SocketAddr,
     shared: Arc<Shared>,
     stats: watch::Receiver<SeqStats>,
@@ -145,10 +145,10 @@ fn since_of(query: Option<&str>) -> Option<u64> {
     })
 }
 
-impl SeqCertstream {
+impl FakeSeqCertstream {
     /// A builder for a server that plays `messages` (JSON objects) with seq 1..=N.
-    pub fn builder(messages: Vec<String>) -> SeqCertstreamBuilder {
-        SeqCertstreamBuilder {
+    pub fn builder(messages: Vec<String>) -> FakeSeqCertstreamBuilder {
+        FakeSeqCertstreamBuilder {
             messages,
             pacing: Pacing::FREE,
             gates: BTreeSet::new(),
@@ -156,11 +156,11 @@ impl SeqCertstream {
     }
 
     /// Starts a server that plays `messages` as fast as the client reads them.
-    pub async fn start(messages: Vec<String>) -> SeqCertstream {
+    pub async fn start(messages: Vec<String>) -> FakeSeqCertstream {
         Self::builder(messages).start().await
     }
 
-    async fn start_with(b: SeqCertstreamBuilder) -> SeqCertstream {
+    async fn start_with(b: FakeSeqCertstreamBuilder) -> FakeSeqCertstream {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -224,7 +224,7 @@ impl SeqCertstream {
                 }
             })
         };
-        SeqCertstream {
+        FakeSeqCertstream {
             addr,
             shared,
             stats: rx,
@@ -291,7 +291,7 @@ impl SeqCertstream {
     }
 }
 
-impl Drop for SeqCertstream {
+impl Drop for FakeSeqCertstream {
     fn drop(&mut self) {
         self.accept_task.abort();
         for t in self.conn_tasks.lock().unwrap().drain(..) {
@@ -408,7 +408,7 @@ mod tests {
 
     #[tokio::test]
     async fn replays_from_since_and_records_it() {
-        let server = SeqCertstream::start(messages(5)).await;
+        let server = FakeSeqCertstream::start(messages(5)).await;
         assert_eq!(server.len(), 5);
 
         let (mut ws, _) = connect_async(server.url()).await.unwrap();
@@ -457,7 +457,7 @@ mod tests {
 
     #[tokio::test]
     async fn gate_holds_until_released_and_only_once() {
-        let server = SeqCertstream::builder(messages(4))
+        let server = FakeSeqCertstream::builder(messages(4))
             .pace(1, Duration::from_millis(1))
             .gate_before(3)
             .start()
@@ -486,7 +486,7 @@ mod tests {
 
     #[tokio::test]
     async fn paced_sending_reaches_the_end() {
-        let server = SeqCertstream::builder(messages(25))
+        let server = FakeSeqCertstream::builder(messages(25))
             .pace(10, Duration::from_millis(5))
             .start()
             .await;

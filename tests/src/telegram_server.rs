@@ -21,15 +21,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::http_fake::{HttpListener, HttpServer};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// The bot token the fake accepts unless told otherwise.
@@ -276,11 +273,9 @@ struct Shared {
 
 /// The running fake; stops (and closes every connection) when dropped.
 pub struct FakeTelegram {
-    addr: SocketAddr,
     shared: Arc<Shared>,
     state: watch::Receiver<TelegramState>,
-    accept_task: JoinHandle<()>,
-    conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    server: HttpServer,
 }
 
 impl FakeTelegram {
@@ -291,10 +286,7 @@ impl FakeTelegram {
 
     /// A bot with this token that knows these chats.
     pub async fn with(token: &str, chats: &[&str]) -> FakeTelegram {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
+        let listener = HttpListener::bind().await;
         let (tx, rx) = watch::channel(TelegramState::default());
         let shared = Arc::new(Shared {
             config: Mutex::new(Config {
@@ -306,38 +298,21 @@ impl FakeTelegram {
             }),
             state: tx,
         });
-        let conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept_task = {
+        let server = listener.serve(|| {}, {
             let shared = shared.clone();
-            let conn_tasks = conn_tasks.clone();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = listener.accept().await {
-                    let _ = tcp.set_nodelay(true);
-                    let shared = shared.clone();
-                    let task = tokio::spawn(async move {
-                        let service = service_fn(move |req| handle(req, shared.clone()));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .await;
-                    });
-                    conn_tasks.lock().unwrap().push(task);
-                }
-            })
-        };
+            move |req| handle(req, shared.clone())
+        });
         FakeTelegram {
-            addr,
             shared,
             state: rx,
-            accept_task,
-            conn_tasks,
+            server,
         }
     }
 
     /// `http://127.0.0.1:PORT`: what `api_base` is set to (the API's default is
     /// `https://api.telegram.org`).
     pub fn api_base(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// `http://127.0.0.1:PORT/bot<token>/<method>` with the accepted token.
@@ -346,7 +321,7 @@ impl FakeTelegram {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The token accepted.
@@ -433,15 +408,6 @@ impl FakeTelegram {
         timeout: Duration,
     ) -> Result<TelegramState, TelegramState> {
         self.wait_for(timeout, |s| s.requests.len() >= n).await
-    }
-}
-
-impl Drop for FakeTelegram {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        for t in self.conn_tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
     }
 }
 

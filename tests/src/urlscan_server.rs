@@ -33,15 +33,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::http_fake::{HttpListener, HttpServer};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// The API key [`FakeUrlscan::start`] accepts.
@@ -504,11 +501,9 @@ impl Shared {
 
 /// The running server; stops (and closes every connection) when dropped.
 pub struct FakeUrlscan {
-    addr: SocketAddr,
     shared: Arc<Shared>,
     state: watch::Receiver<UrlscanState>,
-    accept_task: JoinHandle<()>,
-    conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    server: HttpServer,
 }
 
 impl FakeUrlscan {
@@ -519,10 +514,8 @@ impl FakeUrlscan {
 
     /// A server that accepts this API key.
     pub async fn with_key(api_key: &str) -> FakeUrlscan {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
+        let listener = HttpListener::bind().await;
+        let addr = listener.addr();
         let (tx, rx) = watch::channel(UrlscanState::default());
         let now = Instant::now();
         let mut limits = HashMap::new();
@@ -569,39 +562,25 @@ impl FakeUrlscan {
             }),
             state: tx,
         });
-        let conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept_task = {
-            let shared = shared.clone();
-            let conn_tasks = conn_tasks.clone();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = listener.accept().await {
-                    let _ = tcp.set_nodelay(true);
-                    shared.state.send_modify(|s| s.connections += 1);
-                    let shared = shared.clone();
-                    let task = tokio::spawn(async move {
-                        let service = service_fn(move |req| handle(req, shared.clone()));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .await;
-                    });
-                    let mut tasks = conn_tasks.lock().unwrap();
-                    tasks.retain(|t| !t.is_finished());
-                    tasks.push(task);
-                }
-            })
-        };
+        let server = listener.serve(
+            {
+                let shared = shared.clone();
+                move || shared.state.send_modify(|s| s.connections += 1)
+            },
+            {
+                let shared = shared.clone();
+                move |req| handle(req, shared.clone())
+            },
+        );
         FakeUrlscan {
-            addr,
             shared,
             state: rx,
-            accept_task,
-            conn_tasks,
+            server,
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT/` (in place of `https://urlscan.io/`).
@@ -829,15 +808,6 @@ impl FakeUrlscan {
         timeout: Duration,
     ) -> Result<UrlscanState, UrlscanState> {
         self.wait_for(timeout, |s| s.searches().len() >= n).await
-    }
-}
-
-impl Drop for FakeUrlscan {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        for t in self.conn_tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
     }
 }
 

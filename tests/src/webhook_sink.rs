@@ -13,15 +13,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::http_fake::{HttpListener, HttpServer};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Which requests a rule applies to.
@@ -200,67 +197,45 @@ struct Shared {
 }
 
 /// The running sink; stops (and closes every connection) when dropped.
-pub struct WebhookSink {
-    addr: SocketAddr,
+pub struct FakeWebhook {
     shared: Arc<Shared>,
     state: watch::Receiver<SinkState>,
-    accept_task: JoinHandle<()>,
-    conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    server: HttpServer,
 }
 
-impl WebhookSink {
+impl FakeWebhook {
     /// A sink that answers 200 to everything.
-    pub async fn start() -> WebhookSink {
+    pub async fn start() -> FakeWebhook {
         Self::with_rules(Vec::new()).await
     }
 
     /// A sink that answers by `rules` (200 when none applies).
-    pub async fn with_rules(rules: Vec<Rule>) -> WebhookSink {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
+    pub async fn with_rules(rules: Vec<Rule>) -> FakeWebhook {
+        let listener = HttpListener::bind().await;
         let (tx, rx) = watch::channel(SinkState::default());
         let shared = Arc::new(Shared {
             rules: Mutex::new(rules),
             delay: Mutex::new(Duration::ZERO),
             state: tx,
         });
-        let conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept_task = {
+        let server = listener.serve(|| {}, {
             let shared = shared.clone();
-            let conn_tasks = conn_tasks.clone();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = listener.accept().await {
-                    let _ = tcp.set_nodelay(true);
-                    let shared = shared.clone();
-                    let task = tokio::spawn(async move {
-                        let service = service_fn(move |req| handle(req, shared.clone()));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .await;
-                    });
-                    conn_tasks.lock().unwrap().push(task);
-                }
-            })
-        };
-        WebhookSink {
-            addr,
+            move |req| handle(req, shared.clone())
+        });
+        FakeWebhook {
             shared,
             state: rx,
-            accept_task,
-            conn_tasks,
+            server,
         }
     }
 
     /// `http://127.0.0.1:PORT/hook`.
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        format!("http://{}/hook", self.server.addr())
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Replaces the rules.
@@ -309,15 +284,6 @@ impl WebhookSink {
         timeout: Duration,
     ) -> Result<SinkState, SinkState> {
         self.wait_for(timeout, |s| s.requests.len() >= n).await
-    }
-}
-
-impl Drop for WebhookSink {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        for t in self.conn_tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
     }
 }
 
@@ -455,7 +421,7 @@ mod tests {
 
     #[tokio::test]
     async fn records_requests_and_counts_keys_on_a_kept_alive_connection() {
-        let sink = WebhookSink::start().await;
+        let sink = FakeWebhook::start().await;
         assert!(sink.url().ends_with("/hook"));
         let mut c = Client::connect(sink.addr()).await;
         assert_eq!(c.post("s:1", &finding("s:1", "a.com")).await.0, 200);
@@ -483,7 +449,7 @@ mod tests {
 
     #[tokio::test]
     async fn scripted_answers() {
-        let sink = WebhookSink::with_rules(vec![
+        let sink = FakeWebhook::with_rules(vec![
             Rule::domain("bad.com", Reply::status(400)),
             Rule::first(2, Reply::status(500)),
             Rule::first(1, Reply::too_many(1)),
@@ -510,7 +476,7 @@ mod tests {
 
     #[tokio::test]
     async fn delay_slows_the_answers_down() {
-        let sink = WebhookSink::start().await;
+        let sink = FakeWebhook::start().await;
         sink.set_delay(Duration::from_millis(300));
         let mut c = Client::connect(sink.addr()).await;
         let mut post = tokio::spawn(async move { c.post("d:1", &finding("d:1", "d.com")).await });

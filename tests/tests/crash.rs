@@ -13,7 +13,7 @@ use certhound_tests::durable::{
     channel_state, domain_counts, duplicates, ids, planted_domains, planted_feed, read_jsonl,
     read_lines, stored_findings, wait_for_lines,
 };
-use certhound_tests::{timeouts, Certhound, SeqCertstream, TestConfig, WebhookSink};
+use certhound_tests::{timeouts, Certhound, FakeSeqCertstream, FakeWebhook, TestConfig};
 use rand::{Rng, SeedableRng};
 
 const PLANTED: usize = 200;
@@ -52,11 +52,11 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     let (messages, _) = planted_feed(&planted, BACKGROUND, 2026);
     let total = messages.len() as u64;
     // About 5 s for the whole feed: kills land mid-stream.
-    let server = SeqCertstream::builder(messages)
+    let server = FakeSeqCertstream::builder(messages)
         .pace(10, Duration::from_millis(20))
         .start()
         .await;
-    let sink = WebhookSink::start().await;
+    let sink = FakeWebhook::start().await;
 
     let mut config = TestConfig::new();
     let jsonl = config.path("findings.jsonl");

@@ -558,10 +558,10 @@ async fn a_raised_rdap_rate_applies_within_a_second_of_sighup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lowered_urlscan_quota_applies_at_once_and_an_invalid_one_changes_nothing() {
     use certhound_tests::urlscan_server::{FakeUrlscan, API_KEY};
-    use certhound_tests::WebhookSink;
+    use certhound_tests::FakeWebhook;
     let urlscan = FakeUrlscan::start().await;
     urlscan.set_limit_per_window(1000);
-    let webhook = WebhookSink::start().await;
+    let webhook = FakeWebhook::start().await;
     let name = |i: usize| format!("paypal-login-quota{i}.com");
     let mut steps = vec![
         Step::text(lite(&[name(0).as_str()], 1)),

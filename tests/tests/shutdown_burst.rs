@@ -14,7 +14,7 @@ use certhound_tests::durable::{
     stored_findings, wait_for_lines,
 };
 use certhound_tests::output::{self, event_str};
-use certhound_tests::{timeouts, Certhound, SeqCertstream, TestConfig, WebhookSink};
+use certhound_tests::{timeouts, Certhound, FakeSeqCertstream, FakeWebhook, TestConfig};
 use tokio::time::Instant;
 
 const PLANTED: usize = 100;
@@ -44,11 +44,11 @@ async fn sigterm_during_a_burst_exits_in_time_and_the_rest_is_delivered_after_re
     let (messages, seqs) = planted_feed(&planted, 300, 99);
     let gate = seqs[FIRST_BURST];
     // Everything up to the gate at once; the rest is held until after the first run.
-    let server = SeqCertstream::builder(messages)
+    let server = FakeSeqCertstream::builder(messages)
         .gate_before(gate)
         .start()
         .await;
-    let sink = WebhookSink::start().await;
+    let sink = FakeWebhook::start().await;
     // A slow receiver: 100 deliveries take far longer than the deadline.
     sink.set_delay(Duration::from_millis(400));
 

@@ -3,14 +3,14 @@
 //! channel took it.
 
 use certhound_tests::moto::Moto;
-use certhound_tests::webhook_sink::{Reply, Rule, WebhookSink};
+use certhound_tests::webhook_sink::{FakeWebhook, Reply, Rule};
 use certhound_tests::{timeouts, CerthoundCommand, TestConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_alert_reaches_every_channel_and_failures_are_reported() {
     let moto = Moto::start().await;
     let topic = moto.create_topic("certhound-test").await;
-    let sink = WebhookSink::start().await;
+    let sink = FakeWebhook::start().await;
     let mut cfg = TestConfig::new();
     cfg.set_str("notify.webhook", "url", &sink.url());
     cfg.set_str("notify.sns", "topic_arn", &topic);

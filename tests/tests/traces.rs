@@ -13,11 +13,11 @@
 use certhound_tests::ct_log::{generated_entry, FakeCtLog};
 use certhound_tests::ct_server::{rfc6962_log, server_config};
 use certhound_tests::messages::lite;
-use certhound_tests::otlp_receiver::{OtlpReceiver, ReceivedSpan};
+use certhound_tests::otlp_receiver::{FakeOtlp, ReceivedSpan};
 use certhound_tests::rdap_server::days_ago;
 use certhound_tests::rdap_server::{Answer, FakeRdap};
 use certhound_tests::urlscan_server::{FakeUrlscan, API_KEY};
-use certhound_tests::{timeouts, CerthoundCommand, FakeCertstream, Step, TestConfig, WebhookSink};
+use certhound_tests::{timeouts, CerthoundCommand, FakeCertstream, FakeWebhook, Step, TestConfig};
 
 const DOMAIN: &str = "paypal-traced-login.com";
 
@@ -48,12 +48,12 @@ fn names(spans: &[ReceivedSpan]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_per_finding_through_every_stage_and_a_restart() {
-    let otlp = OtlpReceiver::start().await;
+    let otlp = FakeOtlp::start().await;
     let rdap = FakeRdap::start(&["com"]).await;
     rdap.answer(DOMAIN, Answer::dates(&days_ago(2), &days_ago(2)));
     let urlscan = FakeUrlscan::start().await;
     urlscan.ready_only_when_finished();
-    let sink = WebhookSink::start().await;
+    let sink = FakeWebhook::start().await;
     let feed = FakeCertstream::start(vec![Step::Text(lite(&[DOMAIN], 1))]).await;
 
     let mut c = TestConfig::new();
@@ -204,7 +204,7 @@ async fn one_trace_per_finding_through_every_stage_and_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_export_from_the_standard_variables_with_ct_batch_spans() {
-    let otlp = OtlpReceiver::start().await;
+    let otlp = FakeOtlp::start().await;
     let mut entries: Vec<_> = (0..20)
         .map(|i| generated_entry(i, &[&format!("shop{i}.example.com")], false))
         .collect();

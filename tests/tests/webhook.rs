@@ -10,12 +10,12 @@ use certhound_tests::durable::{channel_state, stored_findings};
 use certhound_tests::messages::{full, lite};
 use certhound_tests::output::{event_str, event_u64, registrable_domain};
 use certhound_tests::webhook_sink::{Reply, Rule};
-use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig, WebhookSink};
+use certhound_tests::{timeouts, Certhound, FakeCertstream, FakeWebhook, Step, TestConfig};
 use serde_json::Value;
 
 const TOKEN: &str = "Bearer s3cr3t-webhook-token";
 
-fn config(server: &FakeCertstream, sink: &WebhookSink) -> TestConfig {
+fn config(server: &FakeCertstream, sink: &FakeWebhook) -> TestConfig {
     let mut c = TestConfig::new();
     c.feed(&server.url());
     c.set_str("notify.webhook", "url", &sink.url());
@@ -57,7 +57,7 @@ async fn a_400_fails_for_good_and_the_others_are_delivered() {
         Step::Text(lite(&[good[1]], 3)),
     ])
     .await;
-    let sink = WebhookSink::with_rules(vec![Rule::domain(bad, Reply::status(400))]).await;
+    let sink = FakeWebhook::with_rules(vec![Rule::domain(bad, Reply::status(400))]).await;
     let mut config = config(&server, &sink);
     config.set_str("notify.webhook", "authorization", TOKEN);
     let mut certhound = Certhound::watch(&config);
@@ -153,7 +153,7 @@ async fn a_400_fails_for_good_and_the_others_are_delivered() {
 async fn two_500s_then_accepted() {
     let domain = "banco-seguro-retry.com";
     let server = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
-    let sink = WebhookSink::with_rules(vec![Rule::first(2, Reply::status(500))]).await;
+    let sink = FakeWebhook::with_rules(vec![Rule::first(2, Reply::status(500))]).await;
     let config = config(&server, &sink);
     let mut certhound = Certhound::watch(&config);
     if let Err(s) = sink.wait_for_unique_keys(1, timeouts::EVENT).await {
@@ -197,7 +197,7 @@ async fn two_500s_then_accepted() {
 async fn a_429_is_retried_after_retry_after() {
     let domain = "amazon-hook-throttled.net";
     let server = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
-    let sink = WebhookSink::with_rules(vec![Rule::first(1, Reply::too_many(1))]).await;
+    let sink = FakeWebhook::with_rules(vec![Rule::first(1, Reply::too_many(1))]).await;
     let config = config(&server, &sink);
     let mut certhound = Certhound::watch(&config);
     if let Err(s) = sink.wait_for_unique_keys(1, timeouts::EVENT).await {
