@@ -109,7 +109,7 @@ const MARK_EVERY: Duration = Duration::from_millis(200);
 
 impl<N: Notifier> DeliveryLoop<N> {
     async fn run(mut self) {
-        let channel = self.notifier.channel();
+        let channel = N::CHANNEL;
         let mut already = self.notifier.already_delivered();
         loop {
             let batch = match self.store.pending(channel, self.cfg.batch) {

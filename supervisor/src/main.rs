@@ -4,6 +4,7 @@
 //! line naming the key), sets up logging and hands over to a role.
 
 mod admin;
+mod channels;
 mod ct_decode;
 mod eval;
 mod explain;
@@ -12,6 +13,7 @@ mod health;
 mod logging;
 mod lookup;
 mod reload;
+mod secrets;
 mod server;
 mod supervision;
 mod telemetry;
@@ -252,7 +254,7 @@ fn main() {
         }
         Command::TestNotify => {
             logging::init(&cfg.log, &cfg.telemetry);
-            match watch::prepare_notify(&mut cfg) {
+            match secrets::prepare_notify(&mut cfg) {
                 Ok(sdk) => test_notify::run(&cfg, sdk),
                 Err(code) => code,
             }

@@ -15,6 +15,7 @@ use actix_rt::ArbiterHandle;
 use certhound_actors::metrics::Metrics;
 use certhound_actors::slot::{slot, Slot};
 use certhound_config::SupervisorConfig;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,7 +97,7 @@ impl Supervisor {
     /// incarnation; an `Err` counts as a failure like a panic does.
     pub fn supervise<A, F>(
         &self,
-        name: &'static str,
+        name: impl Into<Cow<'static, str>>,
         arbiter: &ArbiterHandle,
         mailbox: usize,
         mut factory: F,
@@ -105,6 +106,7 @@ impl Supervisor {
         A: Actor<Context = Context<A>>,
         F: FnMut() -> Result<A, String> + Send + 'static,
     {
+        let name = name.into();
         let (writer, reader) = slot::<A>();
         let (done_tx, done) = oneshot::channel();
         let this = self.clone();
@@ -148,7 +150,7 @@ impl Supervisor {
                     .unwrap_or(false);
                 if !allowed {
                     tracing::error!(
-                        actor = name,
+                        actor = %name,
                         reason = %reason,
                         budget = this.cfg.restart_budget,
                         window_s = this.cfg.restart_window.as_secs_f64(),
@@ -172,7 +174,7 @@ impl Supervisor {
                     _ = tokio::time::sleep(delay) => {}
                     _ = this.stopping.cancelled() => break,
                 }
-                tracing::warn!(actor = name, reason = %reason, after_ms = delay.as_millis() as u64, "actor restarted");
+                tracing::warn!(actor = %name, reason = %reason, after_ms = delay.as_millis() as u64, "actor restarted");
             }
             let _ = done_tx.send(());
             });

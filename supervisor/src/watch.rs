@@ -15,11 +15,11 @@
 // Declared here rather than in main.rs (owned elsewhere for now): `supervisor/src/reload.rs`.
 use crate::reload;
 
+use crate::channels::{drain_fn, ChannelDeps, Channels, DrainFn};
 use crate::logging::log_metrics;
 use crate::supervision::Supervisor;
 use actix::prelude::*;
 use certhound_actors::dedupe::Dedupe;
-use certhound_actors::delivery::{self, DeliveryActor};
 use certhound_actors::enrich::lookups::Lookups;
 use certhound_actors::enrich::resolver::Resolver;
 use certhound_actors::enrich::stage::{Drain as EnrichDrain, EnrichStage, STAGE as ENRICH_STAGE};
@@ -30,7 +30,6 @@ use certhound_actors::notify::jsonl::JsonlNotifier;
 use certhound_actors::notify::sns::SnsNotifier;
 use certhound_actors::notify::telegram::{TelegramLimits, TelegramNotifier};
 use certhound_actors::notify::webhook::WebhookNotifier;
-use certhound_actors::notify::Notifier;
 use certhound_actors::recorder::{Commit, Recorder};
 use certhound_actors::replay;
 use certhound_actors::rules::{self, RuleSet, SharedRules};
@@ -38,11 +37,9 @@ use certhound_actors::scan::client::Client as ScanClient;
 use certhound_actors::scan::stage::{
     Drain as ScanDrain, ScanLimits, ScanStage, Urlscan, STAGE as SCAN_STAGE,
 };
-use certhound_actors::slot::Slot;
 use certhound_actors::store::{unix_now, Store};
 use certhound_actors::tuning::Retune;
-use certhound_config::{Config, SecretKind, SecretsConfig, SharedSecret};
-use futures_util::future::LocalBoxFuture;
+use certhound_config::{Config, SharedSecret};
 use reload::Reloader;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -104,7 +101,7 @@ pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
         }
     }
     let mut cfg = cfg;
-    let sdk = match prepare_notify(&mut cfg) {
+    let sdk = match crate::secrets::prepare_notify(&mut cfg) {
         Ok(sdk) => sdk,
         Err(code) => return code,
     };
@@ -148,20 +145,6 @@ pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
     }
     drop(store);
     code
-}
-
-/// How shutdown reaches a delivery actor, whatever its notifier type.
-type DrainFn = Box<dyn FnMut() -> LocalBoxFuture<'static, ()>>;
-
-fn drain_fn<N: Notifier>(slot: Slot<DeliveryActor<N>>) -> DrainFn {
-    Box::new(move || {
-        let mut slot = slot.clone();
-        Box::pin(async move {
-            if let Some(addr) = slot.next_live().await {
-                let _ = addr.send(delivery::Drain).await;
-            }
-        })
-    })
 }
 
 async fn pipeline(
@@ -227,7 +210,7 @@ async fn pipeline(
     let us_key = cfg.urlscan.api_key.clone().map(SharedSecret::new);
     if let Some(sdk) = sdk.clone() {
         if !cfg.secrets.refs().is_empty() {
-            actix_rt::spawn(refresh_secrets(
+            actix_rt::spawn(crate::secrets::refresh_secrets(
                 cfg.secrets.clone(),
                 sdk,
                 tg_token.clone(),
@@ -237,101 +220,37 @@ async fn pipeline(
     }
 
     // Delivery first, then the recorder that wakes it, then the matcher that feeds the recorder.
-    let mut channels: Vec<&'static str> = Vec::new();
-    let mut wakes: Vec<Arc<Notify>> = Vec::new();
-    let mut drains: Vec<DrainFn> = Vec::new();
+    let mut delivery = Channels::default();
+    let deps = ChannelDeps {
+        supervisor: &supervisor,
+        arbiter: &here,
+        store: store.clone(),
+        delivery: cfg.delivery.clone(),
+        metrics: metrics.clone(),
+    };
     if let Some(j) = cfg.notify.jsonl.clone() {
-        let (store, d, m, wake) = (
-            store.clone(),
-            cfg.delivery.clone(),
-            metrics.clone(),
-            Arc::new(Notify::new()),
-        );
-        let w = wake.clone();
-        let sup = supervisor.supervise("deliver-jsonl", &here, 16, move || {
-            let n = JsonlNotifier::open(&j.path).map_err(|e| format!("{}: {e}", j.path))?;
-            Ok(DeliveryActor::new(
-                n,
-                store.clone(),
-                d.clone(),
-                w.clone(),
-                m.clone(),
-            ))
+        delivery.add(&deps, move || {
+            JsonlNotifier::open(&j.path).map_err(|e| format!("{}: {e}", j.path))
         });
-        channels.push("jsonl");
-        wakes.push(wake);
-        drains.push(drain_fn(sup.slot));
     }
     if let Some(h) = cfg.notify.webhook.clone() {
-        let (store, d, m, wake) = (
-            store.clone(),
-            cfg.delivery.clone(),
-            metrics.clone(),
-            Arc::new(Notify::new()),
-        );
-        let w = wake.clone();
-        let sup = supervisor.supervise("deliver-webhook", &here, 16, move || {
-            let n = WebhookNotifier::new(&h)?;
-            Ok(DeliveryActor::new(
-                n,
-                store.clone(),
-                d.clone(),
-                w.clone(),
-                m.clone(),
-            ))
-        });
-        channels.push("webhook");
-        wakes.push(wake);
-        drains.push(drain_fn(sup.slot));
+        delivery.add(&deps, move || WebhookNotifier::new(&h));
     }
     if let Some(t) = cfg.notify.telegram.clone() {
-        let (store, d, m, wake) = (
-            store.clone(),
-            cfg.delivery.clone(),
-            metrics.clone(),
-            Arc::new(Notify::new()),
-        );
-        let w = wake.clone();
         let token = tg_token.clone();
         let limits = TelegramLimits::new(&t);
         tuned.push(limits.clone());
-        let sup = supervisor.supervise("deliver-telegram", &here, 16, move || {
+        delivery.add(&deps, move || {
             let token = token.clone().ok_or("notify.telegram.token is not set")?;
-            let n = TelegramNotifier::with_token(&t, token, limits.clone(), enrich, scan_on)?;
-            Ok(DeliveryActor::new(
-                n,
-                store.clone(),
-                d.clone(),
-                w.clone(),
-                m.clone(),
-            ))
+            TelegramNotifier::with_token(&t, token, limits.clone(), enrich, scan_on)
         });
-        channels.push("telegram");
-        wakes.push(wake);
-        drains.push(drain_fn(sup.slot));
     }
     if let (Some(sns), Some(sdk)) = (cfg.notify.sns.clone(), sdk.clone()) {
-        let (store, d, m, wake) = (
-            store.clone(),
-            cfg.delivery.clone(),
-            metrics.clone(),
-            Arc::new(Notify::new()),
-        );
-        let w = wake.clone();
-        let sup = supervisor.supervise("deliver-sns", &here, 16, move || {
-            let n = SnsNotifier::new(&sdk, &sns.topic_arn, enrich, scan_on);
-            Ok(DeliveryActor::new(
-                n,
-                store.clone(),
-                d.clone(),
-                w.clone(),
-                m.clone(),
-            ))
+        delivery.add(&deps, move || {
+            Ok(SnsNotifier::new(&sdk, &sns.topic_arn, enrich, scan_on))
         });
-        channels.push("sns");
-        wakes.push(wake);
-        drains.push(drain_fn(sup.slot));
     }
+    let (channels, wakes) = (delivery.names.clone(), delivery.wakes.clone());
     tracing::info!(channels = ?channels, keywords = rules.load().len(), "channels ready");
 
     // Stages between the store and the channels, built from the last to the first: each wakes
@@ -373,15 +292,7 @@ async fn pipeline(
                 m.clone(),
             ))
         });
-        let slot = sup.slot;
-        stage_drains.push(Box::new(move || {
-            let mut slot = slot.clone();
-            Box::pin(async move {
-                if let Some(addr) = slot.next_live().await {
-                    let _ = addr.send(ScanDrain).await;
-                }
-            })
-        }));
+        stage_drains.push(drain_fn(sup.slot, || ScanDrain));
         next = Some((SCAN_STAGE, wake));
     }
     if enrich {
@@ -434,18 +345,7 @@ async fn pipeline(
                 m.clone(),
             ))
         });
-        let slot = sup.slot;
-        stage_drains.insert(
-            0,
-            Box::new(move || {
-                let mut slot = slot.clone();
-                Box::pin(async move {
-                    if let Some(addr) = slot.next_live().await {
-                        let _ = addr.send(EnrichDrain).await;
-                    }
-                })
-            }),
-        );
+        stage_drains.insert(0, drain_fn(sup.slot, || EnrichDrain));
         next = Some((ENRICH_STAGE, wake));
     }
     let (first_stage, recorder_wakes) = match next {
@@ -622,9 +522,7 @@ async fn pipeline(
         for drain in stage_drains.iter_mut() {
             drain().await;
         }
-        for drain in drains.iter_mut() {
-            drain().await;
-        }
+        delivery.drain().await;
     })
     .await;
     if drained.is_err() {
@@ -666,113 +564,5 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Loads the AWS SDK configuration when SNS or Secrets Manager is used, and fills the config's
-/// secrets from Secrets Manager. Errors name the secret and key, never a value.
-fn load_aws(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, String> {
-    let refs: Vec<(SecretKind, certhound_config::SecretRef)> = cfg
-        .secrets
-        .refs()
-        .into_iter()
-        .map(|(k, r)| (k, r.clone()))
-        .collect();
-    if refs.is_empty() && cfg.notify.sns.is_none() {
-        return Ok(None);
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let aws = cfg.aws.clone();
-    rt.block_on(async {
-        let sdk = certhound_actors::aws::sdk_config(&aws).await;
-        if !refs.is_empty() {
-            let client = aws_sdk_secretsmanager::Client::new(&sdk);
-            for (key, r) in refs {
-                let value = certhound_actors::aws::read_secret(&client, &r)
-                    .await
-                    .map_err(|e| format!("{key}: {e}"))?;
-                match key {
-                    SecretKind::TelegramToken | SecretKind::TelegramChatId => {
-                        let t = cfg.notify.telegram.as_mut().ok_or_else(|| {
-                            format!("{key} is set but there is no [notify.telegram]")
-                        })?;
-                        if key == SecretKind::TelegramToken {
-                            t.token = Some(certhound_config::Secret::new(value));
-                        } else {
-                            t.chat_id = Some(value);
-                        }
-                    }
-                    SecretKind::UrlscanApiKey => {
-                        cfg.urlscan.api_key = Some(certhound_config::Secret::new(value))
-                    }
-                }
-                tracing::info!(secret = key.key(), "secret loaded");
-            }
-        }
-        Ok(Some(sdk))
-    })
-}
-
-/// Secrets from AWS Secrets Manager, and the AWS SDK for SNS: before anything starts, so that a
-/// missing secret or a channel without its credentials stops the start with a clear error.
-/// `Err` is the exit code.
-pub fn prepare_notify(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, i32> {
-    let sdk = match load_aws(cfg) {
-        Ok(sdk) => sdk,
-        Err(e) => {
-            eprintln!("certhound: {e}");
-            return Err(crate::EXIT_CONFIG);
-        }
-    };
-    if let Some(t) = &cfg.notify.telegram {
-        for (key, missing) in [
-            ("notify.telegram.token", t.token.is_none()),
-            ("notify.telegram.chat_id", t.chat_id.is_none()),
-        ] {
-            if missing {
-                eprintln!(
-                    "certhound: config key `{key}`: not set (in the file, as CERTHOUND_{}, or from [secrets])",
-                    key.to_uppercase().replace('.', "__")
-                );
-                return Err(crate::EXIT_CONFIG);
-            }
-        }
-    }
-    Ok(sdk)
-}
-
-/// Reads the secrets again every `secrets.refresh`, so that a rotated token or key is used
-/// without a restart. A failed read keeps the value in use (and says so); values never reach a
-/// log.
-async fn refresh_secrets(
-    cfg: SecretsConfig,
-    sdk: aws_config::SdkConfig,
-    telegram_token: Option<SharedSecret>,
-    urlscan_key: Option<SharedSecret>,
-) {
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
-    loop {
-        tokio::time::sleep(cfg.refresh).await;
-        for (key, r) in cfg.refs() {
-            let cell = match key {
-                SecretKind::TelegramToken => telegram_token.as_ref(),
-                SecretKind::UrlscanApiKey => urlscan_key.as_ref(),
-                SecretKind::TelegramChatId => None, // read at start only
-            };
-            let Some(cell) = cell else { continue };
-            match certhound_actors::aws::read_secret(&client, r).await {
-                Ok(v) => {
-                    if cell.set(certhound_config::Secret::new(v)) {
-                        tracing::info!(secret = key.key(), "secret changed; using the new value");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(secret = key.key(), error = %e, "cannot refresh a secret; keeping the one in use")
-                }
-            }
-        }
     }
 }

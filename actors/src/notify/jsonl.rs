@@ -85,9 +85,7 @@ fn cut_torn_line(f: &mut File) -> io::Result<()> {
 }
 
 impl Notifier for JsonlNotifier {
-    fn channel(&self) -> &'static str {
-        "jsonl"
-    }
+    const CHANNEL: &'static str = "jsonl";
 
     async fn deliver(&mut self, finding: &Finding) -> Result<(), DeliveryError> {
         self.buf.clear();

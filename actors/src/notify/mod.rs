@@ -31,8 +31,10 @@ pub enum DeliveryError {
 
 /// One notification channel.
 pub trait Notifier: Unpin + 'static {
-    /// Channel name for logs, metrics and the store: `jsonl`, `webhook`, ...
-    fn channel(&self) -> &'static str;
+    /// Channel name for logs, metrics, the store and the supervised actor (`deliver-jsonl`):
+    /// `jsonl`, `webhook`, ... Known before a notifier is made: the pipeline lists its channels
+    /// before their actors start.
+    const CHANNEL: &'static str;
 
     /// Delivers one finding.
     fn deliver(&mut self, finding: &Finding) -> impl Future<Output = Result<(), DeliveryError>>;

@@ -67,9 +67,7 @@ fn attribute(v: &str) -> Option<MessageAttributeValue> {
 }
 
 impl Notifier for SnsNotifier {
-    fn channel(&self) -> &'static str {
-        "sns"
-    }
+    const CHANNEL: &'static str = "sns";
 
     async fn deliver(&mut self, finding: &Finding) -> Result<(), DeliveryError> {
         let message = format::message(finding, self.enrich_on, self.scan_on).to_text();

@@ -168,9 +168,7 @@ impl TelegramNotifier {
 }
 
 impl Notifier for TelegramNotifier {
-    fn channel(&self) -> &'static str {
-        "telegram"
-    }
+    const CHANNEL: &'static str = "telegram";
 
     async fn deliver(&mut self, finding: &Finding) -> Result<(), DeliveryError> {
         let message = format::message(finding, self.enrich_on, self.scan_on);

@@ -30,9 +30,7 @@ impl WebhookNotifier {
 }
 
 impl Notifier for WebhookNotifier {
-    fn channel(&self) -> &'static str {
-        "webhook"
-    }
+    const CHANNEL: &'static str = "webhook";
 
     async fn deliver(&mut self, finding: &Finding) -> Result<(), DeliveryError> {
         let mut req = self
