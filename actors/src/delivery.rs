@@ -16,27 +16,17 @@ use crate::backoff::Backoff;
 use crate::finding::Finding;
 use crate::metrics::{ChannelLabel, Metrics};
 use crate::notify::{DeliveryError, Notifier};
+use crate::stage::{Stage, Work};
 use crate::store::{unix_now, Delivery, Store};
-use actix::prelude::*;
 use certhound_config::DeliveryConfig;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
-/// Answered once the channel's queue is empty (everything stored so far is delivered or failed).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Drain;
-
-pub struct DeliveryActor<N: Notifier> {
-    notifier: Option<N>,
-    store: Store,
-    cfg: DeliveryConfig,
-    wake: Arc<Notify>,
-    metrics: Arc<Metrics>,
-    idle: watch::Sender<bool>,
-}
+/// A channel's delivery actor: the [`Stage`] shell around its loop.
+pub type DeliveryActor<N> = Stage<DeliveryLoop<N>>;
 
 impl<N: Notifier> DeliveryActor<N> {
     pub fn new(
@@ -46,55 +36,24 @@ impl<N: Notifier> DeliveryActor<N> {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        DeliveryActor {
-            notifier: Some(notifier),
+        Stage::with(wake, |wake, idle| DeliveryLoop {
+            notifier,
             store,
             cfg,
             wake,
             metrics,
-            idle: watch::channel(false).0,
-        }
-    }
-}
-
-impl<N: Notifier> Actor for DeliveryActor<N> {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        let Some(notifier) = self.notifier.take() else {
-            return;
-        };
-        let run = DeliveryLoop {
-            notifier,
-            store: self.store.clone(),
-            cfg: self.cfg.clone(),
-            wake: self.wake.clone(),
-            metrics: self.metrics.clone(),
-            idle: self.idle.clone(),
-        };
-        // When the loop ends (it only does on a store error) the actor stops and the supervisor
-        // starts a new one.
-        ctx.spawn(
-            run.run()
-                .into_actor(self)
-                .map(|_, _, ctx: &mut Context<Self>| ctx.stop()),
-        );
-    }
-}
-
-impl<N: Notifier> Handler<Drain> for DeliveryActor<N> {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
-        let mut idle = self.idle.subscribe();
-        self.wake.notify_one();
-        Box::pin(async move {
-            let _ = idle.wait_for(|i| *i).await;
+            idle,
         })
     }
 }
 
-struct DeliveryLoop<N: Notifier> {
+impl<N: Notifier> Work for DeliveryLoop<N> {
+    fn run(self) -> impl Future<Output = ()> + 'static {
+        self.work()
+    }
+}
+
+pub struct DeliveryLoop<N: Notifier> {
     notifier: N,
     store: Store,
     cfg: DeliveryConfig,
@@ -108,7 +67,8 @@ struct DeliveryLoop<N: Notifier> {
 const MARK_EVERY: Duration = Duration::from_millis(200);
 
 impl<N: Notifier> DeliveryLoop<N> {
-    async fn run(mut self) {
+    /// Ends only on a store error (the supervisor then starts a new actor).
+    async fn work(mut self) {
         let channel = N::CHANNEL;
         let mut already = self.notifier.already_delivered();
         loop {

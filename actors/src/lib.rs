@@ -5,7 +5,9 @@
 //! - [`matcher`]: parses ([`certstream`]), normalises ([`normalise`]), matches ([`rules`]) and
 //!   dedupes ([`dedupe`]) into [`finding::Finding`]s;
 //! - [`recorder`]: commits findings to the [`store`] (the outbox) before they count as done;
-//! - [`delivery`]: one actor per channel delivers stored findings with its [`notify`]er.
+//! - the stages that work a queue of the store, each in the [`stage`] shell and handing
+//!   findings on along a [`stage::Route`]: [`enrich`] (registration lookups), [`scan`]
+//!   (urlscan), and [`delivery`], one per channel, with its [`notify`]er.
 //!
 //! Each finding has a trace across all of them ([`trace`]).
 //!
@@ -31,6 +33,7 @@ pub mod rules;
 pub mod scan;
 pub mod server;
 pub mod slot;
+pub mod stage;
 pub mod store;
 pub mod trace;
 pub mod tuning;

@@ -15,11 +15,12 @@
 
 use crate::finding::Finding;
 use crate::metrics::Metrics;
+use crate::stage::Route;
 use crate::store::{unix_now, Store};
 use actix::prelude::*;
+use certhound_config::StoreConfig;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// Findings of one batch, and the highest feed `seq` of that batch (when the feed has them).
 #[derive(Message)]
@@ -36,9 +37,8 @@ pub struct Commit;
 
 pub struct Recorder {
     store: Store,
-    /// The first queue of new findings (`enrich`), when there is a stage before the channels.
-    stage: Option<&'static str>,
-    channels: Vec<&'static str>,
+    /// Where new findings go: the first stage's queue (`enrich`, `scan`) or the channels'.
+    route: Route,
     waiting: Vec<Finding>,
     cursor: Option<u64>,
     cursor_dirty: bool,
@@ -48,7 +48,6 @@ pub struct Recorder {
     /// position alone).
     scheduled: bool,
     scheduled_slow: bool,
-    wake: Vec<Arc<Notify>>,
     metrics: Arc<Metrics>,
     retention: Duration,
 }
@@ -57,32 +56,20 @@ pub struct Recorder {
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Recorder {
-    /// `wake` is notified after each commit: the stage's when there is one, else the channels'.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        store: Store,
-        stage: Option<&'static str>,
-        channels: Vec<&'static str>,
-        commit_interval: Duration,
-        commit_batch: usize,
-        wake: Vec<Arc<Notify>>,
-        metrics: Arc<Metrics>,
-        retention: Duration,
-    ) -> Self {
+    /// `route` is woken after each commit that stored findings.
+    pub fn new(store: Store, route: Route, cfg: &StoreConfig, metrics: Arc<Metrics>) -> Self {
         Recorder {
             store,
-            stage,
-            channels,
+            route,
             waiting: Vec::new(),
             cursor: None,
             cursor_dirty: false,
-            commit_interval,
-            commit_batch,
+            commit_interval: cfg.commit_interval,
+            commit_batch: cfg.commit_batch,
             scheduled: false,
             scheduled_slow: false,
-            wake,
             metrics,
-            retention,
+            retention: cfg.retention,
         }
     }
 
@@ -125,8 +112,8 @@ impl Recorder {
             .collect();
         match self.store.record_at(
             &mut self.waiting,
-            self.stage,
-            &self.channels,
+            self.route.next_stage,
+            &self.route.channels,
             cursor,
             unix_now(),
         ) {
@@ -147,9 +134,7 @@ impl Recorder {
                 self.cursor_dirty = false;
                 Metrics::add(&self.metrics.stored, n);
                 if n > 0 {
-                    for w in &self.wake {
-                        w.notify_one();
-                    }
+                    self.route.wake();
                 }
             }
             Err(e) => {

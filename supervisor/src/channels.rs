@@ -7,10 +7,11 @@
 
 use crate::supervision::Supervisor;
 use actix::prelude::*;
-use certhound_actors::delivery::{self, DeliveryActor};
+use certhound_actors::delivery::DeliveryActor;
 use certhound_actors::metrics::Metrics;
 use certhound_actors::notify::Notifier;
 use certhound_actors::slot::Slot;
+use certhound_actors::stage::Drain;
 use certhound_actors::store::Store;
 use certhound_config::DeliveryConfig;
 use futures_util::future::LocalBoxFuture;
@@ -86,7 +87,7 @@ impl Channels {
         );
         self.names.push(N::CHANNEL);
         self.wakes.push(wake);
-        self.drains.push(drain_fn(sup.slot, || delivery::Drain));
+        self.drains.push(drain_fn(sup.slot, || Drain));
     }
 
     /// Waits until every channel's queue is empty, one channel after the other.

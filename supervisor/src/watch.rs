@@ -22,9 +22,9 @@ use actix::prelude::*;
 use certhound_actors::dedupe::Dedupe;
 use certhound_actors::enrich::lookups::Lookups;
 use certhound_actors::enrich::resolver::Resolver;
-use certhound_actors::enrich::stage::{Drain as EnrichDrain, EnrichStage, STAGE as ENRICH_STAGE};
+use certhound_actors::enrich::stage::{EnrichStage, STAGE as ENRICH_STAGE};
 use certhound_actors::feed::FeedActor;
-use certhound_actors::matcher::{Drain, Matcher};
+use certhound_actors::matcher::{self, Matcher};
 use certhound_actors::metrics::Metrics;
 use certhound_actors::notify::jsonl::JsonlNotifier;
 use certhound_actors::notify::sns::SnsNotifier;
@@ -34,9 +34,8 @@ use certhound_actors::recorder::{Commit, Recorder};
 use certhound_actors::replay;
 use certhound_actors::rules::{self, RuleSet, SharedRules};
 use certhound_actors::scan::client::Client as ScanClient;
-use certhound_actors::scan::stage::{
-    Drain as ScanDrain, ScanLimits, ScanStage, Urlscan, STAGE as SCAN_STAGE,
-};
+use certhound_actors::scan::stage::{ScanLimits, ScanStage, Urlscan, STAGE as SCAN_STAGE};
+use certhound_actors::stage::{Drain, Route};
 use certhound_actors::store::{unix_now, Store};
 use certhound_actors::tuning::Retune;
 use certhound_config::{Config, SharedSecret};
@@ -250,12 +249,11 @@ async fn pipeline(
             Ok(SnsNotifier::new(&sdk, &sns.topic_arn, enrich, scan_on))
         });
     }
-    let (channels, wakes) = (delivery.names.clone(), delivery.wakes.clone());
-    tracing::info!(channels = ?channels, keywords = rules.load().len(), "channels ready");
+    tracing::info!(channels = ?delivery.names, keywords = rules.load().len(), "channels ready");
 
     // Stages between the store and the channels, built from the last to the first: each wakes
     // the next (or the channels) when a finding moves on. Their drains run in pipeline order.
-    let mut next: Option<(&'static str, Arc<Notify>)> = None;
+    let mut route = Route::to_channels(delivery.names.clone(), delivery.wakes.clone());
     let mut stage_drains: Vec<DrainFn> = Vec::new();
     let scan = scan_on;
     if scan {
@@ -272,13 +270,12 @@ async fn pipeline(
         let wake = Arc::new(Notify::new());
         let limits = ScanLimits::new(&cfg.urlscan);
         tuned.push(limits.clone());
-        let (store, u, m, w, wc, ch) = (
+        let (store, u, m, w, r) = (
             store.clone(),
             cfg.urlscan.clone(),
             metrics.clone(),
             wake.clone(),
-            wakes.clone(),
-            channels.clone(),
+            route.clone(),
         );
         let urlscan = Urlscan { client, limits };
         let sup = supervisor.supervise("scan", &here, 16, move || {
@@ -286,14 +283,13 @@ async fn pipeline(
                 urlscan.clone(),
                 store.clone(),
                 u.clone(),
-                ch.clone(),
+                r.clone(),
                 w.clone(),
-                wc.clone(),
                 m.clone(),
             ))
         });
-        stage_drains.push(drain_fn(sup.slot, || ScanDrain));
-        next = Some((SCAN_STAGE, wake));
+        stage_drains.push(drain_fn(sup.slot, || Drain));
+        route = route.via(SCAN_STAGE, wake);
     }
     if enrich {
         let resolver = match Resolver::new(cfg.enrich.clone()) {
@@ -322,58 +318,35 @@ async fn pipeline(
             }
         });
         let wake = Arc::new(Notify::new());
-        let (next_stage, wake_next) = match &next {
-            Some((name, w)) => (Some(*name), vec![w.clone()]),
-            None => (None, wakes.clone()),
-        };
-        let (store, e, m, w, ch) = (
+        let (store, e, m, w, r) = (
             store.clone(),
             cfg.enrich.clone(),
             metrics.clone(),
             wake.clone(),
-            channels.clone(),
+            route.clone(),
         );
         let sup = supervisor.supervise("enrich", &here, 16, move || {
             Ok(EnrichStage::new(
                 lookups.clone(),
                 store.clone(),
                 e.clone(),
-                next_stage,
-                ch.clone(),
+                r.clone(),
                 w.clone(),
-                wake_next.clone(),
                 m.clone(),
             ))
         });
-        stage_drains.insert(0, drain_fn(sup.slot, || EnrichDrain));
-        next = Some((ENRICH_STAGE, wake));
+        stage_drains.insert(0, drain_fn(sup.slot, || Drain));
+        route = route.via(ENRICH_STAGE, wake);
     }
-    let (first_stage, recorder_wakes) = match next {
-        Some((name, wake)) => (Some(name), vec![wake]),
-        None => (None, wakes.clone()),
-    };
 
     let recorder_thread = actix_rt::Arbiter::new();
     let recorder = {
         let (store, m, sc) = (store.clone(), metrics.clone(), cfg.store.clone());
-        let channels = channels.clone();
-        let wakes = recorder_wakes;
         supervisor.supervise(
             "recorder",
             &recorder_thread.handle(),
             cfg.pipeline.recorder_queue,
-            move || {
-                Ok(Recorder::new(
-                    store.clone(),
-                    first_stage,
-                    channels.clone(),
-                    sc.commit_interval,
-                    sc.commit_batch,
-                    wakes.clone(),
-                    m.clone(),
-                    sc.retention,
-                ))
-            },
+            move || Ok(Recorder::new(store.clone(), route.clone(), &sc, m.clone())),
         )
     };
 
@@ -513,7 +486,7 @@ async fn pipeline(
         }
         let mut slot = matcher.slot.clone();
         if let Some(addr) = slot.next_live().await {
-            let _ = addr.send(Drain).await;
+            let _ = addr.send(matcher::Drain).await;
         }
         let mut slot = recorder.slot.clone();
         if let Some(addr) = slot.next_live().await {

@@ -138,8 +138,17 @@ async fn tail_loop(t: Tail, issuers: Issuers) {
     }
 }
 
-/// A fetched data tile: its index, the entries it should hold, its URL and its (gunzipped) body.
-type FetchedTile = Result<Option<(u64, u64, Arc<str>, Vec<u8>)>, FetchError>;
+/// What fetching a tile gives: the tile, `None` at shutdown, or why not.
+type FetchedTile = Result<Option<Tile>, FetchError>;
+
+/// One data tile as fetched: its number, how many entries it has, where it came from (the
+/// link certstream messages carry) and its bytes, gunzipped.
+struct Tile {
+    n: u64,
+    width: u64,
+    link: Arc<str>,
+    body: Vec<u8>,
+}
 
 /// Reads the tiles covering [start, size) and hands them over in order. False at shutdown.
 ///
@@ -165,9 +174,7 @@ async fn fetch_tiles(
             .collect();
         while let Some(r) = fetches.next().await {
             let r = match r {
-                Ok(Some((n, width, link, body))) => {
-                    tile_entries(t, http, issuers, n, width, pos, link, &body).await
-                }
+                Ok(Some(tile)) => tile_entries(t, http, issuers, &tile, pos).await,
                 Ok(None) => Ok(None),
                 Err(e) => Err(e),
             };
@@ -228,21 +235,28 @@ async fn fetch_tile_untraced(t: &Tail, http: &LogHttp, n: u64, width: u64) -> Fe
     };
     let body = tiles::maybe_gunzip(body, t.cfg.max_response_bytes)
         .map_err(|e| FetchError::Transport(format!("tile gzip: {e}")))?;
-    Ok(Some((n, width, link, body)))
+    Ok(Some(Tile {
+        n,
+        width,
+        link,
+        body,
+    }))
 }
 
-/// The entries of tile `n` from index `from` on, with their issuers.
-#[allow(clippy::too_many_arguments)]
+/// The entries of `tile` from index `from` on, with their issuers.
 async fn tile_entries(
     t: &Tail,
     http: &LogHttp,
     issuers: &Issuers,
-    n: u64,
-    width: u64,
+    tile: &Tile,
     from: u64,
-    link: Arc<str>,
-    body: &[u8],
 ) -> Result<Option<Vec<TiledEntry>>, FetchError> {
+    let Tile {
+        n,
+        width,
+        ref link,
+        ref body,
+    } = *tile;
     let leaves =
         tiles::parse_data_tile(body).map_err(|e| FetchError::Transport(format!("tile: {e}")))?;
     if (leaves.len() as u64) < width {

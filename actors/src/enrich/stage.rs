@@ -12,111 +12,63 @@ use super::lookups::Lookups;
 use super::verdict::{self, Verdict};
 use crate::finding::{Finding, RegistrationInfo};
 use crate::metrics::Metrics;
+use crate::stage::{Route, Stage, Work};
 use crate::store::{unix_now, Store};
-use actix::prelude::*;
 use certhound_config::{EnrichConfig, OnUnknown};
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
-/// Answered once the enrichment queue is empty (everything stored so far is enriched).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Drain;
-
 /// The queue name of this stage in the store.
 pub const STAGE: &str = "enrich";
 
-pub struct EnrichStage {
-    lookups: Arc<Lookups>,
-    store: Store,
-    cfg: EnrichConfig,
-    next_stage: Option<&'static str>,
-    channels: Vec<&'static str>,
-    wake: Arc<Notify>,
-    wake_channels: Vec<Arc<Notify>>,
-    metrics: Arc<Metrics>,
-    idle: watch::Sender<bool>,
-}
+/// The enrichment stage: the [`Stage`] shell around its loop.
+pub type EnrichStage = Stage<EnrichLoop>;
 
 impl EnrichStage {
-    /// `wake_channels` are woken when a finding moves on: the next stage's, or the channels'.
-    #[allow(clippy::too_many_arguments)]
+    /// `route` says where findings go next (the urlscan stage or the channels).
     pub fn new(
         lookups: Arc<Lookups>,
         store: Store,
         cfg: EnrichConfig,
-        next_stage: Option<&'static str>,
-        channels: Vec<&'static str>,
+        route: Route,
         wake: Arc<Notify>,
-        wake_channels: Vec<Arc<Notify>>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        EnrichStage {
+        Stage::with(wake, |wake, idle| EnrichLoop {
             lookups,
             store,
             cfg,
-            next_stage,
-            channels,
+            route,
             wake,
-            wake_channels,
             metrics,
-            idle: watch::channel(false).0,
-        }
-    }
-}
-
-impl Handler<Drain> for EnrichStage {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
-        let mut idle = self.idle.subscribe();
-        self.wake.notify_one();
-        Box::pin(async move {
-            let _ = idle.wait_for(|i| *i).await;
+            idle,
         })
     }
 }
 
-impl Actor for EnrichStage {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        let run = StageLoop {
-            lookups: self.lookups.clone(),
-            store: self.store.clone(),
-            cfg: self.cfg.clone(),
-            next_stage: self.next_stage,
-            channels: self.channels.clone(),
-            wake: self.wake.clone(),
-            wake_channels: self.wake_channels.clone(),
-            metrics: self.metrics.clone(),
-            idle: self.idle.clone(),
-        };
-        ctx.spawn(
-            run.run()
-                .into_actor(self)
-                .map(|_, _, ctx: &mut Context<Self>| ctx.stop()),
-        );
+impl Work for EnrichLoop {
+    fn run(self) -> impl Future<Output = ()> + 'static {
+        self.work()
     }
 }
 
-struct StageLoop {
+pub struct EnrichLoop {
     lookups: Arc<Lookups>,
     store: Store,
     cfg: EnrichConfig,
-    next_stage: Option<&'static str>,
-    channels: Vec<&'static str>,
+    route: Route,
     wake: Arc<Notify>,
-    wake_channels: Vec<Arc<Notify>>,
     metrics: Arc<Metrics>,
     idle: watch::Sender<bool>,
 }
 
-impl StageLoop {
-    async fn run(self) {
+impl EnrichLoop {
+    /// Ends only on a store error (the supervisor then starts a new actor).
+    async fn work(self) {
         let mut busy = std::collections::HashSet::new();
         let mut running = FuturesUnordered::new();
         loop {
@@ -214,17 +166,15 @@ impl StageLoop {
             STAGE,
             n,
             &finding,
-            self.next_stage,
-            &self.channels,
+            self.route.next_stage,
+            &self.route.channels,
             skip.as_deref(),
         ) {
             Ok(()) => {
                 if skip.is_some() {
                     Metrics::add(&self.metrics.not_recent, 1);
                 } else {
-                    for w in &self.wake_channels {
-                        w.notify_one();
-                    }
+                    self.route.wake();
                 }
                 Metrics::add(&self.metrics.enriched, 1);
             }

@@ -21,13 +21,14 @@ use crate::backoff::Backoff;
 use crate::enrich::rdap::parse_rfc3339;
 use crate::finding::{Finding, ScanInfo};
 use crate::metrics::Metrics;
+use crate::stage::{Route, Stage, Work};
 use crate::store::{unix_now, Store};
 use crate::tuning::{nonzero, Bucket, Retune};
-use actix::prelude::*;
 use certhound_config::{BackoffConfig, Config, UrlscanConfig};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use governor::Quota as RateQuota;
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -36,11 +37,6 @@ use tracing::Instrument;
 
 /// The queue name of this stage in the store.
 pub const STAGE: &str = "scan";
-
-/// Answered once the scan queue is empty.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Drain;
 
 /// The local limits of submissions (`urlscan.per_minute`, `per_hour`, `per_day`) and
 /// `urlscan.max_wait`, live.
@@ -91,11 +87,8 @@ fn quotas(cfg: &UrlscanConfig) -> [RateQuota; 3] {
     ]
 }
 
-pub struct ScanStage {
-    run: Option<StageLoop>,
-    idle: watch::Sender<bool>,
-    wake: Arc<Notify>,
-}
+/// The urlscan stage: the [`Stage`] shell around its loop.
+pub type ScanStage = Stage<ScanLoop>;
 
 /// What every incarnation of the stage shares: the API client (its key can be replaced by a
 /// secrets refresh) and the live limits.
@@ -106,78 +99,52 @@ pub struct Urlscan {
 }
 
 impl ScanStage {
+    /// `route` names the channels that get each finding once it is scanned (or given up on).
     pub fn new(
         urlscan: Urlscan,
         store: Store,
         cfg: UrlscanConfig,
-        channels: Vec<&'static str>,
+        route: Route,
         wake: Arc<Notify>,
-        wake_channels: Vec<Arc<Notify>>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let idle = watch::channel(false).0;
-        ScanStage {
-            run: Some(StageLoop {
-                client: urlscan.client,
-                store,
-                limits: urlscan.limits,
-                cfg,
-                channels,
-                wake: wake.clone(),
-                wake_channels,
-                metrics,
-                idle: idle.clone(),
-                last_quota: std::sync::Mutex::new(None),
-            }),
-            idle,
+        Stage::with(wake, |wake, idle| ScanLoop {
+            client: urlscan.client,
+            store,
+            limits: urlscan.limits,
+            cfg,
+            route,
             wake,
-        }
-    }
-}
-
-impl Actor for ScanStage {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        if let Some(run) = self.run.take() {
-            ctx.spawn(
-                run.run()
-                    .into_actor(self)
-                    .map(|_, _, ctx: &mut Context<Self>| ctx.stop()),
-            );
-        }
-    }
-}
-
-impl Handler<Drain> for ScanStage {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
-        let mut idle = self.idle.subscribe();
-        self.wake.notify_one();
-        Box::pin(async move {
-            let _ = idle.wait_for(|i| *i).await;
+            metrics,
+            idle,
+            last_quota: std::sync::Mutex::new(None),
         })
     }
 }
 
-struct StageLoop {
+impl Work for ScanLoop {
+    fn run(self) -> impl Future<Output = ()> + 'static {
+        self.work()
+    }
+}
+
+pub struct ScanLoop {
     client: Arc<Client>,
     store: Store,
     /// Local per-minute, per-hour and per-day limits of submissions, and `max_wait`.
     limits: Arc<ScanLimits>,
     cfg: UrlscanConfig,
-    channels: Vec<&'static str>,
+    route: Route,
     wake: Arc<Notify>,
-    wake_channels: Vec<Arc<Notify>>,
     metrics: Arc<Metrics>,
     idle: watch::Sender<bool>,
     /// What the last submission's headers said.
     last_quota: std::sync::Mutex<Option<Quota>>,
 }
 
-impl StageLoop {
-    async fn run(self) {
+impl ScanLoop {
+    /// Ends only on a store error (the supervisor then starts a new actor).
+    async fn work(self) {
         let mut polling = FuturesUnordered::new();
         let mut busy: HashSet<u64> = HashSet::new();
         // Submitting waits until then (quota exhausted or a transient failure).
@@ -455,12 +422,15 @@ impl StageLoop {
     }
 
     fn hand_on(&self, n: u64, f: &Finding) {
-        match self.store.advance(STAGE, n, f, None, &self.channels, None) {
-            Ok(()) => {
-                for w in &self.wake_channels {
-                    w.notify_one();
-                }
-            }
+        match self.store.advance(
+            STAGE,
+            n,
+            f,
+            self.route.next_stage,
+            &self.route.channels,
+            None,
+        ) {
+            Ok(()) => self.route.wake(),
             Err(e) => tracing::error!(id = %f.id, error = %e, "cannot record a scan"),
         }
     }
