@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::observed::Observed;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -72,6 +73,14 @@ pub struct FakeCertstream {
     stats: watch::Receiver<Stats>,
     accept_task: JoinHandle<()>,
     conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Observed for FakeCertstream {
+    type State = Stats;
+
+    fn observed(&self) -> &watch::Receiver<Stats> {
+        &self.stats
+    }
 }
 
 impl FakeCertstream {
@@ -173,15 +182,6 @@ impl FakeCertstream {
     /// Lets one `Gate` step pass (permits add up: releasing before the gate is reached works).
     pub fn release(&self) {
         self.shared.gate.add_permits(1);
-    }
-
-    /// Waits until the counters satisfy `pred`; `Err` with the last counters after `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl FnMut(&Stats) -> bool,
-    ) -> Result<Stats, Stats> {
-        crate::observed::wait_for(&self.stats, timeout, pred).await
     }
 
     /// Waits until at least `n` connections were accepted.

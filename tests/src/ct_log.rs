@@ -39,6 +39,7 @@ use tokio::sync::watch;
 
 use crate::fixtures::read_fixture;
 use crate::http_fake::{HttpListener, HttpServer};
+use crate::observed::Observed;
 
 /// Entries per full data tile.
 pub const TILE_WIDTH: u64 = 256;
@@ -595,6 +596,14 @@ pub struct FakeCtLog {
     server: HttpServer,
 }
 
+impl Observed for FakeCtLog {
+    type State = CtLogState;
+
+    fn observed(&self) -> &watch::Receiver<CtLogState> {
+        &self.state
+    }
+}
+
 impl FakeCtLog {
     /// A log serving `entries` (indexes from 0); `max_batch` 32, no gzip, no faults.
     pub async fn start(entries: Vec<FakeEntry>) -> FakeCtLog {
@@ -791,20 +800,6 @@ impl FakeCtLog {
     /// Drops every scripted fault not yet used.
     pub fn clear_faults(&self) {
         self.shared.faults.lock().unwrap().clear();
-    }
-
-    /// A snapshot of what was served.
-    pub fn state(&self) -> CtLogState {
-        self.state.borrow().clone()
-    }
-
-    /// Waits until the state satisfies `pred`; `Err` with the last state after `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl FnMut(&CtLogState) -> bool,
-    ) -> Result<CtLogState, CtLogState> {
-        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` requests of `kind` were answered.

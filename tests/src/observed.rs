@@ -18,3 +18,28 @@ pub async fn wait_for<T: Clone>(
     };
     done.ok_or_else(|| rx.borrow().clone())
 }
+
+/// A fake whose state tests read and wait on. Bring it into scope (`use
+/// certhound_tests::observed::Observed;`) to call [`Observed::state`] and [`Observed::wait_for`]
+/// on any fake.
+pub trait Observed {
+    /// What the fake publishes after each change.
+    type State: Clone + Send + Sync + 'static;
+
+    /// The channel the fake publishes its state in.
+    fn observed(&self) -> &watch::Receiver<Self::State>;
+
+    /// A snapshot of the state now.
+    fn state(&self) -> Self::State {
+        self.observed().borrow().clone()
+    }
+
+    /// Waits until the state satisfies `pred`; `Err` with the last state after `timeout`.
+    fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl FnMut(&Self::State) -> bool,
+    ) -> impl std::future::Future<Output = Result<Self::State, Self::State>> {
+        wait_for(self.observed(), timeout, pred)
+    }
+}

@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use crate::fixtures::read_fixture;
 use crate::http_fake::{HttpListener, HttpServer};
+use crate::observed::Observed;
 
 /// The real Verisign answer for `1989shack.com` (`tests/fixtures/rdap/`).
 pub const VERISIGN_FIXTURE: &str = "rdap/verisign_1989shack.com.json";
@@ -303,6 +304,14 @@ pub struct FakeRdap {
     server: HttpServer,
 }
 
+impl Observed for FakeRdap {
+    type State = RdapState;
+
+    fn observed(&self) -> &watch::Receiver<RdapState> {
+        &self.state
+    }
+}
+
 impl FakeRdap {
     /// A server whose bootstrap maps `tlds` to itself; unscripted domains get 404.
     pub async fn start(tlds: &[&str]) -> FakeRdap {
@@ -379,20 +388,6 @@ impl FakeRdap {
     /// Lets every [`Answer::Gated`] answer go, now and from now on.
     pub fn open_gate(&self) {
         self.shared.gate.send_replace(true);
-    }
-
-    /// A snapshot of what was received.
-    pub fn state(&self) -> RdapState {
-        self.state.borrow().clone()
-    }
-
-    /// Waits until the state satisfies `pred`; `Err` with the last state after `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl FnMut(&RdapState) -> bool,
-    ) -> Result<RdapState, RdapState> {
-        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` `/domain/...` requests arrived.

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::observed::Observed;
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -145,6 +146,14 @@ fn since_of(query: Option<&str>) -> Option<u64> {
     })
 }
 
+impl Observed for FakeSeqCertstream {
+    type State = SeqStats;
+
+    fn observed(&self) -> &watch::Receiver<SeqStats> {
+        &self.stats
+    }
+}
+
 impl FakeSeqCertstream {
     /// A builder for a server that plays `messages` (JSON objects) with seq 1..=N.
     pub fn builder(messages: Vec<String>) -> FakeSeqCertstreamBuilder {
@@ -265,15 +274,6 @@ impl FakeSeqCertstream {
     /// Lets one gate pass (permits add up: releasing before the gate is reached works).
     pub fn release(&self) {
         self.shared.gate.add_permits(1);
-    }
-
-    /// Waits until the counters satisfy `pred`; `Err` with the last counters after `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl FnMut(&SeqStats) -> bool,
-    ) -> Result<SeqStats, SeqStats> {
-        crate::observed::wait_for(&self.stats, timeout, pred).await
     }
 
     /// Waits until at least `n` connections were accepted.

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::http_fake::{HttpListener, HttpServer};
+use crate::observed::Observed;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -278,6 +279,14 @@ pub struct FakeTelegram {
     server: HttpServer,
 }
 
+impl Observed for FakeTelegram {
+    type State = TelegramState;
+
+    fn observed(&self) -> &watch::Receiver<TelegramState> {
+        &self.state
+    }
+}
+
 impl FakeTelegram {
     /// A bot with token [`TOKEN`] that knows the chat [`CHAT_ID`].
     pub async fn start() -> FakeTelegram {
@@ -373,23 +382,9 @@ impl FakeTelegram {
         self
     }
 
-    /// A snapshot of what was received.
-    pub fn state(&self) -> TelegramState {
-        self.state.borrow().clone()
-    }
-
     /// Limit breaches so far.
     pub fn violations(&self) -> Vec<Violation> {
         self.state.borrow().violations.clone()
-    }
-
-    /// Waits until the state satisfies `pred`; `Err` with the last state after `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl FnMut(&TelegramState) -> bool,
-    ) -> Result<TelegramState, TelegramState> {
-        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` messages (text or photo, any chat) were accepted.

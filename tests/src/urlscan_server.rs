@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::http_fake::{HttpListener, HttpServer};
+use crate::observed::Observed;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -506,6 +507,14 @@ pub struct FakeUrlscan {
     server: HttpServer,
 }
 
+impl Observed for FakeUrlscan {
+    type State = UrlscanState;
+
+    fn observed(&self) -> &watch::Receiver<UrlscanState> {
+        &self.state
+    }
+}
+
 impl FakeUrlscan {
     /// A server that accepts [`API_KEY`]; default limits, 60 s windows, scans ready at once.
     pub async fn start() -> FakeUrlscan {
@@ -729,11 +738,6 @@ impl FakeUrlscan {
         self
     }
 
-    /// A snapshot of what was received.
-    pub fn state(&self) -> UrlscanState {
-        self.state.borrow().clone()
-    }
-
     /// UUIDs of the accepted submissions, in order.
     pub fn uuids(&self) -> Vec<String> {
         self.state.borrow().uuids()
@@ -742,15 +746,6 @@ impl FakeUrlscan {
     /// Successful submissions per window: (window start, count).
     pub fn submissions_per_window(&self) -> Vec<(Instant, usize)> {
         self.state.borrow().submissions_per_window()
-    }
-
-    /// Waits until the state satisfies `pred`; `Err` with the last state after `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl FnMut(&UrlscanState) -> bool,
-    ) -> Result<UrlscanState, UrlscanState> {
-        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` requests (any) arrived.

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::http_fake::{HttpListener, HttpServer};
+use crate::observed::Observed;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -203,6 +204,14 @@ pub struct FakeWebhook {
     server: HttpServer,
 }
 
+impl Observed for FakeWebhook {
+    type State = SinkState;
+
+    fn observed(&self) -> &watch::Receiver<SinkState> {
+        &self.state
+    }
+}
+
 impl FakeWebhook {
     /// A sink that answers 200 to everything.
     pub async fn start() -> FakeWebhook {
@@ -248,23 +257,9 @@ impl FakeWebhook {
         *self.shared.delay.lock().unwrap() = delay;
     }
 
-    /// A snapshot of what was received.
-    pub fn state(&self) -> SinkState {
-        self.state.borrow().clone()
-    }
-
     /// Idempotency-Keys answered 2xx so far.
     pub fn accepted_keys(&self) -> BTreeSet<String> {
         self.state.borrow().accepted_keys()
-    }
-
-    /// Waits until the state satisfies `pred`; `Err` with the last state after `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl FnMut(&SinkState) -> bool,
-    ) -> Result<SinkState, SinkState> {
-        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` distinct Idempotency-Keys were answered 2xx.

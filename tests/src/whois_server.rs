@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::fixtures::fixture_path;
+use crate::observed::Observed;
 
 /// The saved WHOIS answer for `domain` (`tests/fixtures/whois/raw/<domain>.txt`), if there is one.
 pub fn raw_fixture(domain: &str) -> Option<String> {
@@ -129,6 +130,14 @@ pub struct FakeWhois {
     conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
+impl Observed for FakeWhois {
+    type State = WhoisState;
+
+    fn observed(&self) -> &watch::Receiver<WhoisState> {
+        &self.state
+    }
+}
+
 impl FakeWhois {
     /// A server answering every domain from the fixtures ([`WhoisAnswer::Fixture`]).
     pub async fn start() -> FakeWhois {
@@ -195,20 +204,6 @@ impl FakeWhois {
     pub fn set_default(&self, answer: WhoisAnswer) -> &Self {
         *self.shared.default.lock().unwrap() = answer;
         self
-    }
-
-    /// A snapshot of what was received.
-    pub fn state(&self) -> WhoisState {
-        self.state.borrow().clone()
-    }
-
-    /// Waits until the state satisfies `pred`; `Err` with the last state after `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl FnMut(&WhoisState) -> bool,
-    ) -> Result<WhoisState, WhoisState> {
-        crate::observed::wait_for(&self.state, timeout, pred).await
     }
 
     /// Waits until at least `n` queries arrived.

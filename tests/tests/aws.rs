@@ -5,6 +5,7 @@
 
 use certhound_tests::messages::lite;
 use certhound_tests::moto::Moto;
+use certhound_tests::observed::Observed;
 use certhound_tests::urlscan_server::{FakeUrlscan, API_KEY};
 use certhound_tests::{timeouts, CerthoundCommand, FakeCertstream, Step, TestConfig};
 use std::time::{Duration, Instant};

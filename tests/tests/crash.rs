@@ -5,6 +5,7 @@
 //! once, reached the webhook under exactly one Idempotency-Key (the same id as in the file), is
 //! listed as sent by `certhound findings --json`, and certhound resumed the feed with `?since=`.
 
+use certhound_tests::observed::Observed;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;

@@ -3,6 +3,7 @@
 //! checkpoints that certhound's own verifier accepts, tiles that certhound's own parser reads
 //! back as the same leaves as the RFC 6962 view, faults and counters.
 
+use certhound_tests::observed::Observed;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;

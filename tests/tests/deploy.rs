@@ -18,6 +18,7 @@
 use certhound_tests::ct_log::{generated_entry, FakeCtLog, PathKind};
 use certhound_tests::ct_server::{rfc6962_log, server_config};
 use certhound_tests::moto::Moto;
+use certhound_tests::observed::Observed;
 use certhound_tests::telegram_server::{FakeTelegram, CHAT_ID, TOKEN};
 use certhound_tests::urlscan_server::{FakeUrlscan, API_KEY};
 use certhound_tests::{timeouts, Certhound, CerthoundCommand, TestConfig};

@@ -6,6 +6,7 @@
 //! Every test sets its own bootstrap and WHOIS server map, so nothing ever leaves 127.0.0.1
 //! (`follow_registrar` and WHOIS referrals are off as well).
 
+use certhound_tests::observed::Observed;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! open. With a short ping interval and idle timeout, certhound must notice, reconnect, and
 //! report what the next connection carries.
 
+use certhound_tests::observed::Observed;
 use std::time::Duration;
 
 use certhound_tests::messages::{full, lite};

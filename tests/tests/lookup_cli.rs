@@ -4,6 +4,7 @@
 //! RFC 3339, `recent`, `cdu` and `delta_days` computed against now — and the exit codes: 0 even
 //! when the domain is unknown or the file is garbage, 1 when the file cannot be read.
 
+use certhound_tests::observed::Observed;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use certhound_actors::enrich::rdap::parse_rfc3339;

@@ -10,6 +10,7 @@
 //! under any sane scoring, one with a brand and that word (`paypal-login.example`) is one. The
 //! engine is being replaced concurrently: nothing here depends on scores.
 
+use certhound_tests::observed::Observed;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

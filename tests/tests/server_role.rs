@@ -13,6 +13,7 @@
 use certhound_tests::ct_log::{fixture_entries, generated_entry, FakeCtLog, Fault, PathKind};
 use certhound_tests::ct_server::{self, rfc6962_log, server_config, static_log};
 use certhound_tests::feed_client::{cert_indexes, first_difference, FeedClient};
+use certhound_tests::observed::Observed;
 use certhound_tests::{timeouts, Certhound, CerthoundCommand, TestConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -6,6 +6,7 @@
 //! exactly once. The feed URL carries a query (a token): certhound appends `&since=` to it and
 //! never logs it.
 
+use certhound_tests::observed::Observed;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

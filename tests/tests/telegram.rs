@@ -5,6 +5,7 @@
 //! `parameters.retry_after`; a 400 is a permanent failure recorded with Telegram's description;
 //! the chat's rate (1 message a second) is kept; the token is never logged.
 
+use certhound_tests::observed::Observed;
 use std::time::Duration;
 
 use certhound_tests::durable::{channel_state, stored_findings};

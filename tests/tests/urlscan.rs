@@ -6,6 +6,7 @@
 //! scan.
 
 use certhound_tests::messages::lite;
+use certhound_tests::observed::Observed;
 use certhound_tests::urlscan_server::{FakeUrlscan, API_KEY};
 use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
 use serde_json::Value;

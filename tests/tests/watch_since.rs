@@ -5,6 +5,7 @@
 
 use certhound_tests::ct_log::{generated_entry, FakeCtLog};
 use certhound_tests::ct_server::{rfc6962_log, server_config, start};
+use certhound_tests::observed::Observed;
 use certhound_tests::output::event_str;
 use certhound_tests::tcp_proxy::TcpProxy;
 use certhound_tests::{timeouts, CerthoundCommand, TestConfig};

@@ -4,6 +4,7 @@
 //! `delivery failed for good`, not retried, and the other findings still go out. 500 is
 //! transient: retried until accepted. 429 with `Retry-After: 1` is retried after that second.
 
+use certhound_tests::observed::Observed;
 use std::time::Duration;
 
 use certhound_tests::durable::{channel_state, stored_findings};
