@@ -3,22 +3,16 @@
 //! This file is the command line: it loads the config (exit code 2 on any config error, with one
 //! line naming the key), sets up logging and hands over to a role.
 
-mod admin;
-mod channels;
-mod ct_decode;
-mod eval;
-mod explain;
-mod findings;
-mod health;
+mod commands;
+mod exit;
 mod logging;
-mod lookup;
-mod reload;
-mod secrets;
-mod server;
+mod roles;
 mod supervision;
 mod telemetry;
-mod test_notify;
-mod watch;
+
+use commands::{ct_decode, eval, explain, findings, health, lookup, test_notify};
+use exit::Exit;
+use roles::{admin, channels, reload, secrets, server, watch};
 
 use certhound_config::Config;
 use clap::{Parser, Subcommand};
@@ -27,9 +21,6 @@ use std::path::PathBuf;
 #[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Exit code of configuration errors (and of command-line usage errors, as clap does).
-pub const EXIT_CONFIG: i32 = 2;
 
 #[derive(Parser)]
 #[command(
@@ -185,7 +176,7 @@ fn main() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("certhound: {e}");
-            std::process::exit(EXIT_CONFIG);
+            std::process::exit(Exit::Config.code());
         }
     };
     let code = match cli.command {
@@ -202,7 +193,7 @@ fn main() {
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "embedded defaults".into())
             );
-            0
+            Exit::Ok
         }
         Command::Explain { domain, json } => explain::run(&cfg, &domain, json),
         Command::Health { live, addr } => health::run(&cfg.admin, addr, live),
@@ -277,7 +268,7 @@ fn main() {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("certhound: --since: {e}");
-                    std::process::exit(EXIT_CONFIG);
+                    std::process::exit(Exit::Config.code());
                 }
             };
             findings::run(&cfg, since, json)
@@ -287,7 +278,7 @@ fn main() {
                 cfg.watch.feed_url = f;
                 if let Err(e) = cfg.validate() {
                     eprintln!("certhound: --feed: {e}");
-                    std::process::exit(EXIT_CONFIG);
+                    std::process::exit(Exit::Config.code());
                 }
             }
             logging::init(&cfg.log, &cfg.telemetry);
@@ -308,5 +299,5 @@ fn main() {
         }
     };
     logging::shutdown();
-    std::process::exit(code);
+    std::process::exit(code.code());
 }

@@ -8,8 +8,9 @@
 //!
 //! Restarts wait a backoff that doubles per consecutive failure. All actors share one restart
 //! budget: more than `restart_budget` restarts within `restart_window` is a persistent fault,
-//! and certhound exits with [`EXIT_BUDGET_EXHAUSTED`] so that ECS replaces the task.
+//! and certhound exits with [`Exit::BudgetExhausted`] so that ECS replaces the task.
 
+use crate::exit::Exit;
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
 use certhound_actors::metrics::Metrics;
@@ -21,9 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-
-/// Exit code when the restart budget is exhausted (EX_SOFTWARE).
-pub const EXIT_BUDGET_EXHAUSTED: i32 = 70;
 
 /// Restart times within the window.
 struct Budget {
@@ -54,7 +52,7 @@ impl Budget {
 pub struct Supervisor {
     cfg: SupervisorConfig,
     budget: Arc<Mutex<Budget>>,
-    fatal: mpsc::Sender<i32>,
+    fatal: mpsc::Sender<Exit>,
     stopping: CancellationToken,
     metrics: Arc<Metrics>,
 }
@@ -72,7 +70,7 @@ impl Supervisor {
         cfg: SupervisorConfig,
         metrics: Arc<Metrics>,
         stopping: CancellationToken,
-    ) -> (Supervisor, mpsc::Receiver<i32>) {
+    ) -> (Supervisor, mpsc::Receiver<Exit>) {
         // One exit code is enough; later ones are dropped.
         let (fatal, fatal_rx) = mpsc::channel(1);
         let budget = Budget {
@@ -156,7 +154,7 @@ impl Supervisor {
                         window_s = this.cfg.restart_window.as_secs_f64(),
                         "restart budget exhausted: exiting so that the task is replaced"
                     );
-                    let _ = this.fatal.try_send(EXIT_BUDGET_EXHAUSTED);
+                    let _ = this.fatal.try_send(Exit::BudgetExhausted);
                     break;
                 }
                 // Counted only now: the failure that exhausts the budget is no restart.

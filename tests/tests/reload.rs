@@ -1,4 +1,4 @@
-//! Hot reload (`supervisor/src/reload.rs`) of the matcher rules, the rate limits and the log
+//! Hot reload (`supervisor/src/roles/reload.rs`) of the matcher rules, the rate limits and the log
 //! filter, end to end: `certhound watch` on a loopback certstream feed whose script stops at a
 //! `Gate` while the test changes the config file, then lets the next certificates through once
 //! certhound said what it did with the change. The limits are measured where they act: at the

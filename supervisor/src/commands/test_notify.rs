@@ -1,6 +1,7 @@
 //! `certhound test-notify`: one clearly marked test alert through every configured channel, and
 //! per channel whether it arrived or why not. Nothing is stored; the dedupe set is not touched.
 
+use crate::exit::Exit;
 use certhound_actors::finding::{CertInfo, Finding};
 use certhound_actors::notify::jsonl::JsonlNotifier;
 use certhound_actors::notify::sns::SnsNotifier;
@@ -40,7 +41,7 @@ async fn send<N: Notifier>(mut n: N, f: &Finding) -> Result<(), String> {
 }
 
 /// Sends the test alert; the exit code is 0 only when every channel took it.
-pub fn run(cfg: &Config, sdk: Option<aws_config::SdkConfig>) -> i32 {
+pub fn run(cfg: &Config, sdk: Option<aws_config::SdkConfig>) -> Exit {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -48,7 +49,7 @@ pub fn run(cfg: &Config, sdk: Option<aws_config::SdkConfig>) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("certhound: {e}");
-            return 1;
+            return Exit::Failure;
         }
     };
     let f = test_finding();
@@ -96,8 +97,8 @@ pub fn run(cfg: &Config, sdk: Option<aws_config::SdkConfig>) -> i32 {
         }
     }
     if ok {
-        0
+        Exit::Ok
     } else {
-        1
+        Exit::Failure
     }
 }

@@ -16,6 +16,7 @@
 //! bytes or (labelled) without a tab or with an unknown label is counted as skipped and the first
 //! few are reported; no input makes this panic. Blank lines and `#` comments are ignored.
 
+use crate::exit::Exit;
 use certhound_actors::rules::{Assessment, CertContext, RuleSet, Term};
 use certhound_config::Config;
 use serde::Serialize;
@@ -61,12 +62,12 @@ pub fn parse_threshold(s: &str) -> Result<f64, String> {
     }
 }
 
-pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
+pub fn run(cfg: &Config, args: Args<'_>) -> Exit {
     let rules = match RuleSet::new(&cfg.matcher) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("certhound: {e}");
-            return crate::EXIT_CONFIG;
+            return Exit::Config;
         }
     };
     let (threshold, source) = match args.threshold {
@@ -80,7 +81,7 @@ pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
         Ok(f) => f,
         Err(e) => {
             eprintln!("certhound: cannot read {}: {e}", path.display());
-            return 1;
+            return Exit::Failure;
         }
     };
     let judge = Judge {
@@ -97,11 +98,11 @@ pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
         Ok(text) => {
             // A closed stdout (`| head`) is not an error worth a panic.
             let _ = io::stdout().lock().write_all(text.as_bytes());
-            0
+            Exit::Ok
         }
         Err(Failure::Io(e)) => {
             eprintln!("certhound: cannot read {}: {e}", path.display());
-            1
+            Exit::Failure
         }
         Err(Failure::Empty { skipped }) => {
             eprintln!(
@@ -112,7 +113,7 @@ pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
                     Input::Names(_) => "one name per line",
                 }
             );
-            1
+            Exit::Failure
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `secrets.refresh` so that a rotated token or key is used without a restart. A secret's value
 //! never reaches a log or an error: errors name the secret and its key.
 
+use crate::exit::Exit;
 use certhound_config::{Config, SecretKind, SecretsConfig, SharedSecret};
 
 /// Loads the AWS SDK configuration when SNS or Secrets Manager is used, and fills the config's
@@ -55,12 +56,12 @@ fn load_aws(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, String> {
 /// Secrets from AWS Secrets Manager, and the AWS SDK for SNS: before anything starts, so that a
 /// missing secret or a channel without its credentials stops the start with a clear error.
 /// `Err` is the exit code.
-pub fn prepare_notify(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, i32> {
+pub fn prepare_notify(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, Exit> {
     let sdk = match load_aws(cfg) {
         Ok(sdk) => sdk,
         Err(e) => {
             eprintln!("certhound: {e}");
-            return Err(crate::EXIT_CONFIG);
+            return Err(Exit::Config);
         }
     };
     if let Some(t) = &cfg.notify.telegram {
@@ -73,7 +74,7 @@ pub fn prepare_notify(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>,
                     "certhound: config key `{key}`: not set (in the file, as CERTHOUND_{}, or from [secrets])",
                     key.to_uppercase().replace('.', "__")
                 );
-                return Err(crate::EXIT_CONFIG);
+                return Err(Exit::Config);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `certhound ct decode`: the certstream message of one CT entry, as the server role would
 //! publish it (without `seq`), for checking what certhound makes of a certificate.
 
+use crate::exit::Exit;
 use base64::Engine;
 use certhound_actors::ct::cert::{Encoder, LogSource};
 use certhound_actors::ct::leaf;
@@ -22,25 +23,25 @@ pub struct Args<'a> {
 }
 
 /// Prints the message on stdout; exit 0, or 1 with one line on stderr saying what is wrong.
-pub fn run(a: Args) -> i32 {
+pub fn run(a: Args) -> Exit {
     let b64 = base64::engine::general_purpose::STANDARD;
     let Ok(leaf_input) = b64.decode(a.leaf_input.trim()) else {
         eprintln!("certhound: --leaf-input is not base64");
-        return 1;
+        return Exit::Failure;
     };
     let extra_data = match a.extra_data.map(|x| b64.decode(x.trim())) {
         None => Vec::new(),
         Some(Ok(x)) => x,
         Some(Err(_)) => {
             eprintln!("certhound: --extra-data is not base64");
-            return 1;
+            return Exit::Failure;
         }
     };
     let entry = match leaf::parse_entry(&leaf_input, &extra_data, a.index) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("certhound: cannot decode the entry: {e}");
-            return 1;
+            return Exit::Failure;
         }
     };
     let source = LogSource {
@@ -61,11 +62,11 @@ pub fn run(a: Args) -> i32 {
                 Form::Domains => m.domains,
             };
             println!("{}", String::from_utf8_lossy(&bytes));
-            0
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("certhound: cannot decode the certificate: {e}");
-            1
+            Exit::Failure
         }
     }
 }

@@ -6,6 +6,7 @@
 //! Plain HTTP/1.0 over a std `TcpStream` with short timeouts: a health check must not hang
 //! longer than the orchestrator's own timeout, and needs no runtime.
 
+use crate::exit::Exit;
 use certhound_config::AdminConfig;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,24 +17,24 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs the check against `addr`, else admin.listen; returns the exit code (0 ready, 1 not
 /// ready or unreachable, 2 no listener to ask).
-pub fn run(admin: &AdminConfig, addr: Option<SocketAddr>, live: bool) -> i32 {
+pub fn run(admin: &AdminConfig, addr: Option<SocketAddr>, live: bool) -> Exit {
     let Some(addr) = addr.or_else(|| admin.listen_addr()) else {
         eprintln!("certhound: admin.listen is empty: no listener to ask");
-        return 2;
+        return Exit::Config;
     };
     let path = if live { "/healthz" } else { "/readyz" };
     match get(local(addr), path) {
         Ok((200, body)) => {
             println!("{}", body.trim());
-            0
+            Exit::Ok
         }
         Ok((status, body)) => {
             println!("HTTP {status}: {}", body.trim());
-            1
+            Exit::Failure
         }
         Err(e) => {
             eprintln!("certhound: cannot reach the admin listener at {addr}: {e}");
-            1
+            Exit::Failure
         }
     }
 }

@@ -13,6 +13,7 @@
 //! every batch sent before it is published, the positions are written, and then the listener
 //! closes its clients.
 
+use crate::exit::Exit;
 use crate::logging::log_metrics;
 use crate::supervision::Supervisor;
 use certhound_actors::ct::decoder::{Decoder, Drain, Positions};
@@ -60,7 +61,7 @@ pub async fn start(
     supervisor: &Supervisor,
     store: Store,
     metrics: Arc<Metrics>,
-) -> Result<Running, i32> {
+) -> Result<Running, Exit> {
     let socket = match tokio::net::TcpListener::bind(&cfg.server.listen).await {
         Ok(s) => s,
         Err(e) => {
@@ -68,22 +69,22 @@ pub async fn start(
                 "certhound: cannot listen on server.listen {}: {e}",
                 cfg.server.listen
             );
-            return Err(1);
+            return Err(Exit::Failure);
         }
     };
-    let local_addr = socket.local_addr().map_err(|_| 1)?;
+    let local_addr = socket.local_addr().map_err(|_| Exit::Failure)?;
     let (stored, reserved) = match store.server_state() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("certhound: cannot read the server state from the store: {e}");
-            return Err(crate::watch::EXIT_STORE);
+            return Err(Exit::Store);
         }
     };
     // Numbering continues above anything handed out before, even after a crash.
     let first_seq = reserved + 1;
     if let Err(e) = store.save_server_state(&[], first_seq + SEQ_RESERVE, false) {
         eprintln!("certhound: cannot write the server state to the store: {e}");
-        return Err(crate::watch::EXIT_STORE);
+        return Err(Exit::Store);
     }
     let positions = Positions::from_stored(stored);
     let hub = Hub::new(&cfg.server, first_seq, metrics.clone());
@@ -124,7 +125,7 @@ pub async fn start(
         Ok(c) => c,
         Err(e) => {
             eprintln!("certhound: {e}");
-            return Err(1);
+            return Err(Exit::Failure);
         }
     };
     let tailers_stop = CancellationToken::new();
@@ -332,13 +333,13 @@ async fn follow_log_list(mut tailers: Tailers, client: reqwest::Client) {
 
 /// `certhound server`: the server role alone, until SIGTERM/SIGINT; returns the exit code.
 /// The CT rates and the log filter reload from `config_file` (see [`crate::reload`]).
-pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> i32 {
+pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> Exit {
     let reloader = crate::reload::Reloader::new(config_file, &cfg);
     let store = match Store::open(&cfg.store) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("certhound: {e}");
-            return crate::watch::EXIT_STORE;
+            return Exit::Store;
         }
     };
     let system = actix_rt::System::new();
@@ -365,12 +366,12 @@ pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> i32 {
         };
         if let Err(e) = crate::admin::start(&cfg.admin, admin, admin_stop.clone()).await {
             tracing::error!(error = %e, "cannot start the admin listener");
-            return (1, Vec::new());
+            return (Exit::Failure, Vec::new());
         }
         let _admin_stop = admin_stop.drop_guard();
         let mut tick = tokio::time::interval(cfg.log.metrics_interval);
         tick.tick().await;
-        let mut code = 0;
+        let mut code = Exit::Ok;
         loop {
             tokio::select! {
                 _ = crate::watch::shutdown_signal() => {
@@ -395,7 +396,7 @@ pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> i32 {
             }
         };
         log_metrics(&metrics.snapshot(), true);
-        actix::System::current().stop_with_code(code);
+        actix::System::current().stop_with_code(code.code());
         (code, threads)
     });
     drop(system);

@@ -1,21 +1,22 @@
 //! `certhound explain DOMAIN`: the matcher's reasoning for one name, for analysts tuning rules:
 //! each normalisation step, the words of each label, every term of the score, and the verdict.
 
+use crate::exit::Exit;
 use certhound_actors::rules::RuleSet;
 use certhound_config::Config;
 
-pub fn run(cfg: &Config, domain: &str, json: bool) -> i32 {
+pub fn run(cfg: &Config, domain: &str, json: bool) -> Exit {
     let rules = match RuleSet::new(&cfg.matcher) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("certhound: {e}");
-            return crate::EXIT_CONFIG;
+            return Exit::Config;
         }
     };
     let e = rules.explain(domain);
     if json {
         println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
-        return 0;
+        return Exit::Ok;
     }
     println!("input:        {}", e.input);
     println!(
@@ -66,5 +67,5 @@ pub fn run(cfg: &Config, domain: &str, json: bool) -> i32 {
     println!("homoglyph:    {}", e.homoglyph);
     println!("allowlisted:  {}", e.allowlisted);
     println!("verdict:      {}", e.verdict);
-    0
+    Exit::Ok
 }

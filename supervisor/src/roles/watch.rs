@@ -12,7 +12,7 @@
 //! `supervisor.shutdown_deadline`: what is not delivered by then stays stored and is delivered
 //! after the next start. Then the final `metrics` event is logged and the process exits 0.
 
-// Declared here rather than in main.rs (owned elsewhere for now): `supervisor/src/reload.rs`.
+use crate::exit::Exit;
 use crate::reload;
 
 use crate::channels::{drain_fn, ChannelDeps, Channels, DrainFn};
@@ -47,9 +47,6 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Exit code when the store cannot be opened (EX_IOERR).
-pub const EXIT_STORE: i32 = 74;
-
 /// Where certificates come from.
 pub enum Source {
     Feed,
@@ -66,12 +63,12 @@ pub enum Source {
 
 /// Runs the watch pipeline until shutdown; returns the process exit code. The rules are
 /// reloaded from the config file the command line names (see [`reload`]).
-pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
+pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> Exit {
     let rules = match RuleSet::new(&cfg.matcher) {
         Ok(r) => rules::shared(r),
         Err(e) => {
             eprintln!("certhound: {e}");
-            return crate::EXIT_CONFIG;
+            return Exit::Config;
         }
     };
     // Before anything can change `cfg` (secrets, the feed URL in run mode).
@@ -81,7 +78,7 @@ pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
             Ok(i) => Some(i),
             Err(e) => {
                 tracing::error!(path = %path.display(), error = %e, "cannot open replay file");
-                return 1;
+                return Exit::Failure;
             }
         },
         Source::Feed | Source::Run => None,
@@ -90,13 +87,13 @@ pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
     if let Some(j) = &cfg.notify.jsonl {
         if let Err(e) = JsonlNotifier::open(&j.path) {
             tracing::error!(path = %j.path, error = %e, "cannot open notify.jsonl.path");
-            return 1;
+            return Exit::Failure;
         }
     }
     if let Some(w) = &cfg.notify.webhook {
         if let Err(e) = WebhookNotifier::new(w) {
             tracing::error!(error = %e, "cannot set up notify.webhook");
-            return 1;
+            return Exit::Failure;
         }
     }
     let mut cfg = cfg;
@@ -108,7 +105,7 @@ pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("certhound: {e}");
-            return EXIT_STORE;
+            return Exit::Store;
         }
     };
     match store.summary() {
@@ -121,7 +118,7 @@ pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> i32 {
         ),
         Err(e) => {
             eprintln!("certhound: cannot open store {}: {e}", cfg.store.path);
-            return EXIT_STORE;
+            return Exit::Store;
         }
     }
     let system = actix_rt::System::new();
@@ -154,7 +151,7 @@ async fn pipeline(
     reloader: Reloader,
     store: Store,
     sdk: Option<aws_config::SdkConfig>,
-) -> (i32, Vec<actix_rt::Arbiter>) {
+) -> (Exit, Vec<actix_rt::Arbiter>) {
     let enrich = cfg.enrich.enabled
         && match &source {
             Source::Feed | Source::Run => true,
@@ -195,7 +192,7 @@ async fn pipeline(
     };
     if let Err(e) = crate::admin::start(&cfg.admin, admin, admin_stop.clone()).await {
         tracing::error!(error = %e, "cannot start the admin listener");
-        return (1, Vec::new());
+        return (Exit::Failure, Vec::new());
     }
     let _admin_stop = admin_stop.drop_guard();
 
@@ -264,7 +261,7 @@ async fn pipeline(
             Ok(c) => Arc::new(c),
             Err(e) => {
                 tracing::error!(error = %e, "cannot set up [urlscan]");
-                return (1, Vec::new());
+                return (Exit::Failure, Vec::new());
             }
         };
         let wake = Arc::new(Notify::new());
@@ -296,7 +293,7 @@ async fn pipeline(
             Ok(r) => Arc::new(r),
             Err(e) => {
                 tracing::error!(error = %e, "cannot set up [enrich]");
-                return (1, Vec::new());
+                return (Exit::Failure, Vec::new());
             }
         };
         tuned.push(resolver.clone());
@@ -438,7 +435,7 @@ async fn pipeline(
 
     let mut metrics_tick = tokio::time::interval(cfg.log.metrics_interval);
     metrics_tick.tick().await;
-    let mut code = 0;
+    let mut code = Exit::Ok;
     let mut replayed = None;
     let mut ingest_finished = false;
     loop {
@@ -517,7 +514,7 @@ async fn pipeline(
         );
     }
     log_metrics(&snap, true);
-    System::current().stop_with_code(code);
+    System::current().stop_with_code(code.code());
     (code, threads)
 }
 

@@ -1,6 +1,7 @@
 //! `certhound findings`: the stored findings with their delivery state per channel, for the
 //! analyst and for debugging. Reads the store file next to a running certhound.
 
+use crate::exit::Exit;
 use certhound_actors::store::{self, unix_now};
 use certhound_config::Config;
 use std::time::{Duration, UNIX_EPOCH};
@@ -21,16 +22,16 @@ pub fn parse_since(s: &str) -> Result<u64, String> {
         })
 }
 
-pub fn run(cfg: &Config, since: Option<u64>, json: bool) -> i32 {
+pub fn run(cfg: &Config, since: Option<u64>, json: bool) -> Exit {
     if cfg.store.in_memory() {
         eprintln!("certhound: store.path is \":memory:\": nothing is stored to list");
-        return 1;
+        return Exit::Failure;
     }
     let records = match store::open_read_only(&cfg.store.path).and_then(|s| s.list(since)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("certhound: {e}");
-            return crate::watch::EXIT_STORE;
+            return Exit::Store;
         }
     };
     if json {
@@ -52,7 +53,7 @@ pub fn run(cfg: &Config, since: Option<u64>, json: bool) -> i32 {
             });
             println!("{line}");
         }
-        return 0;
+        return Exit::Ok;
     }
     println!(
         "{:<24}  {:<40}  {:>5}  {:<28}  delivery",
@@ -75,5 +76,5 @@ pub fn run(cfg: &Config, since: Option<u64>, json: bool) -> i32 {
         );
     }
     eprintln!("{} findings", records.len());
-    0
+    Exit::Ok
 }

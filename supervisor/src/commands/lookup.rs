@@ -2,6 +2,7 @@
 //! lookup (RDAP, then WHOIS), or the parse of a saved answer (`--rdap-file`, `--whois-file`) for
 //! ops debugging and tests.
 
+use crate::exit::Exit;
 use certhound_actors::enrich::rdap::{self, Registration};
 use certhound_actors::enrich::resolver::{registration_from_whois, Resolver};
 use certhound_actors::enrich::verdict;
@@ -17,7 +18,7 @@ pub struct Args<'a> {
     pub whois_file: Option<&'a Path>,
 }
 
-pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
+pub fn run(cfg: &Config, args: Args<'_>) -> Exit {
     let read = |p: &Path| {
         std::fs::read(p)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -29,7 +30,7 @@ pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("certhound: {e}");
-                    return 1;
+                    return Exit::Failure;
                 }
             };
             (
@@ -41,7 +42,7 @@ pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("certhound: {e}");
-                    return 1;
+                    return Exit::Failure;
                 }
             };
             let r = registration_from_whois(&text, &format!("whois file {}", p.display()));
@@ -54,7 +55,7 @@ pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
         } else {
             let Some(d) = args.domain else {
                 eprintln!("certhound: lookup needs a DOMAIN, --rdap-file or --whois-file");
-                return crate::EXIT_CONFIG;
+                return Exit::Config;
             };
             let name = normalise::normalise(d);
             let target = registrable_domain(&name.ascii)
@@ -64,7 +65,7 @@ pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("certhound: {e}");
-                    return crate::EXIT_CONFIG;
+                    return Exit::Config;
                 }
             };
             let rt = match tokio::runtime::Builder::new_current_thread()
@@ -74,7 +75,7 @@ pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("certhound: {e}");
-                    return 1;
+                    return Exit::Failure;
                 }
             };
             let result = rt.block_on(async {
@@ -108,7 +109,7 @@ pub fn run(cfg: &Config, args: Args<'_>) -> i32 {
         "error": result.as_ref().err(),
     });
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    0
+    Exit::Ok
 }
 
 /// RFC 3339 (UTC, seconds) of Unix seconds; dates before 1970 are clamped to it.

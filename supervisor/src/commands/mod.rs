@@ -1,0 +1,11 @@
+//! The one-shot commands, one file each: they read the config, do one thing and exit with an
+//! [`Exit`](crate::exit::Exit) code. The long-running ones (`watch`, `server`, `run`, `replay`)
+//! are the [roles](crate::roles).
+
+pub mod ct_decode;
+pub mod eval;
+pub mod explain;
+pub mod findings;
+pub mod health;
+pub mod lookup;
+pub mod test_notify;
