@@ -6,7 +6,7 @@
 //!    `lnstagram`);
 //! 2. map every remaining non-ASCII character to its base Latin letter when it is one with a
 //!    hook, stroke or small-capital form, or a Cyrillic or Greek look-alike (`ƥ` → `p`,
-//!    `ь` → `b`; [`crate::fold_table`]), else to its Unicode TR39 skeleton, lowercased
+//!    `ь` → `b`; `fold_table.rs`), else to its Unicode TR39 skeleton, lowercased
 //!    (Cyrillic `р`, `а` → `p`, `a`; `ɑ` → `a`);
 //! 3. make the ASCII look-alikes one: `0` → `o`, `1` → `l`, `rn` → `m`, `vv` → `w`.
 //!

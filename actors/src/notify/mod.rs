@@ -2,7 +2,7 @@
 //!
 //! A notifier only delivers one finding and says whether a failure is worth retrying. Ordering,
 //! retries, durability and exactly-once bookkeeping are the delivery loop's
-//! ([`crate::delivery`]), the same for every channel.
+//! ([`crate::watch::delivery`]), the same for every channel.
 
 pub mod format;
 pub mod jsonl;

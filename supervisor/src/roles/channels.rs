@@ -7,12 +7,12 @@
 
 use crate::supervision::Supervisor;
 use actix::prelude::*;
-use certhound_actors::delivery::DeliveryActor;
 use certhound_actors::metrics::Metrics;
 use certhound_actors::notify::Notifier;
 use certhound_actors::slot::Slot;
-use certhound_actors::stage::Drain;
 use certhound_actors::store::Store;
+use certhound_actors::watch::delivery::DeliveryActor;
+use certhound_actors::watch::stage::Drain;
 use certhound_config::DeliveryConfig;
 use futures_util::future::LocalBoxFuture;
 use std::sync::Arc;

@@ -5,9 +5,9 @@
 //! Unlike the live feed, replay never sheds: it waits for the matcher. A reader thread
 //! decompresses and splits lines into batches ahead of the matcher, through a bounded channel.
 
-use crate::matcher::{CertBatch, Matcher};
 use crate::metrics::Metrics;
 use crate::slot::Slot;
+use crate::watch::matcher::{CertBatch, Matcher};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;

@@ -8,14 +8,14 @@
 //! In normal operation findings are rare and this never happens.
 
 use crate::certstream::{self, Message};
-use crate::dedupe::Dedupe;
 use crate::finding::{CertInfo, Finding, SourceInfo};
 use crate::metrics::Metrics;
 use crate::normalise;
-use crate::recorder::{Record, Recorder};
 use crate::rules::{CertContext, Scratch, SharedRules, Verdict};
 use crate::slot::Slot;
 use crate::store::unix_now;
+use crate::watch::dedupe::Dedupe;
+use crate::watch::recorder::{Record, Recorder};
 use actix::dev::SendError;
 use actix::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -15,8 +15,8 @@
 
 use crate::finding::Finding;
 use crate::metrics::Metrics;
-use crate::stage::Route;
 use crate::store::{unix_now, Store};
+use crate::watch::stage::Route;
 use actix::prelude::*;
 use certhound_config::StoreConfig;
 use std::sync::Arc;

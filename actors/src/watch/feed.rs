@@ -23,9 +23,9 @@
 //! over the ceiling ends the connection (counted as oversized too) and the feed reconnects.
 
 use crate::backoff::Backoff;
-use crate::matcher::{CertBatch, Matcher};
 use crate::metrics::Metrics;
 use crate::slot::Slot;
+use crate::watch::matcher::{CertBatch, Matcher};
 use actix::dev::SendError;
 use actix::prelude::*;
 use certhound_config::{redact_url, PipelineConfig, WatchConfig};
