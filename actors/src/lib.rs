@@ -21,6 +21,7 @@ pub mod aws;
 pub mod backoff;
 pub mod certstream;
 pub mod ct;
+pub mod dates;
 pub mod enrich;
 pub mod finding;
 mod fold_table;

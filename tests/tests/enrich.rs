@@ -12,8 +12,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
+use certhound_actors::dates::parse_rfc3339;
 use certhound_actors::enrich::lookups::Lookups;
-use certhound_actors::enrich::rdap::{parse_rfc3339, Bootstrap, Registration};
+use certhound_actors::enrich::rdap::{Bootstrap, Registration};
 use certhound_actors::enrich::resolver::{LookupError, Resolver};
 use certhound_config::{CacheConfig, EnrichConfig, StoreConfig};
 use certhound_tests::rdap_server::{bootstrap_json, Answer, FakeRdap};

@@ -7,8 +7,7 @@
 use certhound_tests::observed::Observed;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use certhound_actors::enrich::rdap::parse_rfc3339;
-use certhound_actors::enrich::whois_parse::civil_from_days;
+use certhound_actors::dates::{civil_from_days, parse_rfc3339};
 use certhound_tests::fixtures::fixture_path;
 use certhound_tests::rdap_server::{Answer, FakeRdap};
 use certhound_tests::whois_server::{FakeWhois, WhoisAnswer};

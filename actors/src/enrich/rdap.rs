@@ -4,6 +4,7 @@
 //! Only `registration`, `last changed` and `expiration` events count; `last update of RDAP
 //! database` says when the registry refreshed its copy, not when the domain changed.
 
+use crate::dates::parse_rfc3339;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -192,55 +193,6 @@ fn vcard_fn(v: &serde_json::Value) -> Option<String> {
         .get(3)?
         .as_str()
         .map(str::to_string)
-}
-
-/// Unix seconds of an RFC 3339 time (`2024-11-22T18:01:08Z`, `...08.5+01:00`).
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let b = s.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut secs = 0;
-    let mut offset = 0;
-    if b.len() >= 19 && (b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
-        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        secs = h * 3600 + mi * 60 + se;
-        let mut i = 19;
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-        }
-        match b.get(i) {
-            Some(b'Z') | Some(b'z') | None => {}
-            Some(b'+') | Some(b'-') => {
-                let sign = if b[i] == b'-' { -1 } else { 1 };
-                let oh = num(i + 1..i + 3)?;
-                let om = num(i + 4..i + 6).or_else(|| num(i + 3..i + 5)).unwrap_or(0);
-                offset = sign * (oh * 3600 + om * 60);
-            }
-            _ => return None,
-        }
-    }
-    Some(days_from_civil(y, mo, d) * 86400 + secs - offset)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 
 use super::client::{Client, Quota, ScanError, ScanResult};
 use crate::backoff::Backoff;
-use crate::enrich::rdap::parse_rfc3339;
+use crate::dates::parse_rfc3339;
 use crate::finding::{Finding, ScanInfo};
 use crate::metrics::Metrics;
 use crate::store::{unix_now, Store};
