@@ -15,6 +15,7 @@
 //! from any CT log for as long. Right after the start the clock of the last two starts at the
 //! start, so a fresh task has `ready_staleness` to connect.
 
+use crate::exit::Exit;
 use certhound_actors::metrics::{self, Metrics};
 use certhound_actors::store::Store;
 use certhound_config::AdminConfig;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// Largest request head read.
 const MAX_HEAD: usize = 8 * 1024;
@@ -121,6 +122,33 @@ impl Collector for Memory {
             )?)?;
         }
         Ok(())
+    }
+}
+
+/// Starts the admin listener for a role (what it watches: a live `feed`, CT logs `ct`); it
+/// stops when the returned guard is dropped. A listener that cannot start stops the role.
+pub async fn start_for_role(
+    cfg: &AdminConfig,
+    metrics: Arc<Metrics>,
+    store: Store,
+    feed: bool,
+    ct: bool,
+) -> Result<DropGuard, Exit> {
+    let stop = CancellationToken::new();
+    let state = AdminState {
+        metrics,
+        store,
+        feed,
+        ct,
+        staleness: cfg.ready_staleness,
+        started_ms: metrics::now_ms(),
+    };
+    match start(cfg, state, stop.clone()).await {
+        Ok(_) => Ok(stop.drop_guard()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the admin listener");
+            Err(Exit::Failure)
+        }
     }
 }
 

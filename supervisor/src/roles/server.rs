@@ -355,20 +355,18 @@ pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> Exit {
         let tuned: Vec<Arc<dyn certhound_actors::tuning::Retune>> =
             vec![Arc::new(running.rates.clone())];
         actix_rt::spawn(reloader.run(None, tuned, metrics.clone(), stopping.clone()));
-        let admin_stop = CancellationToken::new();
-        let admin = crate::admin::AdminState {
-            metrics: metrics.clone(),
-            store: store.clone(),
-            feed: false,
-            ct: true,
-            staleness: cfg.admin.ready_staleness,
-            started_ms: certhound_actors::metrics::now_ms(),
+        let _admin = match crate::admin::start_for_role(
+            &cfg.admin,
+            metrics.clone(),
+            store.clone(),
+            false,
+            true,
+        )
+        .await
+        {
+            Ok(guard) => guard,
+            Err(code) => return (code, Vec::new()),
         };
-        if let Err(e) = crate::admin::start(&cfg.admin, admin, admin_stop.clone()).await {
-            tracing::error!(error = %e, "cannot start the admin listener");
-            return (Exit::Failure, Vec::new());
-        }
-        let _admin_stop = admin_stop.drop_guard();
         let mut tick = tokio::time::interval(cfg.log.metrics_interval);
         tick.tick().await;
         let mut code = Exit::Ok;

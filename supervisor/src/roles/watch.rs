@@ -181,20 +181,18 @@ async fn pipeline(
     } else {
         None
     };
-    let admin_stop = CancellationToken::new();
-    let admin = crate::admin::AdminState {
-        metrics: metrics.clone(),
-        store: store.clone(),
-        feed: !matches!(source, Source::Replay { .. }),
-        ct: matches!(source, Source::Run),
-        staleness: cfg.admin.ready_staleness,
-        started_ms: certhound_actors::metrics::now_ms(),
+    let _admin = match crate::admin::start_for_role(
+        &cfg.admin,
+        metrics.clone(),
+        store.clone(),
+        !matches!(source, Source::Replay { .. }),
+        matches!(source, Source::Run),
+    )
+    .await
+    {
+        Ok(guard) => guard,
+        Err(code) => return (code, Vec::new()),
     };
-    if let Err(e) = crate::admin::start(&cfg.admin, admin, admin_stop.clone()).await {
-        tracing::error!(error = %e, "cannot start the admin listener");
-        return (Exit::Failure, Vec::new());
-    }
-    let _admin_stop = admin_stop.drop_guard();
 
     // Secrets that a refresh can replace while running (see `refresh_secrets`).
     let tg_token = cfg
