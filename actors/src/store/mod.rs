@@ -225,6 +225,26 @@ impl Store {
         })
     }
 
+    /// A store on any redb backend, for tests that make the storage fail (one process: the
+    /// default mode, which needs no locks from the backend).
+    #[cfg(test)]
+    pub(crate) fn open_with_backend(
+        backend: impl redb::StorageBackend,
+    ) -> Result<Store, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|e| open_error("(test backend)", describe_open(e)))?;
+        let store = Store {
+            db: Arc::new(db),
+            id: Arc::from(""),
+        };
+        let id = store.init().map_err(|e| open_error("(test backend)", e))?;
+        Ok(Store {
+            id: Arc::from(id),
+            ..store
+        })
+    }
+
     /// Creates the tables, checks the format, returns the store id.
     fn init(&self) -> Result<String, StoreError> {
         let tx = self.db.begin_write()?;

@@ -1,31 +1,8 @@
 //! Tests of the store on real files.
 
 use super::*;
-use crate::finding::CertInfo;
 
-fn finding(domain: &str) -> Finding {
-    Finding {
-        id: String::new(),
-        detected_at: "2026-11-28T12:00:00.000Z".into(),
-        domain: domain.into(),
-        domain_unicode: None,
-        registrable_domain: domain.into(),
-        matched_names: vec![domain.into()],
-        rules: vec!["keyword:paypal".into()],
-        score: 1.45,
-        terms: vec![
-            "brand_word paypal +0.70".into(),
-            "suspicious_word verify +0.45".into(),
-        ],
-        homoglyph: false,
-        cert: CertInfo::default(),
-        source: None,
-        seen: Some(1.5),
-        registration: None,
-        scan: None,
-        trace_parent: None,
-    }
-}
+use crate::finding::test_finding as finding;
 
 fn dedupe_since(s: &Store, since: u64) -> Vec<String> {
     let mut out = Vec::new();

@@ -245,3 +245,177 @@ impl<N: Notifier> DeliveryLoop<N> {
 fn detected_at(finding: &Finding) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(&finding.detected_at).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The store failing under a delivery actor: it stops (the supervisor starts another)
+    //! instead of delivering on or retrying against a store it cannot write, and nothing is lost.
+
+    use super::*;
+    use crate::finding::{test_finding as finding, Finding};
+    use actix::prelude::*;
+    use redb::backends::FileBackend;
+    use redb::StorageBackend;
+    use std::io::Error as BackendIoError;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    /// A file backend whose writes fail while `fail` is set (a full or lost disk).
+    #[derive(Debug)]
+    struct FailingBackend {
+        file: FileBackend,
+        fail: Arc<AtomicBool>,
+    }
+
+    impl FailingBackend {
+        fn check(&self) -> Result<(), BackendIoError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("injected write failure"));
+            }
+            Ok(())
+        }
+    }
+
+    impl StorageBackend for FailingBackend {
+        fn len(&self) -> Result<u64, BackendIoError> {
+            self.file.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), BackendIoError> {
+            self.file.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> Result<(), BackendIoError> {
+            self.check()?;
+            self.file.set_len(len)
+        }
+        fn sync_data(&self) -> Result<(), BackendIoError> {
+            self.check()?;
+            self.file.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendIoError> {
+            self.check()?;
+            self.file.write(offset, data)
+        }
+    }
+
+    /// Records every finding delivered; sets `fail` when it delivers the finding `fail_at`.
+    struct Recording {
+        delivered: Arc<Mutex<Vec<String>>>,
+        fail: Arc<AtomicBool>,
+        fail_at: Option<String>,
+    }
+
+    impl Notifier for Recording {
+        const CHANNEL: &'static str = "test";
+
+        async fn deliver(&mut self, finding: &Finding) -> Result<(), DeliveryError> {
+            // As a real channel does: lets the runtime run timers (a loop that never stopped
+            // would otherwise starve the test's timeout and hang instead of failing).
+            tokio::task::yield_now().await;
+            self.delivered.lock().unwrap().push(finding.domain.clone());
+            if self.fail_at.as_deref() == Some(finding.domain.as_str()) {
+                self.fail.store(true, Ordering::SeqCst);
+            }
+            Ok(())
+        }
+    }
+
+    async fn until_stopped<A: Actor>(addr: &Addr<A>) {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while addr.connected() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the delivery actor stopped");
+    }
+
+    #[actix_rt::test]
+    async fn a_store_that_cannot_record_stops_the_actor_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let fail = Arc::new(AtomicBool::new(false));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .unwrap();
+        let store = Store::open_with_backend(FailingBackend {
+            file: FileBackend::new(file).unwrap(),
+            fail: fail.clone(),
+        })
+        .unwrap();
+        let domains: Vec<String> = (1..=6).map(|i| format!("d{i}.example")).collect();
+        let mut findings: Vec<Finding> = domains.iter().map(|d| finding(d)).collect();
+        store
+            .record(&mut findings, &["test"], None, unix_now())
+            .unwrap();
+
+        // Two findings a round: the first round is recorded, the store fails during the second.
+        let cfg = DeliveryConfig {
+            batch: 2,
+            ..DeliveryConfig::default()
+        };
+        let delivered = Arc::new(Mutex::new(Vec::new()));
+        let notifier = Recording {
+            delivered: delivered.clone(),
+            fail: fail.clone(),
+            fail_at: Some(domains[2].clone()),
+        };
+        let metrics = Arc::new(Metrics::default());
+        let actor = DeliveryActor::new(
+            notifier,
+            store.clone(),
+            cfg.clone(),
+            Arc::new(Notify::new()),
+            metrics.clone(),
+        )
+        .start();
+        until_stopped(&actor).await;
+        // The second round was delivered but could not be recorded; the actor went no further.
+        assert_eq!(*delivered.lock().unwrap(), domains[..4]);
+        drop(store);
+
+        // The next incarnation (after the supervisor's restart, or the process's) opens the
+        // store again: the unrecorded round is delivered again, then the rest, once each.
+        fail.store(false, Ordering::SeqCst);
+        let store = Store::open(&certhound_config::StoreConfig {
+            path: path.display().to_string(),
+            ..certhound_config::StoreConfig::default()
+        })
+        .unwrap();
+        let again = Arc::new(Mutex::new(Vec::new()));
+        let notifier = Recording {
+            delivered: again.clone(),
+            fail: fail.clone(),
+            fail_at: None,
+        };
+        let _actor = DeliveryActor::new(
+            notifier,
+            store.clone(),
+            cfg,
+            Arc::new(Notify::new()),
+            metrics,
+        )
+        .start();
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while !store.pending("test", 10).unwrap().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("every finding recorded as delivered");
+        assert_eq!(*again.lock().unwrap(), domains[2..]);
+        let records = store.list(None).unwrap();
+        assert_eq!(records.len(), 6);
+        for r in &records {
+            assert!(
+                matches!(r.channels[0].state, Delivery::Sent { .. }),
+                "{} {:?}",
+                r.finding.domain,
+                r.channels
+            );
+        }
+    }
+}
