@@ -118,16 +118,15 @@ impl CerthoundCommand {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", certhound_bin().display()));
-        let stdout_rx = lines_of(child.stdout.take().unwrap());
-        let stderr_rx = lines_of(child.stderr.take().unwrap());
+        let pipes = Pipes {
+            stdout: Some(lines_of(child.stdout.take().unwrap())),
+            stderr: Some(lines_of(child.stderr.take().unwrap())),
+        };
         Certhound {
             child,
-            stdout_rx,
-            stderr_rx,
+            pipes,
             stdout: Vec::new(),
             stderr: Vec::new(),
-            stdout_open: true,
-            stderr_open: true,
             exit: None,
             command_line: format!("certhound {}", self.args.join(" ")),
             config: self.config,
@@ -190,6 +189,66 @@ fn lines_of(reader: impl AsyncRead + Unpin + Send + 'static) -> mpsc::UnboundedR
     rx
 }
 
+/// A line the child wrote, and on which stream.
+enum Line {
+    Stdout(String),
+    Stderr(String),
+}
+
+/// The child's stdout and stderr as lines, each stream `None` once it closed.
+struct Pipes {
+    stdout: Option<mpsc::UnboundedReceiver<String>>,
+    stderr: Option<mpsc::UnboundedReceiver<String>>,
+}
+
+impl Pipes {
+    fn is_open(&self) -> bool {
+        self.stdout.is_some() || self.stderr.is_some()
+    }
+
+    /// The next line of either stream; `None` once both are closed. Cancel safe (a line is
+    /// only taken when it is returned), so it can stand in a `select!` loop.
+    async fn next(&mut self) -> Option<Line> {
+        loop {
+            tokio::select! {
+                l = recv(&mut self.stdout), if self.stdout.is_some() => match l {
+                    Some(l) => return Some(Line::Stdout(l)),
+                    None => self.stdout = None,
+                },
+                l = recv(&mut self.stderr), if self.stderr.is_some() => match l {
+                    Some(l) => return Some(Line::Stderr(l)),
+                    None => self.stderr = None,
+                },
+                else => return None,
+            }
+        }
+    }
+
+    /// A line already received, without waiting (stdout's first).
+    fn try_next(&mut self) -> Option<Line> {
+        if let Some(l) = try_recv(&mut self.stdout) {
+            return Some(Line::Stdout(l));
+        }
+        try_recv(&mut self.stderr).map(Line::Stderr)
+    }
+}
+
+async fn recv(rx: &mut Option<mpsc::UnboundedReceiver<String>>) -> Option<String> {
+    rx.as_mut()?.recv().await
+}
+
+/// A waiting line, if any; closes the stream (`None`) when its sender is gone.
+fn try_recv(rx: &mut Option<mpsc::UnboundedReceiver<String>>) -> Option<String> {
+    match rx.as_mut()?.try_recv() {
+        Ok(l) => Some(l),
+        Err(mpsc::error::TryRecvError::Empty) => None,
+        Err(mpsc::error::TryRecvError::Disconnected) => {
+            *rx = None;
+            None
+        }
+    }
+}
+
 fn tail(lines: &[String], n: usize) -> String {
     let start = lines.len().saturating_sub(n);
     let mut s = String::new();
@@ -223,14 +282,11 @@ impl FloorCharBoundary for str {
 /// A running certhound.
 pub struct Certhound {
     child: Child,
-    stdout_rx: mpsc::UnboundedReceiver<String>,
-    stderr_rx: mpsc::UnboundedReceiver<String>,
+    pipes: Pipes,
     /// Every stdout line received so far.
     pub stdout: Vec<String>,
     /// Every stderr line received so far.
     pub stderr: Vec<String>,
-    stdout_open: bool,
-    stderr_open: bool,
     exit: Option<ExitStatus>,
     command_line: String,
     config: Option<String>,
@@ -258,41 +314,28 @@ impl Certhound {
 
     /// Moves the lines received so far into `stdout`/`stderr` without waiting.
     pub fn pump(&mut self) {
-        while self.stdout_open {
-            match self.stdout_rx.try_recv() {
-                Ok(l) => self.stdout.push(l),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => self.stdout_open = false,
-            }
+        while let Some(line) = self.pipes.try_next() {
+            self.keep(line);
         }
-        while self.stderr_open {
-            match self.stderr_rx.try_recv() {
-                Ok(l) => self.stderr.push(l),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => self.stderr_open = false,
-            }
+    }
+
+    /// Files a received line under `stdout` or `stderr`.
+    fn keep(&mut self, line: Line) {
+        match line {
+            Line::Stdout(l) => self.stdout.push(l),
+            Line::Stderr(l) => self.stderr.push(l),
         }
     }
 
     /// Waits for the next line of either stream; `false` when both are closed or at the deadline.
     async fn next_line(&mut self, deadline: Instant) -> bool {
-        if !self.stdout_open && !self.stderr_open {
-            return false;
-        }
-        let got = tokio::time::timeout_at(deadline, async {
-            tokio::select! {
-                l = self.stdout_rx.recv(), if self.stdout_open => match l {
-                    Some(l) => self.stdout.push(l),
-                    None => self.stdout_open = false,
-                },
-                l = self.stderr_rx.recv(), if self.stderr_open => match l {
-                    Some(l) => self.stderr.push(l),
-                    None => self.stderr_open = false,
-                },
+        match tokio::time::timeout_at(deadline, self.pipes.next()).await {
+            Ok(Some(line)) => {
+                self.keep(line);
+                true
             }
-        })
-        .await;
-        got.is_ok()
+            Ok(None) | Err(_) => false,
+        }
     }
 
     /// Waits until `cond` holds for the lines received so far; `Err` with a description of the
@@ -391,6 +434,16 @@ impl Certhound {
             .collect())
     }
 
+    /// The first log event with message `message`, waited for; the test fails with the
+    /// process's output when none comes within `timeout`.
+    pub async fn expect_event(&mut self, message: &str, timeout: Duration) -> Value {
+        let events = self
+            .wait_for_events(message, 1, timeout, |_| true)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        events[0].clone()
+    }
+
     /// Waits until stdout holds findings for every one of `registrable_domains`.
     pub async fn wait_for_findings(
         &mut self,
@@ -418,10 +471,47 @@ impl Certhound {
             .collect()
     }
 
+    /// [`Self::wait_for_findings`], failing the test with the process's output when they do not
+    /// all come in time.
+    pub async fn expect_findings(&mut self, registrable_domains: &[&str], timeout: Duration) {
+        self.wait_for_findings(registrable_domains, timeout)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// The `registrable_domain` of each stdout finding so far, in order.
+    pub fn found_domains(&mut self) -> Vec<String> {
+        self.findings()
+            .iter()
+            .map(|f| output::registrable_domain(f).to_string())
+            .collect()
+    }
+
     /// Log events with this message received so far.
     pub fn events(&mut self, message: &str) -> Vec<Value> {
         self.pump();
         output::events(&self.stderr, message)
+    }
+
+    /// The last log event with this message received so far (e.g. the final `metrics`).
+    pub fn last_event(&mut self, message: &str) -> Option<Value> {
+        self.events(message).pop()
+    }
+
+    /// The clean stop most tests end with: SIGTERM, then the test fails unless the process exits
+    /// 0 within [`timeouts::EXIT`](crate::timeouts::EXIT). Returns [`Self::describe`]`(what)`
+    /// (taken after the exit) for the assertion messages that follow.
+    pub async fn stop_cleanly(&mut self, what: &str) -> String {
+        self.stop_cleanly_on(libc::SIGTERM, what).await
+    }
+
+    /// [`Self::stop_cleanly`] with another signal (`libc::SIGINT`...).
+    pub async fn stop_cleanly_on(&mut self, signal: i32, what: &str) -> String {
+        self.send_signal(signal);
+        let status = self.wait_exit(crate::timeouts::EXIT).await;
+        let describe = self.describe(what);
+        assert_eq!(status.code(), Some(0), "{describe}");
+        describe
     }
 
     /// Sends a signal (`libc::SIGTERM`, `libc::SIGINT`...).
@@ -464,14 +554,7 @@ impl Certhound {
         let status = loop {
             tokio::select! {
                 s = self.child.wait() => break s.expect("wait for certhound"),
-                l = self.stdout_rx.recv(), if self.stdout_open => match l {
-                    Some(l) => self.stdout.push(l),
-                    None => self.stdout_open = false,
-                },
-                l = self.stderr_rx.recv(), if self.stderr_open => match l {
-                    Some(l) => self.stderr.push(l),
-                    None => self.stderr_open = false,
-                },
+                Some(line) = self.pipes.next(), if self.pipes.is_open() => self.keep(line),
                 _ = tokio::time::sleep_until(deadline) => {
                     let _ = self.child.start_kill();
                     let _ = self.child.wait().await;

@@ -55,9 +55,7 @@ async fn metrics_move_as_messages_flow_and_parse_as_prometheus_text() {
     );
 
     server.release();
-    p.wait_for_findings(&[PLANTED], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    p.expect_findings(&[PLANTED], timeouts::EVENT).await;
     let done = scrape_until(addr, timeouts::EVENT, "the finding delivered", |s| {
         s.value(
             "certhound_deliveries_total",
@@ -99,11 +97,8 @@ async fn metrics_move_as_messages_flow_and_parse_as_prometheus_text() {
     assert!(done.value("certhound_feed_last_frame_age_seconds", &[]) < Some(30.0));
 
     // Every field of the `metrics` log event is exported, as a counter or a gauge.
-    p.send_signal(libc::SIGTERM);
-    let status = p.wait_exit(timeouts::EXIT).await;
-    assert_eq!(status.code(), Some(0), "{}", p.describe("after SIGTERM"));
-    let metrics = p.events("metrics");
-    let last = metrics.last().expect("a metrics event");
+    p.stop_cleanly("after SIGTERM").await;
+    let last = &p.last_event("metrics").expect("a metrics event");
     let fields = last["fields"].as_object().expect("event fields");
     let mut checked = 0;
     for (name, _) in fields.iter().filter(|(_, v)| v.is_u64()) {
@@ -144,9 +139,7 @@ async fn readyz_fails_while_the_feed_is_down_past_the_staleness() {
     wait_status(addr, "/readyz", 200, timeouts::EVENT).await;
     assert_eq!(health(addr, false).await, (Some(0), String::new()));
     // Connected and quiet for longer than the staleness: still ready.
-    p.wait_for_events("connected to feed", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    p.expect_event("connected to feed", timeouts::EVENT).await;
     let quiet = scrape_until(addr, timeouts::EVENT, "5 messages", |s| {
         s.value("certhound_messages_total", &[]) == Some(5.0)
     })

@@ -34,9 +34,8 @@ async fn findings_are_published_to_sns_with_a_valid_subject() {
     )
     .spawn();
     certhound
-        .wait_for_findings(&[domain.as_str()], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&[domain.as_str()], timeouts::EVENT)
+        .await;
     // moto has no event for a publish: look until it shows (bounded).
     let deadline = Instant::now() + timeouts::EVENT;
     let sent = loop {
@@ -104,10 +103,7 @@ async fn secrets_are_read_at_start_and_never_logged() {
         &moto,
     )
     .spawn();
-    certhound
-        .wait_for_findings(&[domain], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&[domain], timeouts::EVENT).await;
     // The fake accepts only the right key: a scan proves the secret was read.
     let state = urlscan.state();
     assert_eq!(state.submissions().len(), 1);
@@ -182,10 +178,7 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
         &serde_json::json!({"urlscan-api-key": new}),
     )
     .await;
-    certhound
-        .wait_for_findings(&[domain], timeouts::BULK)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&[domain], timeouts::BULK).await;
     assert_eq!(certhound.findings()[0]["scan"]["finished"], true);
     assert!(!certhound
         .events("secret changed; using the new value")

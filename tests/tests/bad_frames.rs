@@ -6,7 +6,7 @@ use certhound_tests::domains::Background;
 use certhound_tests::messages::{
     certificate_update_value, domains_only, full, heartbeat, lite, lite_padded,
 };
-use certhound_tests::output::{event_u64, registrable_domain};
+use certhound_tests::output::event_u64;
 use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
 use serde_json::json;
 
@@ -109,21 +109,13 @@ async fn bad_frames_are_counted_and_skipped() {
         certhound.describe("reconnected")
     );
 
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe("after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{describe}");
+    let describe = certhound.stop_cleanly("after SIGTERM").await;
 
-    let got: Vec<String> = certhound
-        .findings()
-        .iter()
-        .map(|f| registrable_domain(f).to_string())
-        .collect();
+    let got = certhound.found_domains();
     assert_eq!(got, good, "only the good messages are reported\n{describe}");
 
-    let metrics = certhound.events("metrics");
-    let last = metrics
-        .last()
+    let last = &certhound
+        .last_event("metrics")
         .unwrap_or_else(|| panic!("no metrics event\n{describe}"));
     let m = |k: &str| event_u64(last, k).unwrap_or_else(|| panic!("metrics without {k}: {last}"));
     // Every expectation checked, then reported together.

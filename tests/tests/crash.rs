@@ -148,10 +148,7 @@ the last run did not connect: {st:?}",
             certhound.describe("last run")
         );
     }
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe("last run, after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{describe}");
+    certhound.stop_cleanly("last run, after SIGTERM").await;
 
     // The JSONL file: each planted domain exactly once, ids unique.
     let file = read_jsonl(&jsonl);
@@ -281,10 +278,7 @@ async fn findings_lists_the_store_after_a_sigkill() {
     let mut config = TestConfig::new();
     config.feed(&server.url());
     let mut certhound = Certhound::watch(&config);
-    certhound
-        .wait_for_findings(&[domain], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&[domain], timeouts::EVENT).await;
     certhound.send_signal(libc::SIGKILL);
     let status = certhound.wait_exit(timeouts::EXIT).await;
     assert_eq!(status.signal(), Some(libc::SIGKILL));

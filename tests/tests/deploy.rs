@@ -263,10 +263,7 @@ async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
     urlscan.finish_all();
     let mut all: Vec<&str> = FIRST.to_vec();
     all.push(LATER);
-    second
-        .wait_for_findings(&all, timeouts::BULK)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    second.expect_findings(&all, timeouts::BULK).await;
     let sent = telegram
         .wait_for(timeouts::BULK, |s| s.text_messages().len() >= 4)
         .await
@@ -279,10 +276,7 @@ async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    second.send_signal(libc::SIGTERM);
-    let status = second.wait_exit(timeouts::EXIT).await;
-    let describe = second.describe("task 2");
-    assert_eq!(status.code(), Some(0), "{describe}");
+    let describe = second.stop_cleanly("task 2").await;
 
     // The outbox: every finding once per channel; the waiting scans were polled, not
     // submitted again (3 + the new one).
@@ -300,11 +294,7 @@ async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
         assert_eq!(by_email, 1, "{d} on SNS");
     }
     // Dedupe: the later certificate of paypal-login-verify.xyz was no finding.
-    let last = second
-        .events("metrics")
-        .into_iter()
-        .next_back()
-        .expect("final metrics");
+    let last = second.last_event("metrics").expect("final metrics");
     assert_eq!(last["fields"]["duplicates"], 1, "{last}");
     // Positions: the second task read from where the first stopped, only the new entries.
     let starts = entry_starts(&log, requests_of_first);

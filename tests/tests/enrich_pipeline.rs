@@ -37,9 +37,8 @@ async fn recent_domains_are_reported_with_registration_data_old_ones_are_not() {
     config.set_str("enrich.limits", "read_timeout", "2s");
     let mut certhound = Certhound::watch(&config);
     certhound
-        .wait_for_findings(&[recent, unknown], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&[recent, unknown], timeouts::EVENT)
+        .await;
 
     // The old domain is stored, marked skipped with the reason, never on stdout.
     let deadline = Instant::now() + timeouts::EVENT;
@@ -113,8 +112,7 @@ async fn recent_domains_are_reported_with_registration_data_old_ones_are_not() {
 
     certhound.send_signal(libc::SIGTERM);
     assert!(certhound.wait_exit(timeouts::EXIT).await.success());
-    let metrics = certhound.events("metrics");
-    let last = metrics.last().expect("final metrics");
+    let last = &certhound.last_event("metrics").expect("final metrics");
     assert_eq!(last["fields"]["enriched"], 3, "{last}");
     assert_eq!(last["fields"]["not_recent"], 1, "{last}");
 }

@@ -6,7 +6,6 @@ use certhound_tests::observed::Observed;
 use std::time::Duration;
 
 use certhound_tests::messages::{full, lite};
-use certhound_tests::output::registrable_domain;
 use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,9 +25,8 @@ async fn silent_connection_is_replaced() {
     let mut certhound = Certhound::watch(&config);
 
     certhound
-        .wait_for_findings(&["paypal-secure-check.com"], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&["paypal-secure-check.com"], timeouts::EVENT)
+        .await;
     server
         .wait_for(timeouts::EVENT, |s| s.pings >= 1)
         .await
@@ -51,27 +49,14 @@ async fn silent_connection_is_replaced() {
         );
     }
     certhound
-        .wait_for_findings(&["amazon-prime-renewal.net"], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&["amazon-prime-renewal.net"], timeouts::EVENT)
+        .await;
     certhound
-        .wait_for_events("feed connection lost", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_event("feed connection lost", timeouts::EVENT)
+        .await;
     assert!(certhound.is_running());
 
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "{}",
-        certhound.describe("after SIGTERM")
-    );
-    let got: Vec<String> = certhound
-        .findings()
-        .iter()
-        .map(|f| registrable_domain(f).to_string())
-        .collect();
+    certhound.stop_cleanly("after SIGTERM").await;
+    let got = certhound.found_domains();
     assert_eq!(got, ["paypal-secure-check.com", "amazon-prime-renewal.net"]);
 }

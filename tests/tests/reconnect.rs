@@ -63,13 +63,9 @@ async fn check_reconnects_logged(certhound: &mut Certhound) {
     let lost = certhound.events("feed connection lost");
     assert!(lost.len() >= 3, "{lost:#?}");
 
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe("after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{describe}");
-    let metrics = certhound.events("metrics");
-    let last = metrics
-        .last()
+    let describe = certhound.stop_cleanly("after SIGTERM").await;
+    let last = &certhound
+        .last_event("metrics")
         .unwrap_or_else(|| panic!("no metrics event\n{describe}"));
     assert_eq!(event_u64(last, "reconnects"), Some(3), "{last}");
     assert_eq!(event_u64(last, "findings"), Some(4), "{last}");

@@ -51,10 +51,7 @@ async fn start(c: &TestConfig, text: String, env: &[(&str, &str)]) -> Certhound 
         cmd = cmd.env(*k, *v);
     }
     let mut certhound = cmd.arg("watch").spawn();
-    certhound
-        .wait_for_events(READY, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
+    certhound.expect_event(READY, timeouts::EVENT).await;
     certhound
 }
 
@@ -99,11 +96,7 @@ fn rewrite_unseen(path: &Path, text: &str) {
 async fn sighup_with(certhound: &mut Certhound, config: &TestConfig, event: &str) -> Value {
     rewrite_unseen(&config_file(certhound), &config.render());
     certhound.send_signal(libc::SIGHUP);
-    let events = certhound
-        .wait_for_events(event, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    events[0].clone()
+    certhound.expect_event(event, timeouts::EVENT).await
 }
 
 /// Findings for `domain` on stdout so far.
@@ -117,10 +110,7 @@ fn findings_for(certhound: &mut Certhound, domain: &str) -> Vec<Value> {
 
 /// SIGTERM, exit 0, and the `metrics` event logged at exit.
 async fn stop(certhound: &mut Certhound) -> Value {
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe("after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{describe}");
+    let describe = certhound.stop_cleanly("after SIGTERM").await;
     certhound
         .events("metrics")
         .into_iter()
@@ -151,10 +141,7 @@ async fn new_keyword_matches(via_sighup: bool) {
     let pid = certhound.pid();
 
     // In order: once the paypal finding is out, the brand's certificate before it was matched.
-    certhound
-        .wait_for_findings(&[PAYPAL], timeouts::EVENT)
-        .await
-        .unwrap();
+    certhound.expect_findings(&[PAYPAL], timeouts::EVENT).await;
     assert!(
         findings_for(&mut certhound, BRAND).is_empty(),
         "{}",
@@ -172,21 +159,14 @@ async fn new_keyword_matches(via_sighup: bool) {
         replace(&path, &changed.render());
         "config file changed"
     };
-    let reloaded = certhound
-        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    let r = &reloaded[0];
+    let r = &certhound.expect_event(RELOADED, timeouts::EVENT).await;
     assert_eq!(field(r, "trigger"), trigger, "{r}");
     assert_eq!(field(r, "changed"), "matcher.keywords", "{r}");
     assert_eq!(event_u64(r, "keywords"), Some(2), "{r}");
     assert!(event_field(r, "threshold").is_some(), "{r}");
 
     server.release();
-    certhound
-        .wait_for_findings(&[BRAND], timeouts::EVENT)
-        .await
-        .unwrap();
+    certhound.expect_findings(&[BRAND], timeouts::EVENT).await;
     assert_eq!(certhound.pid(), pid, "never restarted");
     let last = stop(&mut certhound).await;
     let describe = certhound.describe("after the reload");
@@ -245,10 +225,7 @@ async fn an_invalid_reload_keeps_the_rules_in_use() {
     assert_eq!(r["level"], "ERROR", "{r}");
 
     server.release();
-    certhound
-        .wait_for_findings(&[PAYPAL], timeouts::EVENT)
-        .await
-        .unwrap();
+    certhound.expect_findings(&[PAYPAL], timeouts::EVENT).await;
     let last = stop(&mut certhound).await;
     let describe = certhound.describe("after the refused reload");
     assert!(findings_for(&mut certhound, BRAND).is_empty(), "{describe}");
@@ -268,26 +245,16 @@ async fn a_broken_file_is_refused_and_its_fix_picked_up() {
 
     // Half an edit: not TOML.
     replace(&path, &format!("{}[matcher\nkeywords = [", c.render()));
-    let refused = certhound
-        .wait_for_events(REFUSED, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    let r = &refused[0];
+    let r = &certhound.expect_event(REFUSED, timeouts::EVENT).await;
     assert_eq!(field(r, "trigger"), "config file changed", "{r}");
     assert!(field(r, "error").contains("not valid TOML"), "{r}");
 
     let mut fixed = c.clone();
     fixed.set("matcher", "keywords", r#"["paypal", "zzqbrand"]"#);
     replace(&path, &fixed.render());
-    certhound
-        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
+    certhound.expect_event(RELOADED, timeouts::EVENT).await;
     server.release();
-    certhound
-        .wait_for_findings(&[BRAND], timeouts::EVENT)
-        .await
-        .unwrap();
+    certhound.expect_findings(&[BRAND], timeouts::EVENT).await;
     let last = stop(&mut certhound).await;
     assert_eq!(event_u64(&last, "rules_reload_errors"), Some(1), "{last}");
     assert_eq!(event_u64(&last, "rules_reloads"), Some(1), "{last}");
@@ -303,11 +270,7 @@ async fn a_changed_key_outside_matcher_needs_a_restart() {
     changed.set_str("dedupe", "window", "3h");
     changed.set_str("watch", "ping_interval", "7s");
     replace(&config_file(&certhound), &changed.render());
-    let warned = certhound
-        .wait_for_events(NEEDS_RESTART, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    let w = &warned[0];
+    let w = &certhound.expect_event(NEEDS_RESTART, timeouts::EVENT).await;
     assert_eq!(w["level"], "WARN", "{w}");
     assert_eq!(
         field(w, "keys"),
@@ -315,11 +278,8 @@ async fn a_changed_key_outside_matcher_needs_a_restart() {
         "{w}"
     );
     // The rules are rebuilt all the same (nothing of them changed).
-    let reloaded = certhound
-        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    assert_eq!(field(&reloaded[0], "changed"), "none", "{}", reloaded[0]);
+    let reloaded = certhound.expect_event(RELOADED, timeouts::EVENT).await;
+    assert_eq!(field(&reloaded, "changed"), "none", "{}", reloaded);
     stop(&mut certhound).await;
 }
 
@@ -336,11 +296,7 @@ async fn a_changed_allowlist_file_triggers_a_reload() {
         &allow,
         "# extra allowlisted registrable domains\nzzqbrand-login.example\n",
     );
-    let reloaded = certhound
-        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    let r = &reloaded[0];
+    let r = &certhound.expect_event(RELOADED, timeouts::EVENT).await;
     assert_eq!(field(r, "trigger"), "allowlist file changed", "{r}");
     assert_eq!(field(r, "changed"), "none", "{r}");
     stop(&mut certhound).await;
@@ -361,22 +317,10 @@ async fn sighup_without_a_config_file_rebuilds_from_defaults_and_environment() {
         .env("CERTHOUND_MATCHER__KEYWORDS", r#"["paypal", "zzqbrand"]"#)
         .arg("watch")
         .spawn();
-    let ready = certhound
-        .wait_for_events(READY, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    assert_eq!(
-        field(&ready[0], "config"),
-        "embedded defaults",
-        "{}",
-        ready[0]
-    );
+    let ready = certhound.expect_event(READY, timeouts::EVENT).await;
+    assert_eq!(field(&ready, "config"), "embedded defaults", "{}", ready);
     certhound.send_signal(libc::SIGHUP);
-    let reloaded = certhound
-        .wait_for_events(RELOADED, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    let r = &reloaded[0];
+    let r = &certhound.expect_event(RELOADED, timeouts::EVENT).await;
     assert_eq!(field(r, "trigger"), "SIGHUP", "{r}");
     assert_eq!(field(r, "changed"), "none", "{r}");
     assert_eq!(
@@ -398,10 +342,7 @@ async fn log_filter_changes_live_and_a_bad_one_is_refused() {
     c.admin();
     let mut certhound = start(&c, padded(&c), &[]).await;
     let admin = certhound_tests::admin::address(&mut certhound).await;
-    certhound
-        .wait_for_findings(&[PAYPAL], timeouts::EVENT)
-        .await
-        .unwrap();
+    certhound.expect_findings(&[PAYPAL], timeouts::EVENT).await;
     let path = config_file(&certhound);
 
     let mut debug = c.clone();
@@ -417,11 +358,8 @@ async fn log_filter_changes_live_and_a_bad_one_is_refused() {
     let mut bad = c.clone();
     bad.set_str("log", "filter", "certhound=loud");
     replace(&path, &bad.render());
-    let refused = certhound
-        .wait_for_events(REFUSED, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
-    assert_eq!(field(&refused[0], "key"), "log.filter", "{}", refused[0]);
+    let refused = certhound.expect_event(REFUSED, timeouts::EVENT).await;
+    assert_eq!(field(&refused, "key"), "log.filter", "{}", refused);
     let s = certhound_tests::admin::scrape(admin).await;
     assert_eq!(
         s.value("certhound_config_reloads_total", &[("result", "applied")]),
@@ -524,22 +462,16 @@ async fn a_raised_rdap_rate_applies_within_a_second_of_sighup() {
         within.len(),
         max_in_window(&after.domain_times(), Duration::from_secs(1))
     );
-    let live = certhound
-        .wait_for_events(LIMITS, 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
+    let live = certhound.expect_event(LIMITS, timeouts::EVENT).await;
     assert_eq!(
-        field(&live[0], "keys"),
+        field(&live, "keys"),
         "enrich.limits.per_server_concurrent, enrich.limits.per_server_per_second",
         "{}",
-        live[0]
+        live
     );
 
     let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
-    certhound
-        .wait_for_findings(&wanted, timeouts::BULK)
-        .await
-        .unwrap();
+    certhound.expect_findings(&wanted, timeouts::BULK).await;
     assert_eq!(certhound.pid(), pid, "never restarted");
     let last = stop(&mut certhound).await;
     let describe = certhound.describe("after the raised rate");

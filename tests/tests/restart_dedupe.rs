@@ -5,17 +5,14 @@
 
 use certhound_tests::durable::{channel_state, domain_counts, stored_findings};
 use certhound_tests::messages::{domains_only, full, lite};
-use certhound_tests::output::{event_str, event_u64, registrable_domain};
+use certhound_tests::output::{event_str, event_u64};
 use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
 
 const OLD: &str = "paypal-restart-dedupe.com";
 const NEW: &str = "netflix-restart-dedupe.net";
 
 async fn stop(certhound: &mut Certhound, what: &str) -> String {
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe(what);
-    assert_eq!(status.code(), Some(0), "{describe}");
+    let describe = certhound.stop_cleanly(what).await;
     describe
 }
 
@@ -28,15 +25,9 @@ async fn a_domain_reported_before_a_restart_is_not_reported_again() {
         FakeCertstream::start(vec![Step::Text(lite(&[OLD, &format!("www.{OLD}")], 1))]).await;
     config.feed(&server1.url());
     let mut run1 = Certhound::watch(&config);
-    run1.wait_for_findings(&[OLD], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    run1.expect_findings(&[OLD], timeouts::EVENT).await;
     let describe = stop(&mut run1, "run 1").await;
-    let got: Vec<String> = run1
-        .findings()
-        .iter()
-        .map(|f| registrable_domain(f).to_string())
-        .collect();
+    let got = run1.found_domains();
     assert_eq!(got, [OLD], "{describe}");
     let first_id = run1.findings()[0]["id"].as_str().map(str::to_string);
     assert!(first_id.is_some(), "finding has an id: {describe}");
@@ -53,11 +44,7 @@ async fn a_domain_reported_before_a_restart_is_not_reported_again() {
     .await;
     config.feed(&server2.url());
     let mut run2 = Certhound::watch(&config);
-    let opened = run2
-        .wait_for_events("store opened", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let opened = &opened[0];
+    let opened = &run2.expect_event("store opened", timeouts::EVENT).await;
     assert_eq!(
         event_str(opened, "path").as_deref(),
         Some(config.store_path().to_str().unwrap()),
@@ -69,24 +56,17 @@ async fn a_domain_reported_before_a_restart_is_not_reported_again() {
         Some(0),
         "run 1 delivered before it exited: {opened}"
     );
-    run2.wait_for_findings(&[NEW], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    run2.expect_findings(&[NEW], timeouts::EVENT).await;
     let describe = stop(&mut run2, "run 2").await;
-    let got: Vec<String> = run2
-        .findings()
-        .iter()
-        .map(|f| registrable_domain(f).to_string())
-        .collect();
+    let got = run2.found_domains();
     assert_eq!(got, [NEW], "only the new domain in run 2: {describe}");
     assert_ne!(
         run2.findings()[0]["id"].as_str().map(str::to_string),
         first_id,
         "{describe}"
     );
-    let metrics = run2.events("metrics");
-    let last = metrics
-        .last()
+    let last = &run2
+        .last_event("metrics")
         .unwrap_or_else(|| panic!("no metrics event\n{describe}"));
     assert!(
         event_u64(last, "duplicates").unwrap_or(0) >= 1,

@@ -228,17 +228,15 @@ async fn run_mode_goes_from_a_ct_log_to_a_finding() {
     let log = FakeCtLog::start(entries).await;
     let c = server_config(&rfc6962_log(&log));
     let mut run = CerthoundCommand::new().test_config(&c).arg("run").spawn();
-    run.wait_for_findings(&["paypal-login-verify.xyz"], timeouts::BULK)
-        .await
-        .unwrap();
+    run.expect_findings(&["paypal-login-verify.xyz"], timeouts::BULK)
+        .await;
     let f = run.findings();
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0]["domain"], "paypal-login-verify.xyz");
     assert_eq!(f[0]["source"]["name"], "Fake RFC 6962");
     run.send_signal(libc::SIGTERM);
     assert!(run.wait_exit(timeouts::EXIT).await.success());
-    let m = run.events("metrics");
-    let last = m.last().expect("final metrics");
+    let last = &run.last_event("metrics").expect("final metrics");
     assert_eq!(last["fields"]["certificates"], 41, "{last}");
 }
 

@@ -13,17 +13,12 @@ async fn stops_cleanly_on(signal: i32) {
     config.feed(&server.url());
     let mut certhound = Certhound::watch(&config);
     certhound
-        .wait_for_findings(&["paypal-shutdown-check.com"], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&["paypal-shutdown-check.com"], timeouts::EVENT)
+        .await;
 
-    certhound.send_signal(signal);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe("after the signal");
-    assert_eq!(status.code(), Some(0), "{describe}");
-    let metrics = certhound.events("metrics");
-    let last = metrics
-        .last()
+    let describe = certhound.stop_cleanly_on(signal, "after the signal").await;
+    let last = &certhound
+        .last_event("metrics")
         .unwrap_or_else(|| panic!("no final metrics event\n{describe}"));
     assert_eq!(event_u64(last, "findings"), Some(1), "{last}");
     assert!(

@@ -84,9 +84,8 @@ async fn second_watch_on_a_store_in_use_exits_74_and_the_first_keeps_working() {
     config.feed(&server.url());
     let mut first = Certhound::watch(&config);
     first
-        .wait_for_findings(&["paypal-store-first.com"], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&["paypal-store-first.com"], timeouts::EVENT)
+        .await;
 
     let second = CerthoundCommand::new()
         .test_config(&config)
@@ -104,14 +103,11 @@ async fn second_watch_on_a_store_in_use_exits_74_and_the_first_keeps_working() {
     assert!(first.is_running(), "{}", first.describe("first watch"));
     server.release();
     first
-        .wait_for_findings(&["netflix-store-after.net"], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&["netflix-store-after.net"], timeouts::EVENT)
+        .await;
     assert_eq!(server.connections(), 1, "{:?}", server.stats());
 
-    first.send_signal(libc::SIGTERM);
-    let status = first.wait_exit(timeouts::EXIT).await;
-    assert_eq!(status.code(), Some(0), "{}", first.describe("first watch"));
+    first.stop_cleanly("first watch").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,10 +121,7 @@ async fn findings_reads_the_store_of_a_running_watch() {
     let mut config = TestConfig::new();
     config.feed(&server.url());
     let mut watch = Certhound::watch(&config);
-    watch
-        .wait_for_findings(&domains, timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    watch.expect_findings(&domains, timeouts::EVENT).await;
     let ids: Vec<String> = watch
         .findings()
         .iter()
@@ -207,7 +200,5 @@ async fn findings_reads_the_store_of_a_running_watch() {
     }
 
     assert!(watch.is_running(), "{}", watch.describe("watch"));
-    watch.send_signal(libc::SIGTERM);
-    let status = watch.wait_exit(timeouts::EXIT).await;
-    assert_eq!(status.code(), Some(0), "{}", watch.describe("watch"));
+    watch.stop_cleanly("watch").await;
 }

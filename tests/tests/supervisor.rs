@@ -3,7 +3,7 @@
 //! certhound exits with code 70.
 
 use certhound_tests::messages::{domains_only, full, lite};
-use certhound_tests::output::{event_str, event_u64, is_event, registrable_domain};
+use certhound_tests::output::{event_str, event_u64, is_event};
 use certhound_tests::{timeouts, CerthoundCommand, FakeCertstream, Step, TestConfig};
 
 const POISON: &str = "poison-pill.example";
@@ -35,9 +35,8 @@ async fn panicking_matcher_is_restarted_and_findings_continue() {
         .spawn();
 
     certhound
-        .wait_for_findings(&["paypal-before-poison.com"], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&["paypal-before-poison.com"], timeouts::EVENT)
+        .await;
     server.release();
     let restarted = certhound
         .wait_for_events("actor restarted", 1, timeouts::EVENT, |e| {
@@ -52,10 +51,7 @@ async fn panicking_matcher_is_restarted_and_findings_continue() {
     );
     server.release();
 
-    certhound
-        .wait_for_findings(&after, timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&after, timeouts::EVENT).await;
     assert!(certhound.is_running());
     assert_eq!(
         server.connections(),
@@ -63,19 +59,11 @@ async fn panicking_matcher_is_restarted_and_findings_continue() {
         "a matcher restart does not drop the feed"
     );
 
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe("after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{describe}");
-    let got: Vec<String> = certhound
-        .findings()
-        .iter()
-        .map(|f| registrable_domain(f).to_string())
-        .collect();
+    let describe = certhound.stop_cleanly("after SIGTERM").await;
+    let got = certhound.found_domains();
     assert!(!got.iter().any(|d| d.contains("poison-pill")), "{describe}");
-    let metrics = certhound.events("metrics");
-    let last = metrics
-        .last()
+    let last = &certhound
+        .last_event("metrics")
         .unwrap_or_else(|| panic!("no metrics event\n{describe}"));
     assert!(event_u64(last, "restarts").unwrap_or(0) >= 1, "{last}");
 }

@@ -46,15 +46,10 @@ fn feed_of(domains: &[&str]) -> Vec<Step> {
 
 /// SIGTERM, exit 0; asserts the token is nowhere on stderr; returns the last `metrics` event.
 async fn stop(certhound: &mut Certhound, token: &str) -> Value {
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe("after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{describe}");
+    let describe = certhound.stop_cleanly("after SIGTERM").await;
     assert_token_not_logged(certhound, token);
     certhound
-        .events("metrics")
-        .last()
-        .cloned()
+        .last_event("metrics")
         .unwrap_or_else(|| panic!("no metrics event\n{describe}"))
 }
 
@@ -147,12 +142,11 @@ async fn every_alert_arrives_once_in_order_with_hostile_values_escaped() {
 
     wait_messages(&tg, &mut certhound, 5).await;
     certhound
-        .wait_for_findings(
+        .expect_findings(
             &["paypal-tg-first.com", "coinbase-tg-fifth.net"],
             timeouts::EVENT,
         )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await;
     let findings = certhound.findings();
     assert_eq!(findings.len(), 5, "{findings:#?}");
     let shown: Vec<String> = findings.iter().map(shown_domain).collect();
@@ -218,10 +212,7 @@ async fn a_429_waits_retry_after_and_every_alert_arrives_once() {
     let config = config(&server, &tg);
     let mut certhound = Certhound::watch(&config);
     wait_messages(&tg, &mut certhound, 3).await;
-    certhound
-        .wait_for_findings(&domains, timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&domains, timeouts::EVENT).await;
     let _ = stop(&mut certhound, TOKEN).await;
 
     let state = tg.state();
@@ -307,10 +298,7 @@ async fn chat_not_found_fails_for_good_with_telegrams_description() {
         })
         .await
         .unwrap_or_else(|e| panic!("{e}\ntelegram: {:#?}", tg.state().requests));
-    certhound
-        .wait_for_findings(&domains, timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&domains, timeouts::EVENT).await;
     let ids: Vec<String> = certhound
         .findings()
         .iter()

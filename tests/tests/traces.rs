@@ -111,10 +111,7 @@ async fn one_trace_per_finding_through_every_stage_and_a_restart() {
     // Second process: polls the stored scan to its end and delivers, in the same trace.
     urlscan.finish_all();
     let mut second = spawn();
-    second
-        .wait_for_findings(&[DOMAIN], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    second.expect_findings(&[DOMAIN], timeouts::EVENT).await;
     second.send_signal(libc::SIGTERM);
     assert_eq!(second.wait_exit(timeouts::EXIT).await.code(), Some(0));
     let spans = otlp
@@ -220,9 +217,8 @@ async fn http_export_from_the_standard_variables_with_ct_batch_spans() {
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .arg("run")
         .spawn();
-    run.wait_for_findings(&["paypal-login-verify.xyz"], timeouts::BULK)
-        .await
-        .unwrap();
+    run.expect_findings(&["paypal-login-verify.xyz"], timeouts::BULK)
+        .await;
     run.send_signal(libc::SIGTERM);
     assert!(run.wait_exit(timeouts::EXIT).await.success());
     let spans = otlp

@@ -52,10 +52,7 @@ async fn quota_holds_findings_back_and_loses_none() {
     let cfg = config(&feed.url(), &urlscan);
     let mut certhound = Certhound::watch(&cfg);
     let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
-    certhound
-        .wait_for_findings(&wanted, timeouts::BULK)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&wanted, timeouts::BULK).await;
     let findings = certhound.findings();
     assert_eq!(findings.len(), 50, "each finding once");
     for d in &domains {
@@ -100,10 +97,7 @@ async fn past_max_wait_a_finding_goes_out_without_a_scan_and_says_why() {
     cfg.set_str("urlscan", "max_wait", "2s");
     let mut certhound = Certhound::watch(&cfg);
     let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
-    certhound
-        .wait_for_findings(&wanted, timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&wanted, timeouts::EVENT).await;
     let findings = certhound.findings();
     let scanned: Vec<&Value> = findings
         .iter()
@@ -142,10 +136,7 @@ async fn a_restart_resumes_polling_without_submitting_again() {
     urlscan.finish_all();
     let mut second = Certhound::watch(&cfg);
     let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
-    second
-        .wait_for_findings(&wanted, timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    second.expect_findings(&wanted, timeouts::EVENT).await;
     for d in &domains {
         let scan = &by_domain(&second.findings(), d)["scan"];
         assert_eq!(scan["finished"], true, "{scan}");
@@ -172,9 +163,8 @@ async fn screenshot_only_for_finished_scans_and_refusals_are_final() {
     cfg.set_str("urlscan", "poll_timeout", "1s");
     let mut certhound = Certhound::watch(&cfg);
     certhound
-        .wait_for_findings(&["paypal-nodns.com", "paypal-slow.com"], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&["paypal-nodns.com", "paypal-slow.com"], timeouts::EVENT)
+        .await;
     let findings = certhound.findings();
     let refused = &by_domain(&findings, "paypal-nodns.com")["scan"];
     assert!(
@@ -231,10 +221,7 @@ async fn a_429_stops_submissions_until_reset_after() {
     let cfg = config(&feed.url(), &urlscan);
     let mut certhound = Certhound::watch(&cfg);
     let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
-    certhound
-        .wait_for_findings(&wanted, timeouts::BULK)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&wanted, timeouts::BULK).await;
     for d in &domains {
         assert_eq!(
             by_domain(&certhound.findings(), d)["scan"]["finished"],
@@ -270,10 +257,7 @@ async fn a_recent_scan_found_by_search_is_reused() {
     let mut cfg = config(&feed.url(), &urlscan);
     cfg.set("urlscan", "search_first", "true");
     let mut certhound = Certhound::watch(&cfg);
-    certhound
-        .wait_for_findings(&[domain], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    certhound.expect_findings(&[domain], timeouts::EVENT).await;
     let scan = &by_domain(&certhound.findings(), domain)["scan"];
     assert_eq!(scan["reused"], true, "{scan}");
     assert_eq!(scan["finished"], true, "{scan}");

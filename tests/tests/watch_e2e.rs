@@ -211,10 +211,7 @@ async fn ten_thousand_messages_yield_exactly_the_planted_findings() {
     }
     assert_eq!(server.steps_sent(), TOTAL, "whole feed sent");
 
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe("after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{describe}");
+    let describe = certhound.stop_cleanly("after SIGTERM").await;
 
     let findings = certhound.findings();
     let mut by_domain: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
@@ -322,9 +319,8 @@ async fn ten_thousand_messages_yield_exactly_the_planted_findings() {
     }
 
     // The final metrics agree.
-    let metrics = certhound.events("metrics");
-    let last_metrics = metrics
-        .last()
+    let last_metrics = &certhound
+        .last_event("metrics")
         .unwrap_or_else(|| panic!("no metrics event\n{describe}"));
     assert_eq!(
         event_u64(last_metrics, "findings"),

@@ -20,9 +20,8 @@ async fn watch_misses_nothing_across_five_forced_disconnects() {
     w.feed(&format!("ws://{}/", proxy.addr()));
     let mut watch = CerthoundCommand::new().test_config(&w).arg("watch").spawn();
     watch
-        .wait_for_events("connected to feed", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap();
+        .expect_event("connected to feed", timeouts::EVENT)
+        .await;
 
     // Six rounds of 100 certificates, the last a phishing name; the connection is cut
     // right after each of the first five rounds is appended, while its messages are in flight.
@@ -55,10 +54,7 @@ async fn watch_misses_nothing_across_five_forced_disconnects() {
         }
         planted.push(domain);
         let refs: Vec<&str> = planted.iter().map(String::as_str).collect();
-        watch
-            .wait_for_findings(&refs, timeouts::BULK)
-            .await
-            .unwrap();
+        watch.expect_findings(&refs, timeouts::BULK).await;
     }
     watch
         .wait_for_events("connected to feed", 6, timeouts::EVENT, |_| true)
@@ -69,16 +65,10 @@ async fn watch_misses_nothing_across_five_forced_disconnects() {
     server.send_signal(libc::SIGTERM);
     assert!(server.wait_exit(timeouts::EXIT).await.success());
     let served = server
-        .events("server_metrics")
-        .last()
-        .cloned()
+        .last_event("server_metrics")
         .expect("server's final metrics");
     assert_eq!(served["fields"]["server_published"], 600, "{served}");
-    let last = watch
-        .events("metrics")
-        .last()
-        .cloned()
-        .expect("final metrics");
+    let last = watch.last_event("metrics").expect("final metrics");
     let f = &last["fields"];
     let urls: Vec<String> = watch
         .events("connected to feed")

@@ -27,15 +27,29 @@ fn config(server: &FakeCertstream, sink: &FakeWebhook) -> TestConfig {
 
 /// SIGTERM, exit 0; returns the last `metrics` event.
 async fn stop(certhound: &mut Certhound) -> Value {
-    certhound.send_signal(libc::SIGTERM);
-    let status = certhound.wait_exit(timeouts::EXIT).await;
-    let describe = certhound.describe("after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{describe}");
+    let describe = certhound.stop_cleanly("after SIGTERM").await;
     certhound
-        .events("metrics")
-        .last()
-        .cloned()
+        .last_event("metrics")
         .unwrap_or_else(|| panic!("no metrics event\n{describe}"))
+}
+
+/// A feed with one finding for `domain`, a receiver answering by `rules`, and certhound
+/// running until the receiver has accepted that finding once.
+async fn deliver_one(
+    domain: &str,
+    rules: Vec<Rule>,
+) -> (FakeCertstream, FakeWebhook, TestConfig, Certhound) {
+    let server = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
+    let sink = FakeWebhook::with_rules(rules).await;
+    let config = config(&server, &sink);
+    let certhound = Certhound::watch(&config);
+    if let Err(s) = sink.wait_for_unique_keys(1, timeouts::EVENT).await {
+        panic!(
+            "{}\nsink: {s:#?}",
+            certhound.describe("waiting for delivery")
+        );
+    }
+    (server, sink, config, certhound)
 }
 
 /// The id of the stdout (JSONL) finding for this domain.
@@ -64,23 +78,21 @@ async fn a_400_fails_for_good_and_the_others_are_delivered() {
     let mut certhound = Certhound::watch(&config);
 
     let failed = certhound
-        .wait_for_events("delivery failed for good", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_event("delivery failed for good", timeouts::EVENT)
+        .await;
     if let Err(s) = sink.wait_for_unique_keys(2, timeouts::EVENT).await {
         panic!("{}\nsink: {s:#?}", certhound.describe("waiting for 2 keys"));
     }
     certhound
-        .wait_for_findings(&[good[0], good[1], bad], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect_findings(&[good[0], good[1], bad], timeouts::EVENT)
+        .await;
     let bad_id = id_of(&mut certhound, bad);
     let good_ids = [
         id_of(&mut certhound, good[0]),
         id_of(&mut certhound, good[1]),
     ];
 
-    let event = &failed[0];
+    let event = &failed;
     assert_eq!(event["level"], "ERROR", "{event}");
     assert_eq!(
         event_str(event, "channel").as_deref(),
@@ -153,20 +165,9 @@ async fn a_400_fails_for_good_and_the_others_are_delivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_500s_then_accepted() {
     let domain = "banco-seguro-retry.com";
-    let server = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
-    let sink = FakeWebhook::with_rules(vec![Rule::first(2, Reply::status(500))]).await;
-    let config = config(&server, &sink);
-    let mut certhound = Certhound::watch(&config);
-    if let Err(s) = sink.wait_for_unique_keys(1, timeouts::EVENT).await {
-        panic!(
-            "{}\nsink: {s:#?}",
-            certhound.describe("waiting for delivery")
-        );
-    }
-    certhound
-        .wait_for_findings(&[domain], timeouts::EVENT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (_server, sink, config, mut certhound) =
+        deliver_one(domain, vec![Rule::first(2, Reply::status(500))]).await;
+    certhound.expect_findings(&[domain], timeouts::EVENT).await;
     let id = id_of(&mut certhound, domain);
     let last = stop(&mut certhound).await;
 
@@ -197,16 +198,8 @@ async fn two_500s_then_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_retried_after_retry_after() {
     let domain = "amazon-hook-throttled.net";
-    let server = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
-    let sink = FakeWebhook::with_rules(vec![Rule::first(1, Reply::too_many(1))]).await;
-    let config = config(&server, &sink);
-    let mut certhound = Certhound::watch(&config);
-    if let Err(s) = sink.wait_for_unique_keys(1, timeouts::EVENT).await {
-        panic!(
-            "{}\nsink: {s:#?}",
-            certhound.describe("waiting for delivery")
-        );
-    }
+    let (_server, sink, config, mut certhound) =
+        deliver_one(domain, vec![Rule::first(1, Reply::too_many(1))]).await;
     let _ = stop(&mut certhound).await;
 
     let state = sink.state();
