@@ -109,6 +109,32 @@ impl TestConfig {
         self.set_str("watch", "feed_url", url)
     }
 
+    /// A config for `certhound watch` on this feed: [`Self::new`] and [`Self::feed`].
+    pub fn with_feed(url: &str) -> Self {
+        let mut c = Self::new();
+        c.feed(url);
+        c
+    }
+
+    /// urlscan at a loopback fake (`base_url`), without waiting: no search for an earlier scan,
+    /// the submission 100 ms after the finding, the result polled every 100 ms. The API key (or
+    /// the secret it comes from) and `poll_timeout` are each test's own.
+    pub fn urlscan_at(&mut self, base_url: &str) -> &mut Self {
+        self.set_str("urlscan", "base_url", base_url);
+        self.set("urlscan", "search_first", "false");
+        self.set_str("urlscan", "initial_delay", "100ms");
+        self.set_str("urlscan", "poll_interval", "100ms")
+    }
+
+    /// Enrichment on, with RDAP from a loopback fake (its `bootstrap_url`) and WHOIS sent to
+    /// the discard port, where nothing listens (refused at once); no retries.
+    pub fn enrich_with_rdap(&mut self, bootstrap_url: &str) -> &mut Self {
+        self.set("enrich", "enabled", "true");
+        self.set_str("enrich.rdap", "bootstrap_url", bootstrap_url);
+        self.set_str("enrich.whois.servers", "_", "127.0.0.1:9");
+        self.set("enrich.limits", "retries", "0")
+    }
+
     /// The TOML text.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -28,8 +28,7 @@ async fn metrics_move_as_messages_flow_and_parse_as_prometheus_text() {
     script.push(Step::Text(lite(&[PLANTED], 200)));
     script.extend(background(&mut bg, 14, 300));
     let server = FakeCertstream::start(script).await;
-    let mut c = TestConfig::new();
-    c.feed(&server.url());
+    let mut c = TestConfig::with_feed(&server.url());
     c.admin();
     let mut p = Certhound::watch(&c);
     let addr = admin::address(&mut p).await;
@@ -125,8 +124,7 @@ async fn readyz_fails_while_the_feed_is_down_past_the_staleness() {
     let mut bg = Background::new(11);
     let server = FakeCertstream::start(background(&mut bg, 5, 0)).await;
     let proxy = TcpProxy::start(server.addr()).await;
-    let mut c = TestConfig::new();
-    c.feed(&format!("ws://{}/", proxy.addr()));
+    let mut c = TestConfig::with_feed(&format!("ws://{}/", proxy.addr()));
     c.admin();
     c.set_str("admin", "ready_staleness", "1s");
     // Pongs are frames too: a connected, quiet feed stays fresh.

@@ -23,8 +23,7 @@ async fn findings_are_published_to_sns_with_a_valid_subject() {
     let topic = moto.create_topic("certhound-alerts").await;
     let domain = format!("paypal-{}-verify.com", "long".repeat(25));
     let feed = FakeCertstream::start(vec![Step::Text(lite(&[domain.as_str()], 1))]).await;
-    let mut cfg = TestConfig::new();
-    cfg.feed(&feed.url());
+    let mut cfg = TestConfig::with_feed(&feed.url());
     cfg.set_str("notify.sns", "topic_arn", &topic);
     cfg.set_str("aws", "endpoint_url", &moto.endpoint());
     cfg.set_str("aws", "region", "us-east-1");
@@ -86,12 +85,8 @@ async fn secrets_are_read_at_start_and_never_logged() {
     let urlscan = FakeUrlscan::start().await;
     let domain = "paypal-secret-scan.com";
     let feed = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
-    let mut cfg = TestConfig::new();
-    cfg.feed(&feed.url());
-    cfg.set_str("urlscan", "base_url", &urlscan.base_url());
-    cfg.set("urlscan", "search_first", "false");
-    cfg.set_str("urlscan", "initial_delay", "100ms");
-    cfg.set_str("urlscan", "poll_interval", "100ms");
+    let mut cfg = TestConfig::with_feed(&feed.url());
+    cfg.urlscan_at(&urlscan.base_url());
     cfg.set_str(
         "secrets",
         "urlscan_api_key",
@@ -119,8 +114,7 @@ async fn secrets_are_read_at_start_and_never_logged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_secret_stops_the_start_naming_it() {
     let moto = Moto::start().await;
-    let mut cfg = TestConfig::new();
-    cfg.feed("ws://127.0.0.1:9/");
+    let mut cfg = TestConfig::with_feed("ws://127.0.0.1:9/");
     cfg.set_str("secrets", "urlscan_api_key", "no/such/secret#key");
     cfg.set_str("aws", "endpoint_url", &moto.endpoint());
     let out = with_moto(
@@ -149,12 +143,8 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
     let urlscan = FakeUrlscan::with_key(new).await;
     let domain = "paypal-rotated-key.com";
     let feed = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
-    let mut cfg = TestConfig::new();
-    cfg.feed(&feed.url());
-    cfg.set_str("urlscan", "base_url", &urlscan.base_url());
-    cfg.set("urlscan", "search_first", "false");
-    cfg.set_str("urlscan", "initial_delay", "100ms");
-    cfg.set_str("urlscan", "poll_interval", "100ms");
+    let mut cfg = TestConfig::with_feed(&feed.url());
+    cfg.urlscan_at(&urlscan.base_url());
     cfg.set_str(
         "secrets",
         "urlscan_api_key",

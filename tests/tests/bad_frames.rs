@@ -87,8 +87,7 @@ async fn bad_frames_are_counted_and_skipped() {
     let n_steps = script.len();
 
     let server = FakeCertstream::start(script).await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let mut config = TestConfig::with_feed(&server.url());
     config.set("watch", "max_frame_bytes", MAX_FRAME.to_string());
     let mut certhound = Certhound::watch(&config);
 

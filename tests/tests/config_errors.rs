@@ -80,8 +80,7 @@ fn assert_effective_config(out: &Finished, feed: &str) {
 #[tokio::test]
 async fn valid_file_prints_effective_toml() {
     let feed = "ws://127.0.0.1:4000/full-stream";
-    let mut config = TestConfig::new();
-    config.feed(feed);
+    let config = TestConfig::with_feed(feed);
     let out = check(&config.render(), &[]).await;
     assert_effective_config(&out, feed);
     // Every test config has its store in its own temporary directory, never `./data/`.
@@ -97,8 +96,7 @@ async fn valid_file_prints_effective_toml() {
 #[tokio::test]
 async fn valid_file_as_argument() {
     let feed = "ws://127.0.0.1:4001/";
-    let mut config = TestConfig::new();
-    config.feed(feed);
+    let config = TestConfig::with_feed(feed);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, config.render()).unwrap();

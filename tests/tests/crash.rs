@@ -275,8 +275,7 @@ async fn findings_lists_the_store_after_a_sigkill() {
         certhound_tests::messages::lite(&[domain], 1),
     )])
     .await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let config = TestConfig::with_feed(&server.url());
     let mut certhound = Certhound::watch(&config);
     certhound.expect_findings(&[domain], timeouts::EVENT).await;
     certhound.send_signal(libc::SIGKILL);

@@ -206,10 +206,7 @@ async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
     outside.set_str("log", "filter", "info,certhound=debug");
     outside.set_str("aws", "endpoint_url", &moto.endpoint());
     outside.set_str("notify.telegram", "api_base", &telegram.api_base());
-    outside.set_str("urlscan", "base_url", &urlscan.base_url());
-    outside.set("urlscan", "search_first", "false");
-    outside.set_str("urlscan", "initial_delay", "100ms");
-    outside.set_str("urlscan", "poll_interval", "100ms");
+    outside.urlscan_at(&urlscan.base_url());
     outside.set_str("urlscan", "poll_timeout", "10m");
     let volume = tempfile::tempdir().unwrap();
     let env = task_environment(container, volume.path());

@@ -26,13 +26,8 @@ async fn recent_domains_are_reported_with_registration_data_old_ones_are_not() {
         Step::Text(lite(&[unknown], 3)),
     ])
     .await;
-    let mut config = TestConfig::new();
-    config.feed(&feed.url());
-    config.set("enrich", "enabled", "true");
-    config.set_str("enrich.rdap", "bootstrap_url", &rdap.bootstrap_url());
-    // Nothing listens on the discard port: WHOIS is refused at once.
-    config.set_str("enrich.whois.servers", "_", "127.0.0.1:9");
-    config.set("enrich.limits", "retries", "0");
+    let mut config = TestConfig::with_feed(&feed.url());
+    config.enrich_with_rdap(&rdap.bootstrap_url());
     config.set_str("enrich.limits", "connect_timeout", "2s");
     config.set_str("enrich.limits", "read_timeout", "2s");
     let mut certhound = Certhound::watch(&config);

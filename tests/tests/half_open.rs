@@ -18,8 +18,7 @@ async fn silent_connection_is_replaced() {
         Step::Text(full(&["amazon-prime-renewal.net"], 2)),
     ])
     .await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let mut config = TestConfig::with_feed(&server.url());
     config.set_str("watch", "ping_interval", "200ms");
     config.set_str("watch", "idle_timeout", "1s");
     let mut certhound = Certhound::watch(&config);

@@ -35,8 +35,7 @@ const PLANTED: [&str; 4] = [
 ];
 
 fn config(server: &FakeCertstream) -> TestConfig {
-    let mut c = TestConfig::new();
-    c.feed(&server.url_with_path("/full-stream"));
+    let c = TestConfig::with_feed(&server.url_with_path("/full-stream"));
     c
 }
 

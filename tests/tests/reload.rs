@@ -31,8 +31,7 @@ const LIMITS: &str = "limits reloaded";
 /// The config of every test: the feed, `paypal` as the only brand, `login` as the only
 /// suspicious word.
 fn config(server: &FakeCertstream) -> TestConfig {
-    let mut c = TestConfig::new();
-    c.feed(&server.url());
+    let mut c = TestConfig::with_feed(&server.url());
     c.set("matcher", "keywords", r#"["paypal"]"#);
     c.set("matcher", "suspicious_words", r#"["login"]"#);
     c
@@ -423,10 +422,7 @@ async fn a_raised_rdap_rate_applies_within_a_second_of_sighup() {
     )
     .await;
     let mut c = config(&server);
-    c.set("enrich", "enabled", "true");
-    c.set_str("enrich.rdap", "bootstrap_url", &rdap.bootstrap_url());
-    c.set_str("enrich.whois.servers", "_", "127.0.0.1:9");
-    c.set("enrich.limits", "retries", "0");
+    c.enrich_with_rdap(&rdap.bootstrap_url());
     c.set("enrich.limits", "per_server_per_second", "1");
     let mut certhound = start(&c, padded(&c), &[]).await;
     let pid = certhound.pid();
@@ -508,11 +504,8 @@ async fn a_lowered_urlscan_quota_applies_at_once_and_an_invalid_one_changes_noth
     }
     let server = FakeCertstream::start(steps).await;
     let mut c = config(&server);
-    c.set_str("urlscan", "base_url", &urlscan.base_url());
+    c.urlscan_at(&urlscan.base_url());
     c.set_str("urlscan", "api_key", API_KEY);
-    c.set("urlscan", "search_first", "false");
-    c.set_str("urlscan", "initial_delay", "100ms");
-    c.set_str("urlscan", "poll_interval", "100ms");
     c.set_str("notify.webhook", "url", &webhook.url());
     let mut certhound = start(&c, padded(&c), &[]).await;
     urlscan

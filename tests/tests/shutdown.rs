@@ -9,8 +9,7 @@ use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
 async fn stops_cleanly_on(signal: i32) {
     let server =
         FakeCertstream::start(vec![Step::Text(lite(&["paypal-shutdown-check.com"], 1))]).await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let config = TestConfig::with_feed(&server.url());
     let mut certhound = Certhound::watch(&config);
     certhound
         .expect_findings(&["paypal-shutdown-check.com"], timeouts::EVENT)

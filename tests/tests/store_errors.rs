@@ -11,8 +11,7 @@ use certhound_tests::{timeouts, Certhound, CerthoundCommand, FakeCertstream, Ste
 /// `certhound watch` with this store path, run to its end.
 async fn watch_with_store(path: &std::path::Path) -> (TestConfig, certhound_tests::Finished) {
     let server = FakeCertstream::start(vec![]).await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let mut config = TestConfig::with_feed(&server.url());
     config.set_str("store", "path", path.to_str().unwrap());
     let out = CerthoundCommand::new()
         .test_config(&config)
@@ -80,8 +79,7 @@ async fn second_watch_on_a_store_in_use_exits_74_and_the_first_keeps_working() {
         )),
     ])
     .await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let config = TestConfig::with_feed(&server.url());
     let mut first = Certhound::watch(&config);
     first
         .expect_findings(&["paypal-store-first.com"], timeouts::EVENT)
@@ -118,8 +116,7 @@ async fn findings_reads_the_store_of_a_running_watch() {
         Step::text(certhound_tests::messages::full(&[domains[1]], 2)),
     ])
     .await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let config = TestConfig::with_feed(&server.url());
     let mut watch = Certhound::watch(&config);
     watch.expect_findings(&domains, timeouts::EVENT).await;
     let ids: Vec<String> = watch

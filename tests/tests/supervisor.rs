@@ -26,8 +26,7 @@ async fn panicking_matcher_is_restarted_and_findings_continue() {
         Step::Text(domains_only(&[after[2]])),
     ])
     .await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let config = TestConfig::with_feed(&server.url());
     let mut certhound = CerthoundCommand::new()
         .test_config(&config)
         .arg("watch")
@@ -80,8 +79,7 @@ async fn restart_budget_exhausted_exits_70() {
         script.push(Step::Text(lite(&[&format!("normal-{i}.example")], 200 + i)));
     }
     let server = FakeCertstream::start(script).await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let mut config = TestConfig::with_feed(&server.url());
     config.set("supervisor", "restart_budget", "2");
     config.set_str("supervisor", "restart_window", "1m");
     config.set_str("supervisor", "restart_backoff", "10ms");

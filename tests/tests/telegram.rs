@@ -21,8 +21,7 @@ use serde_json::{json, Value};
 const HOSTILE: &str = "paypal-<a href=x>&\"login.example";
 
 fn config(server: &FakeCertstream, tg: &FakeTelegram) -> TestConfig {
-    let mut c = TestConfig::new();
-    c.feed(&server.url());
+    let mut c = TestConfig::with_feed(&server.url());
     c.set_str("notify.telegram", "api_base", &tg.api_base());
     c.set_str("notify.telegram", "token", &tg.token());
     c.set_str("notify.telegram", "chat_id", CHAT_ID);

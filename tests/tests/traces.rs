@@ -56,17 +56,10 @@ async fn one_trace_per_finding_through_every_stage_and_a_restart() {
     let sink = FakeWebhook::start().await;
     let feed = FakeCertstream::start(vec![Step::Text(lite(&[DOMAIN], 1))]).await;
 
-    let mut c = TestConfig::new();
-    c.feed(&feed.url());
-    c.set("enrich", "enabled", "true");
-    c.set_str("enrich.rdap", "bootstrap_url", &rdap.bootstrap_url());
-    c.set_str("enrich.whois.servers", "_", "127.0.0.1:9");
-    c.set("enrich.limits", "retries", "0");
-    c.set_str("urlscan", "base_url", &urlscan.base_url());
+    let mut c = TestConfig::with_feed(&feed.url());
+    c.enrich_with_rdap(&rdap.bootstrap_url());
+    c.urlscan_at(&urlscan.base_url());
     c.set_str("urlscan", "api_key", API_KEY);
-    c.set("urlscan", "search_first", "false");
-    c.set_str("urlscan", "initial_delay", "100ms");
-    c.set_str("urlscan", "poll_interval", "100ms");
     c.set_str("urlscan", "poll_timeout", "60s");
     c.set_str("notify.webhook", "url", &sink.url());
     c.set("telemetry", "enabled", "true");

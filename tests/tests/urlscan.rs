@@ -14,13 +14,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 fn config(feed: &str, urlscan: &FakeUrlscan) -> TestConfig {
-    let mut c = TestConfig::new();
-    c.feed(feed);
-    c.set_str("urlscan", "base_url", &urlscan.base_url());
+    let mut c = TestConfig::with_feed(feed);
+    c.urlscan_at(&urlscan.base_url());
     c.set_str("urlscan", "api_key", API_KEY);
-    c.set("urlscan", "search_first", "false");
-    c.set_str("urlscan", "initial_delay", "100ms");
-    c.set_str("urlscan", "poll_interval", "100ms");
     c.set_str("urlscan", "poll_timeout", "30s");
     c
 }

@@ -196,8 +196,7 @@ async fn ten_thousand_messages_yield_exactly_the_planted_findings() {
     assert_eq!(script.len(), TOTAL);
 
     let server = FakeCertstream::start(script).await;
-    let mut config = TestConfig::new();
-    config.feed(&server.url());
+    let mut config = TestConfig::with_feed(&server.url());
     // The test is about detection, not load shedding: room for the whole burst.
     config.set("pipeline", "matcher_queue", "10000");
     let mut certhound = Certhound::watch(&config);

@@ -16,8 +16,7 @@ async fn watch_misses_nothing_across_five_forced_disconnects() {
     let (mut server, addr) = start("server", &server_config(&rfc6962_log(&log))).await;
     let proxy = TcpProxy::start(addr).await;
 
-    let mut w = TestConfig::new();
-    w.feed(&format!("ws://{}/", proxy.addr()));
+    let w = TestConfig::with_feed(&format!("ws://{}/", proxy.addr()));
     let mut watch = CerthoundCommand::new().test_config(&w).arg("watch").spawn();
     watch
         .expect_event("connected to feed", timeouts::EVENT)
