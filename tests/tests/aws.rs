@@ -7,7 +7,7 @@ use certhound_tests::messages::lite;
 use certhound_tests::moto::Moto;
 use certhound_tests::observed::Observed;
 use certhound_tests::urlscan_server::{FakeUrlscan, API_KEY};
-use certhound_tests::{timeouts, CerthoundCommand, FakeCertstream, Step, TestConfig};
+use certhound_tests::{timeouts, Certhound, CerthoundCommand, FakeCertstream, Step, TestConfig};
 use std::time::{Duration, Instant};
 
 fn with_moto(mut cmd: CerthoundCommand, moto: &Moto) -> CerthoundCommand {
@@ -74,6 +74,29 @@ async fn findings_are_published_to_sns_with_a_valid_subject() {
     );
 }
 
+/// `certhound watch` (with moto's environment) on a feed with one finding for `domain`, which it
+/// scans on `urlscan` with the API key it reads from moto's secret `urlscan.io/api-key`;
+/// `adjust` adds the test's own keys.
+async fn watch_with_key_secret(
+    moto: &Moto,
+    urlscan: &FakeUrlscan,
+    domain: &str,
+    adjust: impl FnOnce(&mut TestConfig),
+) -> (FakeCertstream, Certhound) {
+    let feed = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
+    let mut cfg = TestConfig::with_feed(&feed.url());
+    cfg.urlscan_at(&urlscan.base_url());
+    cfg.set_str(
+        "secrets",
+        "urlscan_api_key",
+        "urlscan.io/api-key#urlscan-api-key",
+    );
+    adjust(&mut cfg);
+    cfg.set_str("aws", "endpoint_url", &moto.endpoint());
+    let certhound = with_moto(CerthoundCommand::new().test_config(&cfg).arg("watch"), moto).spawn();
+    (feed, certhound)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_are_read_at_start_and_never_logged() {
     let moto = Moto::start().await;
@@ -84,20 +107,7 @@ async fn secrets_are_read_at_start_and_never_logged() {
     .await;
     let urlscan = FakeUrlscan::start().await;
     let domain = "paypal-secret-scan.com";
-    let feed = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
-    let mut cfg = TestConfig::with_feed(&feed.url());
-    cfg.urlscan_at(&urlscan.base_url());
-    cfg.set_str(
-        "secrets",
-        "urlscan_api_key",
-        "urlscan.io/api-key#urlscan-api-key",
-    );
-    cfg.set_str("aws", "endpoint_url", &moto.endpoint());
-    let mut certhound = with_moto(
-        CerthoundCommand::new().test_config(&cfg).arg("watch"),
-        &moto,
-    )
-    .spawn();
+    let (_feed, mut certhound) = watch_with_key_secret(&moto, &urlscan, domain, |_| {}).await;
     certhound.expect_findings(&[domain], timeouts::EVENT).await;
     // The fake accepts only the right key: a scan proves the secret was read.
     let state = urlscan.state();
@@ -142,21 +152,10 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
     // This urlscan only takes the rotated key.
     let urlscan = FakeUrlscan::with_key(new).await;
     let domain = "paypal-rotated-key.com";
-    let feed = FakeCertstream::start(vec![Step::Text(lite(&[domain], 1))]).await;
-    let mut cfg = TestConfig::with_feed(&feed.url());
-    cfg.urlscan_at(&urlscan.base_url());
-    cfg.set_str(
-        "secrets",
-        "urlscan_api_key",
-        "urlscan.io/api-key#urlscan-api-key",
-    );
-    cfg.set_str("secrets", "refresh", "1s");
-    cfg.set_str("aws", "endpoint_url", &moto.endpoint());
-    let mut certhound = with_moto(
-        CerthoundCommand::new().test_config(&cfg).arg("watch"),
-        &moto,
-    )
-    .spawn();
+    let (_feed, mut certhound) = watch_with_key_secret(&moto, &urlscan, domain, |cfg| {
+        cfg.set_str("secrets", "refresh", "1s");
+    })
+    .await;
     // The old key is refused...
     urlscan
         .wait_for(timeouts::EVENT, |s| s.count_status(401) >= 1)

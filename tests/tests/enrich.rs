@@ -54,6 +54,23 @@ fn resolver(cfg: EnrichConfig, bootstrap: &str) -> Arc<Resolver> {
     Arc::new(r)
 }
 
+/// The servers most tests ask: a fake RDAP server for `.com` (404 for a domain it has no answer
+/// for) and a fake WHOIS server ("No match" for a domain it has no fixture for).
+async fn com_servers() -> (FakeRdap, FakeWhois) {
+    (FakeRdap::start(&["com"]).await, FakeWhois::start().await)
+}
+
+/// A resolver on `rdap` (its bootstrap) and `whois`, with [`config`] changed by `adjust`.
+fn resolver_on(
+    rdap: &FakeRdap,
+    whois: &FakeWhois,
+    adjust: impl FnOnce(&mut EnrichConfig),
+) -> Arc<Resolver> {
+    let mut cfg = config(whois);
+    adjust(&mut cfg);
+    resolver(cfg, &rdap.bootstrap_json())
+}
+
 fn cache() -> CacheConfig {
     CacheConfig {
         capacity: 1000,
@@ -86,10 +103,9 @@ fn dates_of(r: &Registration) -> (Option<i64>, Option<i64>, Option<i64>) {
 
 #[tokio::test]
 async fn rdap_fixture_gives_registration_dates() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await;
     rdap.answer("1989shack.com", Answer::verisign());
-    let whois = FakeWhois::start().await;
-    let r = resolver(config(&whois), &rdap.bootstrap_json());
+    let r = resolver_on(&rdap, &whois, |_| {});
 
     let reg = r.lookup("1989shack.com").await.expect("lookup");
     assert_eq!(
@@ -133,14 +149,13 @@ async fn rdap_fixture_gives_registration_dates() {
 
 #[tokio::test]
 async fn generated_rdap_answer_counts_last_changed_not_database_update() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await;
     // The generated answer also carries "last update of RDAP database" in 2099.
     rdap.answer(
         "fresh-login.com",
         Answer::dates("2025-06-01T10:00:00Z", "2025-06-03T11:00:00Z"),
     );
-    let whois = FakeWhois::start().await;
-    let r = resolver(config(&whois), &rdap.bootstrap_json());
+    let r = resolver_on(&rdap, &whois, |_| {});
     let reg = r.lookup("fresh-login.com").await.expect("lookup");
     assert_eq!(
         dates_of(&reg),
@@ -157,9 +172,8 @@ async fn generated_rdap_answer_counts_last_changed_not_database_update() {
 #[tokio::test]
 async fn tld_without_rdap_falls_back_to_whois() {
     // The bootstrap knows .com only: .de and .fi go to WHOIS.
-    let rdap = FakeRdap::start(&["com"]).await;
-    let whois = FakeWhois::start().await;
-    let r = resolver(config(&whois), &rdap.bootstrap_json());
+    let (rdap, whois) = com_servers().await;
+    let r = resolver_on(&rdap, &whois, |_| {});
 
     let reg = r.lookup("google.de").await.expect("google.de from WHOIS");
     assert_eq!(reg.updated, ts("2018-03-12T21:44:25+01:00"), "{reg:?}");
@@ -209,11 +223,10 @@ async fn the_shipped_bootstrap_sends_io_and_de_to_whois() {
 
 #[tokio::test]
 async fn rdap_404_is_not_retried_and_the_domain_is_unknown() {
-    let rdap = FakeRdap::start(&["com"]).await; // unscripted: 404
-    let whois = FakeWhois::start().await; // no fixture: "No match"
-    let mut cfg = config(&whois);
-    cfg.limits.retries = 3;
-    let r = resolver(cfg, &rdap.bootstrap_json());
+    let (rdap, whois) = com_servers().await; // unscripted: 404; no fixture: "No match"
+    let r = resolver_on(&rdap, &whois, |cfg| {
+        cfg.limits.retries = 3;
+    });
     let err = r
         .lookup("never-registered-xyz.com")
         .await
@@ -232,7 +245,7 @@ async fn rdap_404_is_not_retried_and_the_domain_is_unknown() {
 
 #[tokio::test]
 async fn server_errors_are_retried_limits_retries_times() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await;
     rdap.script(
         "flaky.com",
         vec![
@@ -242,10 +255,9 @@ async fn server_errors_are_retried_limits_retries_times() {
         ],
     );
     rdap.answer("down.com", Answer::Status(500));
-    let whois = FakeWhois::start().await;
-    let mut cfg = config(&whois);
-    cfg.limits.retries = 2;
-    let r = resolver(cfg, &rdap.bootstrap_json());
+    let r = resolver_on(&rdap, &whois, |cfg| {
+        cfg.limits.retries = 2;
+    });
 
     let reg = r.lookup("flaky.com").await.expect("third attempt succeeds");
     assert_eq!(reg.created, ts("2025-01-01T00:00:00Z"));
@@ -292,7 +304,7 @@ async fn garbage_answers_are_errors_not_crashes() {
     // RDAP garbage for .de, but WHOIS has the real answer: the fallback still finds it.
     rdap.answer("google.de", Answer::Garbage);
 
-    let r = resolver(config(&whois), &rdap.bootstrap_json());
+    let r = resolver_on(&rdap, &whois, |_| {});
     let lookups = Lookups::new(r.clone(), cache(), None);
     for d in ["junk.com", "entity.com", "cut.com", "noise.xyz"] {
         let out = lookups.get(d).await;
@@ -340,13 +352,12 @@ async fn garbage_answers_are_errors_not_crashes() {
 #[tokio::test]
 async fn burst_reaches_the_server_at_the_per_server_rate() {
     const N: usize = 30;
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await;
     rdap.set_default(Answer::dates("2024-01-01", "2024-02-01"));
-    let whois = FakeWhois::start().await;
-    let mut cfg = config(&whois);
-    cfg.limits.per_server_per_second = 5;
-    cfg.limits.max_concurrent = 64;
-    let r = resolver(cfg, &rdap.bootstrap_json());
+    let r = resolver_on(&rdap, &whois, |cfg| {
+        cfg.limits.per_server_per_second = 5;
+        cfg.limits.max_concurrent = 64;
+    });
     let lookups = Arc::new(Lookups::new(r, cache(), None));
 
     let tasks: Vec<_> = (0..N)
@@ -389,11 +400,10 @@ async fn burst_reaches_the_server_at_the_per_server_rate() {
 #[tokio::test]
 async fn whois_queries_are_rate_limited_per_server() {
     const N: usize = 12;
-    let rdap = FakeRdap::start(&["com"]).await;
-    let whois = FakeWhois::start().await; // no fixtures for these: "No match"
-    let mut cfg = config(&whois);
-    cfg.limits.per_server_per_second = 5;
-    let r = resolver(cfg, &rdap.bootstrap_json());
+    let (rdap, whois) = com_servers().await; // no fixtures for these: "No match"
+    let r = resolver_on(&rdap, &whois, |cfg| {
+        cfg.limits.per_server_per_second = 5;
+    });
     let tasks: Vec<_> = (0..N)
         .map(|i| {
             let r = r.clone();
@@ -458,7 +468,7 @@ async fn burst_for_one_server_does_not_delay_another_tld() {
 /// server) and its answer is the result.
 #[tokio::test]
 async fn retry_after_is_obeyed() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await;
     rdap.script(
         "busy.com",
         vec![
@@ -466,8 +476,7 @@ async fn retry_after_is_obeyed() {
             Answer::dates("2025-05-05T05:05:05Z", "2025-05-06T06:06:06Z"),
         ],
     );
-    let whois = FakeWhois::start().await;
-    let r = resolver(config(&whois), &rdap.bootstrap_json());
+    let r = resolver_on(&rdap, &whois, |_| {});
     let reg = r.lookup("busy.com").await.expect("succeeds after the 429");
     assert_eq!(reg.updated, ts("2025-05-06T06:06:06Z"));
     let s = rdap.state();
@@ -487,7 +496,7 @@ async fn retry_after_is_obeyed() {
 /// about a second, not an hour (measured at the server).
 #[tokio::test]
 async fn retry_after_is_capped_by_max_retry_after() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await;
     rdap.script(
         "slowpoke.com",
         vec![
@@ -495,10 +504,9 @@ async fn retry_after_is_capped_by_max_retry_after() {
             Answer::dates("2025-01-01", "2025-01-01"),
         ],
     );
-    let whois = FakeWhois::start().await;
-    let mut cfg = config(&whois);
-    cfg.limits.max_retry_after = Duration::from_secs(1);
-    let r = resolver(cfg, &rdap.bootstrap_json());
+    let r = resolver_on(&rdap, &whois, |cfg| {
+        cfg.limits.max_retry_after = Duration::from_secs(1);
+    });
     let reg = tokio::time::timeout(T, r.lookup("slowpoke.com"))
         .await
         .expect("Retry-After: 3600 was not capped")
@@ -611,14 +619,9 @@ async fn many_lookups_on_a_dead_server_do_not_block_other_tlds() {
 
 #[tokio::test]
 async fn repeat_get_is_answered_from_the_cache() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await;
     rdap.answer("1989shack.com", Answer::verisign());
-    let whois = FakeWhois::start().await;
-    let lookups = Lookups::new(
-        resolver(config(&whois), &rdap.bootstrap_json()),
-        cache(),
-        None,
-    );
+    let lookups = Lookups::new(resolver_on(&rdap, &whois, |_| {}), cache(), None);
     let first = lookups.get("1989shack.com").await;
     assert!(!first.cached);
     let reg = first.result.clone().expect("lookup");
@@ -634,13 +637,8 @@ async fn repeat_get_is_answered_from_the_cache() {
 
 #[tokio::test]
 async fn failures_are_cached_for_negative_ttl() {
-    let rdap = FakeRdap::start(&["com"]).await; // 404
-    let whois = FakeWhois::start().await; // No match
-    let lookups = Lookups::new(
-        resolver(config(&whois), &rdap.bootstrap_json()),
-        cache(),
-        None,
-    );
+    let (rdap, whois) = com_servers().await; // 404; No match
+    let lookups = Lookups::new(resolver_on(&rdap, &whois, |_| {}), cache(), None);
     let first = lookups.get("ghost.com").await;
     assert!(first.result.is_err(), "{first:?}");
     let rdap_asked = rdap.state().count_for("ghost.com");
@@ -654,11 +652,10 @@ async fn failures_are_cached_for_negative_ttl() {
 
 #[tokio::test]
 async fn zero_ttl_asks_again() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await;
     rdap.set_default(Answer::dates("2024-01-01", "2024-02-01"));
-    let whois = FakeWhois::start().await;
     let lookups = Lookups::new(
-        resolver(config(&whois), &rdap.bootstrap_json()),
+        resolver_on(&rdap, &whois, |_| {}),
         CacheConfig {
             ttl: Duration::ZERO,
             ..cache()
@@ -675,14 +672,13 @@ async fn zero_ttl_asks_again() {
 /// reaches 49), so the test does not depend on timing.
 #[tokio::test]
 async fn concurrent_gets_coalesce_into_one_request() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await;
     rdap.answer(
         "popular.com",
         Answer::gated(Answer::dates("2025-02-02", "2025-02-03")),
     );
-    let whois = FakeWhois::start().await;
     let lookups = Arc::new(Lookups::new(
-        resolver(config(&whois), &rdap.bootstrap_json()),
+        resolver_on(&rdap, &whois, |_| {}),
         cache(),
         None,
     ));
@@ -733,10 +729,9 @@ async fn results_persist_in_the_store() {
             .to_string(),
         ..Default::default()
     };
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois) = com_servers().await; // "ghost.com": no match
     rdap.answer("1989shack.com", Answer::verisign());
-    let whois = FakeWhois::start().await; // "ghost.com": no match
-    let r = resolver(config(&whois), &rdap.bootstrap_json());
+    let r = resolver_on(&rdap, &whois, |_| {});
 
     let store = Store::open(&store_cfg).expect("open store");
     let first = Lookups::new(r.clone(), cache(), Some(store.clone()));

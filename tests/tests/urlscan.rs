@@ -29,6 +29,48 @@ fn feed_of(domains: &[String]) -> Vec<Step> {
         .collect()
 }
 
+/// `n` numbered domains, `paypal-{tag}-{i}.com`.
+fn numbered(tag: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("paypal-{tag}-{i}.com")).collect()
+}
+
+/// A fake urlscan that takes `limit` submissions in each `window`.
+async fn with_quota(window: Duration, limit: u32) -> FakeUrlscan {
+    let urlscan = FakeUrlscan::start().await;
+    urlscan.set_window(window).set_limit_per_window(limit);
+    urlscan
+}
+
+/// `certhound watch` on a feed of `domains` with [`config`] (changed by `adjust`), once every
+/// one of them is a finding (or the test fails after `timeout`).
+async fn watch_until_found(
+    urlscan: &FakeUrlscan,
+    domains: &[String],
+    timeout: Duration,
+    adjust: impl FnOnce(&mut TestConfig),
+) -> (FakeCertstream, Certhound) {
+    let feed = FakeCertstream::start(feed_of(domains)).await;
+    let mut cfg = config(&feed.url(), urlscan);
+    adjust(&mut cfg);
+    let mut certhound = Certhound::watch(&cfg);
+    let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
+    certhound.expect_findings(&wanted, timeout).await;
+    (feed, certhound)
+}
+
+/// A scan of `url` submitted by another client on the same API key, as the real urlscan
+/// would take it.
+async fn submit_elsewhere(urlscan: &FakeUrlscan, url: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{}api/v1/scan/", urlscan.base_url()))
+        .header("API-Key", API_KEY)
+        .json(&serde_json::json!({"url": url, "visibility": "public"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
 fn by_domain(findings: &[Value], d: &str) -> Value {
     findings
         .iter()
@@ -39,16 +81,10 @@ fn by_domain(findings: &[Value], d: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_holds_findings_back_and_loses_none() {
-    let urlscan = FakeUrlscan::start().await;
-    urlscan
-        .set_window(Duration::from_secs(2))
-        .set_limit_per_window(5);
-    let domains: Vec<String> = (0..50).map(|i| format!("paypal-quota-{i}.com")).collect();
-    let feed = FakeCertstream::start(feed_of(&domains)).await;
-    let cfg = config(&feed.url(), &urlscan);
-    let mut certhound = Certhound::watch(&cfg);
-    let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
-    certhound.expect_findings(&wanted, timeouts::BULK).await;
+    let urlscan = with_quota(Duration::from_secs(2), 5).await;
+    let domains = numbered("quota", 50);
+    let (_feed, mut certhound) =
+        watch_until_found(&urlscan, &domains, timeouts::BULK, |_| {}).await;
     let findings = certhound.findings();
     assert_eq!(findings.len(), 50, "each finding once");
     for d in &domains {
@@ -83,17 +119,12 @@ async fn quota_holds_findings_back_and_loses_none() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_max_wait_a_finding_goes_out_without_a_scan_and_says_why() {
-    let urlscan = FakeUrlscan::start().await;
-    urlscan
-        .set_window(Duration::from_secs(600))
-        .set_limit_per_window(1);
-    let domains: Vec<String> = (0..3).map(|i| format!("paypal-wait-{i}.com")).collect();
-    let feed = FakeCertstream::start(feed_of(&domains)).await;
-    let mut cfg = config(&feed.url(), &urlscan);
-    cfg.set_str("urlscan", "max_wait", "2s");
-    let mut certhound = Certhound::watch(&cfg);
-    let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
-    certhound.expect_findings(&wanted, timeouts::EVENT).await;
+    let urlscan = with_quota(Duration::from_secs(600), 1).await;
+    let domains = numbered("wait", 3);
+    let (_feed, mut certhound) = watch_until_found(&urlscan, &domains, timeouts::EVENT, |cfg| {
+        cfg.set_str("urlscan", "max_wait", "2s");
+    })
+    .await;
     let findings = certhound.findings();
     let scanned: Vec<&Value> = findings
         .iter()
@@ -112,7 +143,7 @@ async fn past_max_wait_a_finding_goes_out_without_a_scan_and_says_why() {
 async fn a_restart_resumes_polling_without_submitting_again() {
     let urlscan = FakeUrlscan::start().await;
     urlscan.ready_only_when_finished();
-    let domains: Vec<String> = (0..3).map(|i| format!("paypal-resume-{i}.com")).collect();
+    let domains = numbered("resume", 3);
     let feed = FakeCertstream::start(feed_of(&domains)).await;
     let cfg = config(&feed.url(), &urlscan);
     let mut first = Certhound::watch(&cfg);
@@ -154,13 +185,10 @@ async fn screenshot_only_for_finished_scans_and_refusals_are_final() {
         "paypal-nodns.com".to_string(),
         "paypal-slow.com".to_string(),
     ];
-    let feed = FakeCertstream::start(feed_of(&domains)).await;
-    let mut cfg = config(&feed.url(), &urlscan);
-    cfg.set_str("urlscan", "poll_timeout", "1s");
-    let mut certhound = Certhound::watch(&cfg);
-    certhound
-        .expect_findings(&["paypal-nodns.com", "paypal-slow.com"], timeouts::EVENT)
-        .await;
+    let (_feed, mut certhound) = watch_until_found(&urlscan, &domains, timeouts::EVENT, |cfg| {
+        cfg.set_str("urlscan", "poll_timeout", "1s");
+    })
+    .await;
     let findings = certhound.findings();
     let refused = &by_domain(&findings, "paypal-nodns.com")["scan"];
     assert!(
@@ -196,28 +224,14 @@ async fn screenshot_only_for_finished_scans_and_refusals_are_final() {
 async fn a_429_stops_submissions_until_reset_after() {
     // urlscan's headers can be missed (another client on the same key): a 429 must then stop
     // submissions until Reset-After, and every finding still gets its scan.
-    let urlscan = FakeUrlscan::start().await;
-    urlscan
-        .set_window(Duration::from_secs(2))
-        .set_limit_per_window(2);
-    let domains: Vec<String> = (0..6).map(|i| format!("paypal-busy-{i}.com")).collect();
+    let urlscan = with_quota(Duration::from_secs(2), 2).await;
+    let domains = numbered("busy", 6);
     // Another client spends this window's quota first.
-    let other = reqwest::Client::new();
     for i in 0..2 {
-        let r = other
-            .post(format!("{}api/v1/scan/", urlscan.base_url()))
-            .header("API-Key", API_KEY)
-            .json(&serde_json::json!({"url": format!("https://other-{i}.example/"), "visibility": "public"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        submit_elsewhere(&urlscan, &format!("https://other-{i}.example/")).await;
     }
-    let feed = FakeCertstream::start(feed_of(&domains)).await;
-    let cfg = config(&feed.url(), &urlscan);
-    let mut certhound = Certhound::watch(&cfg);
-    let wanted: Vec<&str> = domains.iter().map(String::as_str).collect();
-    certhound.expect_findings(&wanted, timeouts::BULK).await;
+    let (_feed, mut certhound) =
+        watch_until_found(&urlscan, &domains, timeouts::BULK, |_| {}).await;
     for d in &domains {
         assert_eq!(
             by_domain(&certhound.findings(), d)["scan"]["finished"],
@@ -240,20 +254,13 @@ async fn a_429_stops_submissions_until_reset_after() {
 async fn a_recent_scan_found_by_search_is_reused() {
     let urlscan = FakeUrlscan::start().await;
     let domain = "paypal-seen-before.com";
-    let r = reqwest::Client::new()
-        .post(format!("{}api/v1/scan/", urlscan.base_url()))
-        .header("API-Key", API_KEY)
-        .json(&serde_json::json!({"url": format!("https://{domain}/"), "visibility": "public"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    submit_elsewhere(&urlscan, &format!("https://{domain}/")).await;
     urlscan.finish_all();
-    let feed = FakeCertstream::start(feed_of(&[domain.to_string()])).await;
-    let mut cfg = config(&feed.url(), &urlscan);
-    cfg.set("urlscan", "search_first", "true");
-    let mut certhound = Certhound::watch(&cfg);
-    certhound.expect_findings(&[domain], timeouts::EVENT).await;
+    let (_feed, mut certhound) =
+        watch_until_found(&urlscan, &[domain.to_string()], timeouts::EVENT, |cfg| {
+            cfg.set("urlscan", "search_first", "true");
+        })
+        .await;
     let scan = &by_domain(&certhound.findings(), domain)["scan"];
     assert_eq!(scan["reused"], true, "{scan}");
     assert_eq!(scan["finished"], true, "{scan}");
