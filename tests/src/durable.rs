@@ -1,7 +1,8 @@
 //! Helpers for the tests of certhound's durable store: reading a JSONL findings file, waiting for
 //! it to reach a number of lines (the file has no event to wait on: polled in a bounded loop with
-//! short waits), listing the stored findings with `certhound findings --json`, checking the
-//! `cannot open store` failure, and planting findings among background messages.
+//! short waits) and for a webhook to have every finding, listing the stored findings with
+//! `certhound findings --json`, checking the `cannot open store` failure, and planting findings
+//! among background messages.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -12,8 +13,8 @@ use tokio::time::Instant;
 
 use crate::domains::Background;
 use crate::messages::{domains_only, full, lite};
-use crate::process::{CerthoundCommand, Finished};
-use crate::{timeouts, TestConfig};
+use crate::process::{Certhound, CerthoundCommand, Finished};
+use crate::{timeouts, FakeSeqCertstream, FakeWebhook, TestConfig};
 
 /// The exit code of certhound when its store cannot be opened.
 pub const EXIT_STORE: i32 = 74;
@@ -30,14 +31,19 @@ pub fn read_lines(path: &Path) -> Vec<String> {
 
 /// The lines of a JSONL findings file, parsed; panics naming the line that is not JSON.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
-    read_lines(path)
+    parse_jsonl(&read_lines(path), &path.display().to_string())
+}
+
+/// JSON lines (a JSONL file's, or a process's stdout), blank ones skipped, parsed; panics on a
+/// line that is not JSON, naming `source` and the line's number.
+pub fn parse_jsonl(lines: &[String], source: &str) -> Vec<Value> {
+    lines
         .iter()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).unwrap_or_else(|e| {
-                panic!("{} line {} is not JSON ({e}): {l}", path.display(), i + 1)
-            })
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{source} line {} is not JSON ({e}): {l}", i + 1))
         })
         .collect()
 }
@@ -58,6 +64,40 @@ pub async fn wait_for_lines(path: &Path, n: usize, timeout: Duration) -> Result<
             return Err(count);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The wait at the end of a crash or restart test: until every `planted` domain reached `sink`
+/// under a key and the JSONL file `jsonl` has as many lines; fails the test with `certhound`'s
+/// output (`what` it is), the domains still missing and the `?since=` values `server` was asked
+/// for.
+pub async fn wait_for_all_delivered(
+    certhound: &Certhound,
+    what: &str,
+    sink: &FakeWebhook,
+    server: &FakeSeqCertstream,
+    jsonl: &Path,
+    planted: &[String],
+) {
+    if let Err(s) = sink
+        .wait_for_unique_keys(planted.len(), timeouts::BULK)
+        .await
+    {
+        let seen = s.accepted_keys_per_domain();
+        let missing: Vec<&String> = planted.iter().filter(|d| !seen.contains_key(*d)).collect();
+        panic!(
+            "{}\nwebhook saw {} unique keys; missing domains: {missing:?}\nserver: {:?}",
+            certhound.describe(what),
+            s.accepted_keys().len(),
+            server.stats().sinces()
+        );
+    }
+    if let Err(n) = wait_for_lines(jsonl, planted.len(), timeouts::BULK).await {
+        panic!(
+            "{}\nJSONL has {n} lines, waiting for {}",
+            certhound.describe(what),
+            planted.len()
+        );
     }
 }
 

@@ -171,8 +171,7 @@ async fn readyz_fails_while_the_feed_is_down_past_the_staleness() {
 
     let (status, _, _) = admin::get(addr, "/nope").await;
     assert_eq!(status, 404);
-    p.send_signal(libc::SIGTERM);
-    assert_eq!(p.wait_exit(timeouts::EXIT).await.code(), Some(0));
+    p.stop_cleanly("after SIGTERM").await;
     assert_eq!(
         health(addr, true).await.0,
         Some(1),

@@ -65,8 +65,7 @@ async fn findings_are_published_to_sns_with_a_valid_subject() {
         domain.as_str(),
         "{attributes}"
     );
-    certhound.send_signal(libc::SIGTERM);
-    assert!(certhound.wait_exit(timeouts::EXIT).await.success());
+    certhound.stop_cleanly("after SIGTERM").await;
     let stored = certhound_tests::durable::stored_findings(&cfg).await;
     assert_eq!(
         certhound_tests::durable::channel_state(&stored[0], "sns"),
@@ -113,8 +112,7 @@ async fn secrets_are_read_at_start_and_never_logged() {
     let state = urlscan.state();
     assert_eq!(state.submissions().len(), 1);
     assert_eq!(state.submissions()[0].header("api-key"), Some(API_KEY));
-    certhound.send_signal(libc::SIGTERM);
-    assert!(certhound.wait_exit(timeouts::EXIT).await.success());
+    certhound.stop_cleanly("after SIGTERM").await;
     certhound.pump();
     let logs = certhound.stderr.join("\n");
     assert!(logs.contains("secret loaded"), "{logs}");
@@ -172,8 +170,7 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
     assert!(!certhound
         .events("secret changed; using the new value")
         .is_empty());
-    certhound.send_signal(libc::SIGTERM);
-    assert!(certhound.wait_exit(timeouts::EXIT).await.success());
+    certhound.stop_cleanly("after SIGTERM").await;
     certhound.pump();
     let logs = certhound.stderr.join("\n");
     assert!(

@@ -171,7 +171,6 @@ async fn python_certstream_client_receives_the_feed() {
 async fn python_certstream_client_reads_certhound_server() {
     use certhound_tests::ct_log::{fixture_entries, FakeCtLog};
     use certhound_tests::ct_server::{rfc6962_log, server_config, start};
-    use certhound_tests::timeouts;
 
     let Some(python) = python() else { return };
     let log = FakeCtLog::start(fixture_entries()).await;
@@ -198,6 +197,5 @@ async fn python_certstream_client_reads_certhound_server() {
         }
         assert_eq!(m["data"]["chain"], want["data"]["chain"]);
     }
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    server.stop_cleanly("after SIGTERM").await;
 }

@@ -11,8 +11,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use certhound_tests::durable::{
-    channel_state, domain_counts, duplicates, ids, planted_domains, planted_feed, read_jsonl,
-    read_lines, stored_findings, wait_for_lines,
+    channel_state, domain_counts, duplicates, ids, parse_jsonl, planted_domains, planted_feed,
+    read_jsonl, read_lines, stored_findings, wait_for_all_delivered,
 };
 use certhound_tests::{timeouts, Certhound, FakeSeqCertstream, FakeWebhook, TestConfig};
 use rand::{Rng, SeedableRng};
@@ -26,15 +26,7 @@ const SEED: u64 = 0x00C4_A5E5_2026;
 /// store is checked at the end; `findings_lists_the_store_after_a_sigkill` checks reading it
 /// right after a crash.)
 fn check_no_duplicates_so_far(jsonl: &std::path::Path, when: &str) {
-    let lines = read_lines(jsonl);
-    let file: Vec<serde_json::Value> = lines
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{when}: JSONL line is not JSON ({e}): {l:?}"))
-        })
-        .collect();
+    let file = parse_jsonl(&read_lines(jsonl), &format!("{when}: JSONL"));
     let twice: Vec<(String, usize)> = domain_counts(&file)
         .into_iter()
         .filter(|(_, n)| *n > 1)
@@ -119,24 +111,7 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     // The last run goes to the end.
     first_connection.push(server.stats().connections.len());
     let mut certhound = Certhound::watch(&config);
-    if let Err(s) = sink.wait_for_unique_keys(PLANTED, timeouts::BULK).await {
-        let missing: Vec<&String> = planted
-            .iter()
-            .filter(|d| !s.accepted_keys_per_domain().contains_key(*d))
-            .collect();
-        panic!(
-            "{}\nwebhook saw {} unique keys; missing domains: {missing:?}\nserver: {:?}",
-            certhound.describe("last run"),
-            s.accepted_keys().len(),
-            server.stats().sinces()
-        );
-    }
-    if let Err(n) = wait_for_lines(&jsonl, PLANTED, timeouts::BULK).await {
-        panic!(
-            "{}\nJSONL has {n} lines, waiting for {PLANTED}",
-            certhound.describe("last run")
-        );
-    }
+    wait_for_all_delivered(&certhound, "last run", &sink, &server, &jsonl, &planted).await;
     let last_first = *first_connection.last().unwrap();
     if let Err(st) = server
         .wait_for_connections(last_first + 1, timeouts::EVENT)

@@ -105,8 +105,7 @@ async fn recent_domains_are_reported_with_registration_data_old_ones_are_not() {
         "{u}"
     );
 
-    certhound.send_signal(libc::SIGTERM);
-    assert!(certhound.wait_exit(timeouts::EXIT).await.success());
+    certhound.stop_cleanly("after SIGTERM").await;
     let last = &certhound.last_event("metrics").expect("final metrics");
     assert_eq!(last["fields"]["enriched"], 3, "{last}");
     assert_eq!(last["fields"]["not_recent"], 1, "{last}");

@@ -35,8 +35,21 @@ const PLANTED: [&str; 4] = [
 ];
 
 fn config(server: &FakeCertstream) -> TestConfig {
-    let c = TestConfig::with_feed(&server.url_with_path("/full-stream"));
-    c
+    TestConfig::with_feed(&server.url_with_path("/full-stream"))
+}
+
+/// The feed's script: a batch (from background seed `seed`) for each planted finding, with the
+/// steps `between` them (ending in a dropped connection) before each batch but the first.
+fn batches_between(seed: u64, between: &[Step]) -> Vec<Step> {
+    let mut bg = Background::new(seed);
+    let mut script = Vec::new();
+    for (i, planted) in PLANTED.iter().enumerate() {
+        if i > 0 {
+            script.extend_from_slice(between);
+        }
+        script.extend(batch(&mut bg, planted, 1000 * i as u64));
+    }
+    script
 }
 
 async fn check_reconnects_logged(certhound: &mut Certhound) {
@@ -83,15 +96,7 @@ async fn check_reconnects_logged(certhound: &mut Certhound) {
 /// Each drop happens once the previous batch's finding is out, so every batch was fully read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnects_after_each_drop_and_reports_every_batch() {
-    let mut bg = Background::new(11);
-    let mut script = Vec::new();
-    for (i, planted) in PLANTED.iter().enumerate() {
-        if i > 0 {
-            script.push(Step::Gate);
-            script.push(Step::DropConnection);
-        }
-        script.extend(batch(&mut bg, planted, 1000 * i as u64));
-    }
+    let script = batches_between(11, &[Step::Gate, Step::DropConnection]);
     let server = FakeCertstream::start(script).await;
     let mut certhound = Certhound::watch(&config(&server));
 
@@ -119,14 +124,7 @@ async fn reconnects_after_each_drop_and_reports_every_batch() {
 /// The drops follow the batches at once: what was sent before a drop must still be read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_sent_just_before_a_drop_are_not_lost() {
-    let mut bg = Background::new(12);
-    let mut script = Vec::new();
-    for (i, planted) in PLANTED.iter().enumerate() {
-        if i > 0 {
-            script.push(Step::DropConnection);
-        }
-        script.extend(batch(&mut bg, planted, 1000 * i as u64));
-    }
+    let script = batches_between(12, &[Step::DropConnection]);
     let server = FakeCertstream::start(script).await;
     let mut certhound = Certhound::watch(&config(&server));
 

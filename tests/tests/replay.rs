@@ -3,9 +3,10 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use certhound_tests::domains::{punycode, Background};
+use certhound_tests::durable::parse_jsonl;
 use certhound_tests::fixtures::{calidog_message, live_entries};
 use certhound_tests::messages::{domains_only, full, heartbeat, lite};
 use certhound_tests::output::{registrable_domain, rules};
@@ -63,15 +64,7 @@ async fn replay(path: &Path) -> Finished {
 fn assert_replayed(out: &Finished, expected: &BTreeSet<String>) {
     let d = out.describe();
     assert_eq!(out.code(), Some(0), "{d}");
-    let findings: Vec<serde_json::Value> = out
-        .stdout
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("stdout line not JSON ({e}): {l}\n{d}"))
-        })
-        .collect();
+    let findings = parse_jsonl(&out.stdout, &format!("{d}\nstdout"));
     let got: Vec<String> = findings
         .iter()
         .map(|f| registrable_domain(f).to_string())
@@ -92,6 +85,13 @@ fn assert_replayed(out: &Finished, expected: &BTreeSet<String>) {
             .any(|l| certhound_tests::output::is_event(l, "replay finished")),
         "`replay finished` logged: {d}"
     );
+}
+
+/// `lines` as a plain feed file, `feed.jsonl` in `dir`.
+fn write_plain(dir: &Path, lines: &[String]) -> PathBuf {
+    let path = dir.join("feed.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,8 +115,7 @@ async fn replays_a_gzip_file() {
 async fn replays_a_plain_file() {
     let (lines, expected) = feed_lines();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("feed.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let path = write_plain(dir.path(), &lines);
     let out = replay(&path).await;
     assert_replayed(&out, &expected);
 }
@@ -128,8 +127,7 @@ async fn replays_a_plain_file() {
 async fn a_replay_is_a_dry_run_unless_asked_to_store() {
     let (lines, expected) = feed_lines();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("feed.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let path = write_plain(dir.path(), &lines);
     let config = TestConfig::new();
     let run = |extra: &[&str]| {
         CerthoundCommand::new()

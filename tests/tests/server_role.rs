@@ -10,7 +10,9 @@
 //!   seq numbering continues so a client's `?since=` needs no gap;
 //! - `certhound run`: both roles in one process, from a CT log to a finding.
 
-use certhound_tests::ct_log::{fixture_entries, generated_entry, FakeCtLog, Fault, PathKind};
+use certhound_tests::ct_log::{
+    fixture_entries, generated_entry, FakeCtLog, FakeEntry, Fault, PathKind,
+};
 use certhound_tests::ct_server::{self, rfc6962_log, server_config, static_log};
 use certhound_tests::feed_client::{cert_indexes, first_difference, FeedClient};
 use certhound_tests::observed::Observed;
@@ -33,12 +35,7 @@ async fn read(feed: &str, path: &str, n: usize) -> FeedClient {
 
 /// SIGTERM, and a clean exit.
 async fn stop(mut p: Certhound) -> Certhound {
-    p.send_signal(libc::SIGTERM);
-    assert!(
-        p.wait_exit(timeouts::EXIT).await.success(),
-        "{}",
-        p.describe("exit")
-    );
+    p.stop_cleanly("exit").await;
     p
 }
 
@@ -69,6 +66,18 @@ fn assert_agrees(got: &[Value], want: &[Value]) {
         assert!(d.is_none(), "entry {i}: {}", d.unwrap());
         assert_eq!(g["data"]["cert_index"], i as u64, "entry {i}");
     }
+}
+
+/// Generated log entries for the indexes `range`, each for the one name `name(index)`, a
+/// precertificate where `precert(index)`.
+fn entries(
+    range: std::ops::Range<u64>,
+    name: impl Fn(u64) -> String,
+    precert: impl Fn(u64) -> bool,
+) -> Vec<FakeEntry> {
+    range
+        .map(|i| generated_entry(i, &[&name(i)], precert(i)))
+        .collect()
 }
 
 #[tokio::test]
@@ -114,9 +123,7 @@ async fn static_ct_tiles_partial_gzip_and_growth() {
     let mut full = read(&feed, "/full-stream?since=0", 30).await;
     assert_agrees(&full.received, &expected("expected_full"));
     // Grow past the first tile: 30 + 300 = 330 entries, a full tile 0 and a partial tile 1.
-    let more: Vec<_> = (30..330)
-        .map(|i| generated_entry(i, &[&format!("host{i}.example.org")], i % 2 == 0))
-        .collect();
+    let more = entries(30..330, |i| format!("host{i}.example.org"), |i| i % 2 == 0);
     log.append(more);
     full.collect(330, timeouts::BULK).await.unwrap();
     assert_eq!(cert_indexes(&full.received), (0..330).collect::<Vec<_>>());
@@ -142,9 +149,7 @@ async fn static_ct_tiles_partial_gzip_and_growth() {
 
 #[tokio::test]
 async fn rate_limits_and_errors_are_waited_out_without_loss() {
-    let entries: Vec<_> = (0..200)
-        .map(|i| generated_entry(i, &[&format!("n{i}.example.net")], false))
-        .collect();
+    let entries = entries(0..200, |i| format!("n{i}.example.net"), |_| false);
     let log = FakeCtLog::start(entries).await;
     log.set_max_batch(32);
     log.push_faults(PathKind::GetEntries, 2, Fault::TooMany(1));
@@ -172,22 +177,17 @@ async fn rate_limits_and_errors_are_waited_out_without_loss() {
 
 #[tokio::test]
 async fn restart_resumes_at_the_stored_position() {
-    let first: Vec<_> = (0..150)
-        .map(|i| generated_entry(i, &[&format!("r{i}.example.com")], i % 3 == 0))
-        .collect();
+    let first = entries(0..150, |i| format!("r{i}.example.com"), |i| i % 3 == 0);
     let log = FakeCtLog::start(first).await;
     let c = server_config(&rfc6962_log(&log));
     let (mut server, feed) = start("server", &c).await;
     let client = read(&feed, "/?since=0", 150).await;
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    server.stop_cleanly("after SIGTERM").await;
     let last_seq = client.received.last().unwrap()["seq"].as_u64().unwrap();
     let before_restart = log.state().requests.len();
 
     // While it is down the log grows; the restarted server continues from entry 150.
-    let more: Vec<_> = (150..300)
-        .map(|i| generated_entry(i, &[&format!("r{i}.example.com")], false))
-        .collect();
+    let more = entries(150..300, |i| format!("r{i}.example.com"), |_| false);
     log.append(more);
     let (server, feed) = start("server", &c).await;
     let again = read(&feed, &format!("/?since={last_seq}"), 150).await;
@@ -217,9 +217,7 @@ async fn restart_resumes_at_the_stored_position() {
 
 #[tokio::test]
 async fn run_mode_goes_from_a_ct_log_to_a_finding() {
-    let mut entries: Vec<_> = (0..40)
-        .map(|i| generated_entry(i, &[&format!("shop{i}.example.com")], false))
-        .collect();
+    let mut entries = entries(0..40, |i| format!("shop{i}.example.com"), |_| false);
     entries.push(generated_entry(
         40,
         &["paypal-login-verify.xyz", "www.paypal-login-verify.xyz"],
@@ -234,8 +232,7 @@ async fn run_mode_goes_from_a_ct_log_to_a_finding() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0]["domain"], "paypal-login-verify.xyz");
     assert_eq!(f[0]["source"]["name"], "Fake RFC 6962");
-    run.send_signal(libc::SIGTERM);
-    assert!(run.wait_exit(timeouts::EXIT).await.success());
+    run.stop_cleanly("after SIGTERM").await;
     let last = &run.last_event("metrics").expect("final metrics");
     assert_eq!(last["fields"]["certificates"], 41, "{last}");
 }
@@ -305,9 +302,7 @@ async fn ct_decode_prints_the_message_of_one_entry() {
 
 #[tokio::test]
 async fn a_crash_skips_no_entry_and_reuses_no_seq() {
-    let entries: Vec<_> = (0..400)
-        .map(|i| generated_entry(i, &[&format!("k{i}.example.com")], false))
-        .collect();
+    let entries = entries(0..400, |i| format!("k{i}.example.com"), |_| false);
     let log = FakeCtLog::start(entries).await;
     log.set_max_batch(16);
     let mut c = server_config(&rfc6962_log(&log));
@@ -390,8 +385,7 @@ async fn logs_come_from_the_log_list_at_its_url() {
         Some(&all),
         "{by_source:?}"
     );
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    server.stop_cleanly("after SIGTERM").await;
     let m = server.events("server_metrics");
     assert_eq!(m.last().unwrap()["fields"]["ct_logs"], 2);
 }
@@ -411,8 +405,7 @@ async fn a_checkpoint_that_does_not_verify_is_not_believed() {
         .wait_for_events("checkpoint rejected", 3, timeouts::EVENT, |_| true)
         .await
         .unwrap();
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    server.stop_cleanly("after SIGTERM").await;
     let s = log.state();
     assert_eq!(
         s.count(PathKind::DataTile) + s.count(PathKind::PartialTile),

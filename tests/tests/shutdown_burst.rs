@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use certhound_tests::durable::{
     channel_state, domain_counts, duplicates, ids, planted_domains, planted_feed, read_jsonl,
-    stored_findings, wait_for_lines,
+    stored_findings, wait_for_all_delivered,
 };
 use certhound_tests::output::{self, event_str};
 use certhound_tests::{timeouts, Certhound, FakeSeqCertstream, FakeWebhook, TestConfig};
@@ -145,19 +145,7 @@ async fn sigterm_during_a_burst_exits_in_time_and_the_rest_is_delivered_after_re
     server.release();
     let connections_before = server.stats().connections.len();
     let mut run2 = Certhound::watch(&config);
-    if let Err(s) = sink.wait_for_unique_keys(PLANTED, timeouts::BULK).await {
-        let seen = s.accepted_keys_per_domain();
-        let missing: Vec<&String> = planted.iter().filter(|d| !seen.contains_key(*d)).collect();
-        panic!(
-            "{}\nwebhook: {} keys; missing {missing:?}; server: {:?}",
-            run2.describe("run 2"),
-            s.accepted_keys().len(),
-            server.stats().sinces()
-        );
-    }
-    if let Err(n) = wait_for_lines(&jsonl, PLANTED, timeouts::BULK).await {
-        panic!("{}\nJSONL has {n} lines", run2.describe("run 2"));
-    }
+    wait_for_all_delivered(&run2, "run 2", &sink, &server, &jsonl, &planted).await;
     run2.stop_cleanly("run 2, after SIGTERM").await;
 
     // Run 2 resumed after the last message run 1 stored.

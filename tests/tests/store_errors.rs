@@ -7,6 +7,7 @@
 use certhound_tests::durable::{assert_cannot_open_store, findings_cli, stored_findings};
 use certhound_tests::output::registrable_domain;
 use certhound_tests::{timeouts, Certhound, CerthoundCommand, FakeCertstream, Step, TestConfig};
+use serde_json::Value;
 
 /// `certhound watch` with this store path, run to its end.
 async fn watch_with_store(path: &std::path::Path) -> (TestConfig, certhound_tests::Finished) {
@@ -108,6 +109,21 @@ async fn second_watch_on_a_store_in_use_exits_74_and_the_first_keeps_working() {
     first.stop_cleanly("first watch").await;
 }
 
+/// Each finding's `(registrable_domain, id)`, sorted.
+fn domains_and_ids(findings: &[Value]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                registrable_domain(f).to_string(),
+                f["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn findings_reads_the_store_of_a_running_watch() {
     let domains = ["paypal-running-store.com", "banco-running-seguro.net"];
@@ -127,27 +143,8 @@ async fn findings_reads_the_store_of_a_running_watch() {
 
     // JSON lines: both findings, with the ids they were delivered under.
     let stored = stored_findings(&config).await;
-    let mut got: Vec<(String, String)> = stored
-        .iter()
-        .map(|f| {
-            (
-                registrable_domain(f).to_string(),
-                f["id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    got.sort();
-    let mut want: Vec<(String, String)> = watch
-        .findings()
-        .iter()
-        .map(|f| {
-            (
-                registrable_domain(f).to_string(),
-                f["id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    want.sort();
+    let got = domains_and_ids(&stored);
+    let want = domains_and_ids(&watch.findings());
     assert_eq!(got, want, "stored: {stored:#?}");
     assert!(ids.iter().all(|i| !i.is_empty()), "{ids:?}");
     for f in &stored {

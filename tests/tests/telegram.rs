@@ -43,6 +43,20 @@ fn feed_of(domains: &[&str]) -> Vec<Step> {
         .collect()
 }
 
+/// `certhound watch` on a feed of `steps`, alerting on `tg` with [`config`] (changed by
+/// `adjust`).
+async fn watch_into(
+    tg: &FakeTelegram,
+    steps: Vec<Step>,
+    adjust: impl FnOnce(&mut TestConfig),
+) -> (FakeCertstream, TestConfig, Certhound) {
+    let server = FakeCertstream::start(steps).await;
+    let mut config = config(&server, tg);
+    adjust(&mut config);
+    let certhound = Certhound::watch(&config);
+    (server, config, certhound)
+}
+
 /// SIGTERM, exit 0; asserts the token is nowhere on stderr; returns the last `metrics` event.
 async fn stop(certhound: &mut Certhound, token: &str) -> Value {
     let describe = certhound.stop_cleanly("after SIGTERM").await;
@@ -134,10 +148,8 @@ async fn every_alert_arrives_once_in_order_with_hostile_values_escaped() {
         "aggregated": format!("/C=US/CN={HOSTILE}/O={HOSTILE}")
     });
     steps[1] = Step::Text(hostile.to_string());
-    let server = FakeCertstream::start(steps).await;
     let tg = FakeTelegram::start().await;
-    let config = config(&server, &tg);
-    let mut certhound = Certhound::watch(&config);
+    let (_server, config, mut certhound) = watch_into(&tg, steps, |_| {}).await;
 
     wait_messages(&tg, &mut certhound, 5).await;
     certhound
@@ -205,11 +217,9 @@ async fn a_429_waits_retry_after_and_every_alert_arrives_once() {
         "amazon-tg-throttled.net",
         "banco-seguro-tg-throttled.com",
     ];
-    let server = FakeCertstream::start(feed_of(&domains)).await;
     let tg = FakeTelegram::start().await;
     tg.fail_next(2, Fault::too_many(1));
-    let config = config(&server, &tg);
-    let mut certhound = Certhound::watch(&config);
+    let (_server, config, mut certhound) = watch_into(&tg, feed_of(&domains), |_| {}).await;
     wait_messages(&tg, &mut certhound, 3).await;
     certhound.expect_findings(&domains, timeouts::EVENT).await;
     let _ = stop(&mut certhound, TOKEN).await;
@@ -285,11 +295,11 @@ async fn the_token_is_never_logged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_not_found_fails_for_good_with_telegrams_description() {
     let domains = ["paypal-tg-nochat.com", "netflix-tg-nochat.org"];
-    let server = FakeCertstream::start(feed_of(&domains)).await;
     let tg = FakeTelegram::start().await;
-    let mut config = config(&server, &tg);
-    config.set_str("notify.telegram", "chat_id", "-100999");
-    let mut certhound = Certhound::watch(&config);
+    let (_server, config, mut certhound) = watch_into(&tg, feed_of(&domains), |config| {
+        config.set_str("notify.telegram", "chat_id", "-100999");
+    })
+    .await;
 
     let failed = certhound
         .wait_for_events("delivery failed for good", 2, timeouts::EVENT, |e| {
@@ -348,11 +358,9 @@ async fn the_chats_rate_is_kept() {
         "coinbase-tg-rate4.com",
         "amazon-tg-rate5.com",
     ];
-    // All five in one burst.
-    let server = FakeCertstream::start(feed_of(&domains)).await;
     let tg = FakeTelegram::start().await;
-    let config = config(&server, &tg);
-    let mut certhound = Certhound::watch(&config);
+    // All five in one burst.
+    let (_server, _config, mut certhound) = watch_into(&tg, feed_of(&domains), |_| {}).await;
     let state = wait_messages(&tg, &mut certhound, 5).await;
     let _ = stop(&mut certhound, TOKEN).await;
     assert!(

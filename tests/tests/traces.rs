@@ -105,8 +105,7 @@ async fn one_trace_per_finding_through_every_stage_and_a_restart() {
     urlscan.finish_all();
     let mut second = spawn();
     second.expect_findings(&[DOMAIN], timeouts::EVENT).await;
-    second.send_signal(libc::SIGTERM);
-    assert_eq!(second.wait_exit(timeouts::EXIT).await.code(), Some(0));
+    second.stop_cleanly("after SIGTERM").await;
     let spans = otlp
         .wait_for_spans(timeouts::EVENT, |s| {
             finding_trace(s, DOMAIN).is_some_and(|(_, rest)| {
@@ -212,8 +211,7 @@ async fn http_export_from_the_standard_variables_with_ct_batch_spans() {
         .spawn();
     run.expect_findings(&["paypal-login-verify.xyz"], timeouts::BULK)
         .await;
-    run.send_signal(libc::SIGTERM);
-    assert!(run.wait_exit(timeouts::EXIT).await.success());
+    run.stop_cleanly("after SIGTERM").await;
     let spans = otlp
         .wait_for_spans(timeouts::EVENT, |s| {
             finding_trace(s, "paypal-login-verify.xyz")

@@ -110,8 +110,7 @@ async fn quota_holds_findings_back_and_loses_none() {
     // X-Rate-Limit-Remaining it was told instead of running into 429s.
     assert!(per_window.iter().any(|(_, n)| *n == 5), "{per_window:?}");
     assert_eq!(state.count_status(429), 0, "{per_window:?}");
-    certhound.send_signal(libc::SIGTERM);
-    assert!(certhound.wait_exit(timeouts::EXIT).await.success());
+    certhound.stop_cleanly("after SIGTERM").await;
     certhound.pump();
     let logs = certhound.stderr.join("\n");
     assert!(!logs.contains(API_KEY), "the API key reached the logs");

@@ -59,10 +59,8 @@ async fn watch_misses_nothing_across_five_forced_disconnects() {
         .wait_for_events("connected to feed", 6, timeouts::EVENT, |_| true)
         .await
         .unwrap();
-    watch.send_signal(libc::SIGTERM);
-    assert!(watch.wait_exit(timeouts::EXIT).await.success());
-    server.send_signal(libc::SIGTERM);
-    assert!(server.wait_exit(timeouts::EXIT).await.success());
+    watch.stop_cleanly("after SIGTERM").await;
+    server.stop_cleanly("after SIGTERM").await;
     let served = server
         .last_event("server_metrics")
         .expect("server's final metrics");
