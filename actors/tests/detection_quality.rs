@@ -7,13 +7,18 @@
 use certhound_actors::rules::{CertContext, RuleSet};
 use certhound_config::MatcherConfig;
 
+/// A file of `tests/fixtures/domains/`.
+fn domains_fixture(name: &str) -> String {
+    let path = format!(
+        "{}/../tests/fixtures/domains/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 #[test]
 fn default_rules_on_the_labelled_set() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/domains/labelled.tsv"
-    );
-    let text = std::fs::read_to_string(path).expect("labelled set");
+    let text = domains_fixture("labelled.tsv");
     let rules = RuleSet::new(&MatcherConfig::default()).unwrap();
     let (mut tp, mut fp, mut fn_, mut tn) = (0u32, 0u32, 0u32, 0u32);
     let mut false_positives = Vec::new();
@@ -65,11 +70,7 @@ fn default_rules_on_the_labelled_set() {
 /// domain (the list has one truncated entry) must not alert either.
 #[test]
 fn no_popular_site_alerts() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/domains/top-sites.txt"
-    );
-    let text = std::fs::read_to_string(path).expect("top sites");
+    let text = domains_fixture("top-sites.txt");
     let rules = RuleSet::new(&MatcherConfig::default()).unwrap();
     let names: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(names.len(), 500);

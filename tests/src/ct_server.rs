@@ -45,10 +45,9 @@ pub fn static_log(log: &FakeCtLog) -> String {
 pub async fn start(role: &str, c: &TestConfig) -> (Certhound, SocketAddr) {
     let mut p = CerthoundCommand::new().test_config(c).arg(role).spawn();
     let ev = p
-        .wait_for_events("certstream feed listening", 1, timeouts::EVENT, |_| true)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = event_str(&ev[0], "listen")
+        .expect_event("certstream feed listening", timeouts::EVENT)
+        .await;
+    let addr = event_str(&ev, "listen")
         .and_then(|a| a.parse().ok())
         .expect("listen address");
     (p, addr)

@@ -97,35 +97,36 @@ impl Moto {
 
     /// Creates a secret with a JSON string value.
     pub async fn create_secret(&self, name: &str, value: &Value) {
-        let r = self
-            .http
-            .post(self.endpoint())
-            .header("Authorization", auth("secretsmanager"))
-            .header("X-Amz-Target", "secretsmanager.CreateSecret")
-            .header("Content-Type", "application/x-amz-json-1.1")
-            .body(serde_json::json!({"Name": name, "SecretString": value.to_string()}).to_string())
-            .send()
-            .await
-            .expect("CreateSecret");
-        assert!(r.status().is_success(), "CreateSecret: {}", r.status());
+        self.secretsmanager(
+            "CreateSecret",
+            serde_json::json!({"Name": name, "SecretString": value.to_string()}),
+        )
+        .await;
     }
 
     /// Replaces a secret's value (a rotation).
     pub async fn put_secret(&self, name: &str, value: &Value) {
+        self.secretsmanager(
+            "PutSecretValue",
+            serde_json::json!({"SecretId": name, "SecretString": value.to_string()}),
+        )
+        .await;
+    }
+
+    /// One Secrets Manager call (`action`, e.g. `CreateSecret`, with its JSON `request`), which
+    /// must succeed.
+    async fn secretsmanager(&self, action: &str, request: Value) {
         let r = self
             .http
             .post(self.endpoint())
             .header("Authorization", auth("secretsmanager"))
-            .header("X-Amz-Target", "secretsmanager.PutSecretValue")
+            .header("X-Amz-Target", format!("secretsmanager.{action}"))
             .header("Content-Type", "application/x-amz-json-1.1")
-            .body(
-                serde_json::json!({"SecretId": name, "SecretString": value.to_string()})
-                    .to_string(),
-            )
+            .body(request.to_string())
             .send()
             .await
-            .expect("PutSecretValue");
-        assert!(r.status().is_success(), "PutSecretValue: {}", r.status());
+            .expect(action);
+        assert!(r.status().is_success(), "{action}: {}", r.status());
     }
 
     /// What SNS "sent": (message, subject, attributes) per publish, over all topics.

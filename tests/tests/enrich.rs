@@ -98,6 +98,15 @@ fn dates_of(r: &Registration) -> (Option<i64>, Option<i64>, Option<i64>) {
     (r.created, r.updated, r.expires)
 }
 
+/// Asserts the registration's created, updated and expiry dates (RFC 3339).
+fn assert_dates(reg: &Registration, created: &str, updated: &str, expires: &str) {
+    assert_eq!(
+        dates_of(reg),
+        (ts(created), ts(updated), ts(expires)),
+        "{reg:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Answers
 
@@ -108,14 +117,11 @@ async fn rdap_fixture_gives_registration_dates() {
     let r = resolver_on(&rdap, &whois, |_| {});
 
     let reg = r.lookup("1989shack.com").await.expect("lookup");
-    assert_eq!(
-        dates_of(&reg),
-        (
-            ts("2024-11-22T18:01:08Z"),
-            ts("2025-11-26T06:34:24Z"),
-            ts("2026-11-22T18:01:08Z")
-        ),
-        "{reg:?}"
+    assert_dates(
+        &reg,
+        "2024-11-22T18:01:08Z",
+        "2025-11-26T06:34:24Z",
+        "2026-11-22T18:01:08Z",
     );
     assert!(
         reg.registrar
@@ -157,14 +163,11 @@ async fn generated_rdap_answer_counts_last_changed_not_database_update() {
     );
     let r = resolver_on(&rdap, &whois, |_| {});
     let reg = r.lookup("fresh-login.com").await.expect("lookup");
-    assert_eq!(
-        dates_of(&reg),
-        (
-            ts("2025-06-01T10:00:00Z"),
-            ts("2025-06-03T11:00:00Z"),
-            ts("2026-06-01T10:00:00Z")
-        ),
-        "{reg:?}"
+    assert_dates(
+        &reg,
+        "2025-06-01T10:00:00Z",
+        "2025-06-03T11:00:00Z",
+        "2026-06-01T10:00:00Z",
     );
     assert_eq!(reg.registrar.as_deref(), Some("Fake Registrar Inc."));
 }

@@ -16,6 +16,16 @@ use serde_json::Value;
 
 const DAY: i64 = 86_400;
 
+/// The keys that are null when nothing is known of the domain.
+const UNKNOWN_NULLS: [&str; 6] = [
+    "created",
+    "updated",
+    "expires",
+    "cdu",
+    "delta_days",
+    "recent",
+];
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -89,6 +99,23 @@ fn assert_object(out: &Finished, v: &Value) {
     }
 }
 
+/// [`lookup`], which must print the JSON object ([`assert_object`]); returns it.
+async fn lookup_object(config: Option<&TestConfig>, args: &[&str]) -> Value {
+    let (out, v) = lookup(config, args).await;
+    assert_object(&out, &v);
+    v
+}
+
+/// The update date of google.de's DENIC answer (`Changed: 2018-03-12T21:44:25+01:00`), read
+/// from the saved answer or from the fake WHOIS server alike.
+fn assert_google_de_updated(v: &Value) {
+    assert_eq!(
+        time_of(v, "updated"),
+        parse_rfc3339("2018-03-12T21:44:25+01:00"),
+        "{v:#}"
+    );
+}
+
 /// `recent`, `cdu` and `delta_days` as the default config (30 days, both events) says, from
 /// `created`/`updated` and now; `delta_days` may be one more when the day turned during the run.
 fn assert_verdict(v: &Value, before: i64) {
@@ -124,8 +151,7 @@ fn assert_verdict(v: &Value, before: i64) {
 async fn rdap_file_prints_the_fixture_dates() {
     let file = path_str(&fixture_path("rdap/verisign_1989shack.com.json"));
     let before = now();
-    let (out, v) = lookup(None, &["--rdap-file", &file]).await;
-    assert_object(&out, &v);
+    let v = lookup_object(None, &["--rdap-file", &file]).await;
     assert_eq!(v["created"], "2024-11-22T18:01:08Z", "{v:#}");
     assert_eq!(v["updated"], "2025-11-26T06:34:24Z", "{v:#}");
     assert_eq!(v["expires"], "2026-11-22T18:01:08Z", "{v:#}");
@@ -140,12 +166,11 @@ async fn rdap_file_prints_the_fixture_dates() {
     assert_verdict(&v, before);
 
     // With --domain, the domain and its registrable domain are named.
-    let (out, v) = lookup(
+    let v = lookup_object(
         None,
         &["--rdap-file", &file, "--domain", "WWW.1989shack.com"],
     )
     .await;
-    assert_object(&out, &v);
     assert_eq!(v["registrable_domain"], "1989shack.com", "{v:#}");
     assert_eq!(v["created"], "2024-11-22T18:01:08Z", "{v:#}");
 }
@@ -154,14 +179,8 @@ async fn rdap_file_prints_the_fixture_dates() {
 async fn whois_file_prints_the_denic_update_date() {
     let file = path_str(&fixture_path("whois/raw/google.de.txt"));
     let before = now();
-    let (out, v) = lookup(None, &["--whois-file", &file, "--domain", "google.de"]).await;
-    assert_object(&out, &v);
-    // "Changed: 2018-03-12T21:44:25+01:00"
-    assert_eq!(
-        time_of(&v, "updated"),
-        parse_rfc3339("2018-03-12T21:44:25+01:00"),
-        "{v:#}"
-    );
+    let v = lookup_object(None, &["--whois-file", &file, "--domain", "google.de"]).await;
+    assert_google_de_updated(&v);
     assert!(
         v["updated"].as_str().unwrap().starts_with("2018-03-12"),
         "{v:#}"
@@ -221,14 +240,7 @@ async fn garbage_files_give_nulls_and_an_error() {
         let path = path_str(&path);
         let (out, v) = lookup(None, &[flag, &path, "--domain", "junk.com"]).await;
         assert_object(&out, &v);
-        for key in [
-            "created",
-            "updated",
-            "expires",
-            "cdu",
-            "delta_days",
-            "recent",
-        ] {
+        for key in UNKNOWN_NULLS {
             assert_eq!(v[key], Value::Null, "{flag} #{i}: `{key}`: {v:#}");
         }
         assert!(
@@ -246,8 +258,15 @@ async fn garbage_files_give_nulls_and_an_error() {
 // ---------------------------------------------------------------------------------------------
 // Live lookups against the loopback servers
 
-/// A config whose bootstrap is the fake RDAP server's `/dns.json` and whose WHOIS server is the
-/// fake one; no referrals followed.
+/// A fake RDAP server for `.com` and a fake WHOIS server, and a config whose bootstrap is the
+/// fake RDAP server's `/dns.json` and whose WHOIS server is the fake one; no referrals followed.
+async fn live() -> (FakeRdap, FakeWhois, TestConfig) {
+    let rdap = FakeRdap::start(&["com"]).await;
+    let whois = FakeWhois::start().await;
+    let c = live_config(&rdap, &whois);
+    (rdap, whois, c)
+}
+
 fn live_config(rdap: &FakeRdap, whois: &FakeWhois) -> TestConfig {
     let mut c = TestConfig::new();
     c.set_str("enrich.rdap", "bootstrap_url", &rdap.bootstrap_url());
@@ -261,13 +280,10 @@ fn live_config(rdap: &FakeRdap, whois: &FakeWhois) -> TestConfig {
 
 #[tokio::test]
 async fn live_lookup_of_the_fixture() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, whois, c) = live().await;
     rdap.answer("1989shack.com", Answer::verisign());
-    let whois = FakeWhois::start().await;
-    let c = live_config(&rdap, &whois);
     let before = now();
-    let (out, v) = lookup(Some(&c), &["1989shack.com"]).await;
-    assert_object(&out, &v);
+    let v = lookup_object(Some(&c), &["1989shack.com"]).await;
     assert_eq!(v["created"], "2024-11-22T18:01:08Z", "{v:#}");
     assert_eq!(v["updated"], "2025-11-26T06:34:24Z", "{v:#}");
     assert_eq!(v["expires"], "2026-11-22T18:01:08Z", "{v:#}");
@@ -291,18 +307,15 @@ async fn live_lookup_of_the_fixture() {
 /// and `delta_days` counts from the last change.
 #[tokio::test]
 async fn live_lookup_recent_against_now() {
-    let rdap = FakeRdap::start(&["com"]).await;
+    let (rdap, _whois, c) = live().await;
     let t = now();
     let created = rfc3339(t - 5 * DAY - 3600);
     let updated = rfc3339(t - 2 * DAY - 3600);
     rdap.answer("fresh-paypa1-login.com", Answer::dates(&created, &updated));
     rdap.answer("old-brand.com", Answer::dates("2015-03-01", "2019-06-01"));
-    let whois = FakeWhois::start().await;
-    let c = live_config(&rdap, &whois);
 
     let before = now();
-    let (out, v) = lookup(Some(&c), &["secure.login.fresh-paypa1-login.com"]).await;
-    assert_object(&out, &v);
+    let v = lookup_object(Some(&c), &["secure.login.fresh-paypa1-login.com"]).await;
     assert_eq!(v["domain"], "secure.login.fresh-paypa1-login.com", "{v:#}");
     assert_eq!(v["registrable_domain"], "fresh-paypa1-login.com", "{v:#}");
     assert_eq!(v["created"], created.as_str(), "{v:#}");
@@ -318,8 +331,7 @@ async fn live_lookup_recent_against_now() {
         rdap.state()
     );
 
-    let (out, v) = lookup(Some(&c), &["old-brand.com"]).await;
-    assert_object(&out, &v);
+    let v = lookup_object(Some(&c), &["old-brand.com"]).await;
     assert_eq!(v["recent"], false, "{v:#}");
     assert_eq!(v["cdu"], "2019-06-01T00:00:00Z", "{v:#}");
     assert_verdict(&v, before);
@@ -328,16 +340,9 @@ async fn live_lookup_recent_against_now() {
 /// A TLD the bootstrap does not list goes to WHOIS.
 #[tokio::test]
 async fn live_lookup_falls_back_to_whois() {
-    let rdap = FakeRdap::start(&["com"]).await;
-    let whois = FakeWhois::start().await;
-    let c = live_config(&rdap, &whois);
-    let (out, v) = lookup(Some(&c), &["google.de"]).await;
-    assert_object(&out, &v);
-    assert_eq!(
-        time_of(&v, "updated"),
-        parse_rfc3339("2018-03-12T21:44:25+01:00"),
-        "{v:#}"
-    );
+    let (rdap, whois, c) = live().await;
+    let v = lookup_object(Some(&c), &["google.de"]).await;
+    assert_google_de_updated(&v);
     assert!(
         v["source"].as_str().is_some_and(|s| s.contains("whois")),
         "{v:#}"
@@ -349,20 +354,10 @@ async fn live_lookup_falls_back_to_whois() {
 /// Nobody knows the domain (RDAP 404, WHOIS "No match"): exit 0, nulls, an error.
 #[tokio::test]
 async fn live_lookup_of_an_unknown_domain_exits_0() {
-    let rdap = FakeRdap::start(&["com"]).await;
-    let whois = FakeWhois::start().await;
+    let (rdap, whois, c) = live().await;
     whois.answer("nobody-knows-me.com", WhoisAnswer::NoMatch);
-    let c = live_config(&rdap, &whois);
-    let (out, v) = lookup(Some(&c), &["nobody-knows-me.com"]).await;
-    assert_object(&out, &v);
-    for key in [
-        "created",
-        "updated",
-        "expires",
-        "cdu",
-        "delta_days",
-        "recent",
-    ] {
+    let v = lookup_object(Some(&c), &["nobody-knows-me.com"]).await;
+    for key in UNKNOWN_NULLS {
         assert_eq!(v[key], Value::Null, "`{key}`: {v:#}");
     }
     assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v:#}");

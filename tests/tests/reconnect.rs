@@ -4,7 +4,7 @@
 
 use certhound_tests::domains::Background;
 use certhound_tests::messages::{domains_only, full, lite};
-use certhound_tests::output::{event_u64, registrable_domain};
+use certhound_tests::output::event_u64;
 use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
 
 /// A batch of background messages with one planted finding in the middle.
@@ -52,6 +52,13 @@ fn batches_between(seed: u64, between: &[Step]) -> Vec<Step> {
     script
 }
 
+/// Waits until the feed has had its `n`th connection.
+async fn wait_for_connection(server: &FakeCertstream, n: usize) {
+    if let Err(stats) = server.wait_for_connections(n, timeouts::EVENT).await {
+        panic!("connection {n} not made: {stats:?}");
+    }
+}
+
 async fn check_reconnects_logged(certhound: &mut Certhound) {
     // One `connected to feed` per connection, the last one with reconnects = 3.
     let connected = certhound
@@ -82,11 +89,7 @@ async fn check_reconnects_logged(certhound: &mut Certhound) {
     assert_eq!(event_u64(last, "reconnects"), Some(3), "{last}");
     assert_eq!(event_u64(last, "findings"), Some(4), "{last}");
 
-    let mut got: Vec<String> = certhound
-        .findings()
-        .iter()
-        .map(|f| registrable_domain(f).to_string())
-        .collect();
+    let mut got = certhound.found_domains();
     got.sort();
     let mut want: Vec<String> = PLANTED.iter().map(|s| s.to_string()).collect();
     want.sort();
@@ -105,9 +108,7 @@ async fn reconnects_after_each_drop_and_reports_every_batch() {
             .wait_for_findings(&[planted], timeouts::EVENT)
             .await
             .unwrap_or_else(|e| panic!("batch {i}: {e}\nserver: {:?}", server.stats()));
-        if let Err(stats) = server.wait_for_connections(i + 1, timeouts::EVENT).await {
-            panic!("connection {} not made: {stats:?}", i + 1);
-        }
+        wait_for_connection(&server, i + 1).await;
         server.release();
     }
     assert_eq!(server.connections(), 4, "{:?}", server.stats());
@@ -132,9 +133,6 @@ async fn messages_sent_just_before_a_drop_are_not_lost() {
         .wait_for_findings(&PLANTED, timeouts::EVENT)
         .await
         .unwrap_or_else(|e| panic!("{e}\nserver: {:?}", server.stats()));
-    server
-        .wait_for_connections(4, timeouts::EVENT)
-        .await
-        .unwrap_or_else(|s| panic!("{s:?}"));
+    wait_for_connection(&server, 4).await;
     check_reconnects_logged(&mut certhound).await;
 }

@@ -488,6 +488,13 @@ async fn a_raised_rdap_rate_applies_within_a_second_of_sighup() {
 async fn a_lowered_urlscan_quota_applies_at_once_and_an_invalid_one_changes_nothing() {
     use certhound_tests::urlscan_server::{FakeUrlscan, API_KEY};
     use certhound_tests::FakeWebhook;
+    /// Waits until `urlscan` has taken `n` submissions.
+    async fn wait_for_submissions(urlscan: &FakeUrlscan, n: usize) {
+        urlscan
+            .wait_for_submissions(n, timeouts::EVENT)
+            .await
+            .unwrap_or_else(|s| panic!("{:?}", s.submission_statuses()));
+    }
     let urlscan = FakeUrlscan::start().await;
     urlscan.set_limit_per_window(1000);
     let webhook = FakeWebhook::start().await;
@@ -508,10 +515,7 @@ async fn a_lowered_urlscan_quota_applies_at_once_and_an_invalid_one_changes_noth
     c.set_str("urlscan", "api_key", API_KEY);
     c.set_str("notify.webhook", "url", &webhook.url());
     let mut certhound = start(&c, padded(&c), &[]).await;
-    urlscan
-        .wait_for_submissions(2, timeouts::EVENT)
-        .await
-        .unwrap_or_else(|s| panic!("{:?}", s.submission_statuses()));
+    wait_for_submissions(&urlscan, 2).await;
 
     // Invalid: refused with its key, and the quota in force keeps scanning.
     let mut bad = c.clone();
@@ -519,10 +523,7 @@ async fn a_lowered_urlscan_quota_applies_at_once_and_an_invalid_one_changes_noth
     let refused = sighup_with(&mut certhound, &bad, REFUSED).await;
     assert_eq!(field(&refused, "key"), "urlscan.per_minute", "{refused}");
     server.release();
-    urlscan
-        .wait_for_submissions(3, timeouts::EVENT)
-        .await
-        .unwrap_or_else(|s| panic!("{:?}", s.submission_statuses()));
+    wait_for_submissions(&urlscan, 3).await;
 
     // One a minute with three spent this minute: none left; and a wait of 2 s at most.
     let mut lowered = c.clone();

@@ -87,35 +87,39 @@ fn assert_replayed(out: &Finished, expected: &BTreeSet<String>) {
     );
 }
 
-/// `lines` as a plain feed file, `feed.jsonl` in `dir`.
-fn write_plain(dir: &Path, lines: &[String]) -> PathBuf {
-    let path = dir.join("feed.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path
+/// [`feed_lines`] written to a file in a new temporary directory, `feed.jsonl.gz` gzipped or
+/// `feed.jsonl` plain; returns the directory, the file and the registrable domains expected.
+fn feed_file(gzip: bool) -> (tempfile::TempDir, PathBuf, BTreeSet<String>) {
+    let (lines, expected) = feed_lines();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir
+        .path()
+        .join(if gzip { "feed.jsonl.gz" } else { "feed.jsonl" });
+    if gzip {
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::default(),
+        );
+        for l in &lines {
+            writeln!(gz, "{l}").unwrap();
+        }
+        gz.finish().unwrap();
+    } else {
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    }
+    (dir, path, expected)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replays_a_gzip_file() {
-    let (lines, expected) = feed_lines();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("feed.jsonl.gz");
-    let mut gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(&path).unwrap(),
-        flate2::Compression::default(),
-    );
-    for l in &lines {
-        writeln!(gz, "{l}").unwrap();
-    }
-    gz.finish().unwrap();
+    let (_dir, path, expected) = feed_file(true);
     let out = replay(&path).await;
     assert_replayed(&out, &expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replays_a_plain_file() {
-    let (lines, expected) = feed_lines();
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_plain(dir.path(), &lines);
+    let (_dir, path, expected) = feed_file(false);
     let out = replay(&path).await;
     assert_replayed(&out, &expected);
 }
@@ -125,9 +129,7 @@ async fn replays_a_plain_file() {
 /// a second replay is silenced by the first one's dedupe entries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_is_a_dry_run_unless_asked_to_store() {
-    let (lines, expected) = feed_lines();
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_plain(dir.path(), &lines);
+    let (dir, path, expected) = feed_file(false);
     let config = TestConfig::new();
     let run = |extra: &[&str]| {
         CerthoundCommand::new()
