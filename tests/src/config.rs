@@ -116,6 +116,13 @@ impl TestConfig {
         c
     }
 
+    /// Delivery retries within a test's patience: the first after 50 ms, none more than 500 ms
+    /// after the one before.
+    pub fn fast_retries(&mut self) -> &mut Self {
+        self.set_str("delivery.retry", "initial", "50ms");
+        self.set_str("delivery.retry", "max", "500ms")
+    }
+
     /// urlscan at a loopback fake (`base_url`), without waiting: no search for an earlier scan,
     /// the submission 100 ms after the finding, the result polled every 100 ms. The API key (or
     /// the secret it comes from) and `poll_timeout` are each test's own.

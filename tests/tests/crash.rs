@@ -57,8 +57,7 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     config.set("watch", "resume", "true");
     config.set_str("notify.jsonl", "path", jsonl.to_str().unwrap());
     config.set_str("notify.webhook", "url", &sink.url());
-    config.set_str("delivery.retry", "initial", "50ms");
-    config.set_str("delivery.retry", "max", "500ms");
+    config.fast_retries();
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(SEED);
     let mut kill_points = BTreeSet::new();

@@ -61,8 +61,7 @@ async fn sigterm_during_a_burst_exits_in_time_and_the_rest_is_delivered_after_re
     config.set("watch", "resume", "true");
     config.set_str("notify.jsonl", "path", jsonl.to_str().unwrap());
     config.set_str("notify.webhook", "url", &sink.url());
-    config.set_str("delivery.retry", "initial", "50ms");
-    config.set_str("delivery.retry", "max", "500ms");
+    config.fast_retries();
     config.set_str("supervisor", "shutdown_deadline", "10s");
 
     let mut run1 = Certhound::watch(&config);

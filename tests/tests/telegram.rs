@@ -29,8 +29,7 @@ fn config(server: &FakeCertstream, tg: &FakeTelegram) -> TestConfig {
     c.set("notify.telegram", "per_second", "1");
     c.set("notify.telegram", "per_minute", "20");
     c.set_str("notify.telegram", "timeout", "10s");
-    c.set_str("delivery.retry", "initial", "50ms");
-    c.set_str("delivery.retry", "max", "500ms");
+    c.fast_retries();
     c
 }
 

@@ -19,8 +19,7 @@ const TOKEN: &str = "Bearer s3cr3t-webhook-token";
 fn config(server: &FakeCertstream, sink: &FakeWebhook) -> TestConfig {
     let mut c = TestConfig::with_feed(&server.url());
     c.set_str("notify.webhook", "url", &sink.url());
-    c.set_str("delivery.retry", "initial", "50ms");
-    c.set_str("delivery.retry", "max", "500ms");
+    c.fast_retries();
     c
 }
 
