@@ -44,12 +44,19 @@ fn publish(hub: &Hub, name: &str) -> u64 {
     hub.publish(lite.as_bytes(), lite.as_bytes(), doms.as_bytes())
 }
 
-/// Runs the Python client on `url` until it has `n` messages; publishes `live` more once it is
-/// connected (after the replay it asked for).
-async fn run_client(python: &PathBuf, hub: &Hub, url: &str, n: usize, live: &[&str]) -> Vec<Value> {
+/// Runs the Python client on `path` of the feed at `addr` until it has `n` messages; publishes
+/// `live` more once it is connected (after the replay it asked for).
+async fn run_client(
+    python: &PathBuf,
+    hub: &Hub,
+    addr: SocketAddr,
+    path: &str,
+    n: usize,
+    live: &[&str],
+) -> Vec<Value> {
     let connections = || hub.metrics().snapshot().server_connections;
     let before = connections();
-    let child = spawn_client(python, url, n);
+    let child = spawn_client(python, &format!("ws://{addr}{path}"), n);
     // Live messages once the client is subscribed (it is, before the connection is counted).
     timeout(Duration::from_secs(30), async {
         while connections() == before {
@@ -112,15 +119,10 @@ async fn python_certstream_client_receives_the_feed() {
     for name in ["paypal-login.example", "bank-secure.example", "a.example"] {
         publish(&hub, name);
     }
+    // The Python client on a path of this feed, publishing `live` names once it is connected.
+    let client = |path, n, live| run_client(&python, &hub, addr, path, n, live);
     // Lite stream: the three published before (asked for with since=0), then two live.
-    let got = run_client(
-        &python,
-        &hub,
-        &format!("ws://{addr}/?since=0"),
-        5,
-        &["live-one.example", "live-two.example"],
-    )
-    .await;
+    let got = client("/?since=0", 5, &["live-one.example", "live-two.example"]).await;
     let names = [
         "paypal-login.example",
         "bank-secure.example",
@@ -138,14 +140,7 @@ async fn python_certstream_client_receives_the_feed() {
     }
 
     // Domains-only stream, live only.
-    let got = run_client(
-        &python,
-        &hub,
-        &format!("ws://{addr}/domains-only"),
-        2,
-        &["x.example", "y.example"],
-    )
-    .await;
+    let got = client("/domains-only", 2, &["x.example", "y.example"]).await;
     assert_eq!(got.len(), 2, "{got:?}");
     for (m, (seq, name)) in got.iter().zip([(6u64, "x.example"), (7, "y.example")]) {
         assert_eq!(m["message_type"], "dns_entries", "{m}");

@@ -71,6 +71,31 @@ fn resolver_on(
     resolver(cfg, &rdap.bootstrap_json())
 }
 
+/// A burst: `lookup` of each of `domains` at once, each in a task of its own.
+fn burst<R, F>(
+    domains: impl IntoIterator<Item = String>,
+    lookup: impl Fn(String) -> F,
+) -> Vec<tokio::task::JoinHandle<R>>
+where
+    F: std::future::Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    domains
+        .into_iter()
+        .map(|d| tokio::spawn(lookup(d)))
+        .collect()
+}
+
+/// The results of a [`burst`], in order, each waited for at most [`T`] (`what` says what did
+/// not finish).
+async fn finished<R>(tasks: Vec<tokio::task::JoinHandle<R>>, what: &str) -> Vec<R> {
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(tokio::time::timeout(T, t).await.expect(what).unwrap());
+    }
+    results
+}
+
 fn cache() -> CacheConfig {
     CacheConfig {
         capacity: 1000,
@@ -363,17 +388,11 @@ async fn burst_reaches_the_server_at_the_per_server_rate() {
     });
     let lookups = Arc::new(Lookups::new(r, cache(), None));
 
-    let tasks: Vec<_> = (0..N)
-        .map(|i| {
-            let lookups = lookups.clone();
-            tokio::spawn(async move { lookups.get(&format!("burst-{i:04}.com")).await })
-        })
-        .collect();
-    for t in tasks {
-        let out = tokio::time::timeout(T, t)
-            .await
-            .expect("burst lookup finished")
-            .unwrap();
+    let tasks = burst((0..N).map(|i| format!("burst-{i:04}.com")), |d| {
+        let lookups = lookups.clone();
+        async move { lookups.get(&d).await }
+    });
+    for out in finished(tasks, "burst lookup finished").await {
         assert!(out.result.is_ok(), "{:?}", out.result);
     }
 
@@ -407,14 +426,11 @@ async fn whois_queries_are_rate_limited_per_server() {
     let r = resolver_on(&rdap, &whois, |cfg| {
         cfg.limits.per_server_per_second = 5;
     });
-    let tasks: Vec<_> = (0..N)
-        .map(|i| {
-            let r = r.clone();
-            tokio::spawn(async move { r.lookup(&format!("burst-{i:02}.de")).await })
-        })
-        .collect();
-    for t in tasks {
-        let res = tokio::time::timeout(T, t).await.expect("finished").unwrap();
+    let tasks = burst((0..N).map(|i| format!("burst-{i:02}.de")), |d| {
+        let r = r.clone();
+        async move { r.lookup(&d).await }
+    });
+    for res in finished(tasks, "finished").await {
         assert!(res.is_err(), "{res:?}");
     }
     let s = whois.state();
@@ -442,12 +458,10 @@ async fn burst_for_one_server_does_not_delay_another_tld() {
     assert_eq!(cfg.limits.max_concurrent, 16);
     let boot = bootstrap_json(&[(&["com"], &busy.base_url()), (&["net"], &other.base_url())]);
     let r = resolver(cfg, &boot);
-    let tasks: Vec<_> = (0..N)
-        .map(|i| {
-            let r = r.clone();
-            tokio::spawn(async move { r.lookup(&format!("burst-{i:04}.com")).await })
-        })
-        .collect();
+    let tasks = burst((0..N).map(|i| format!("burst-{i:04}.com")), |d| {
+        let r = r.clone();
+        async move { r.lookup(&d).await }
+    });
     // The burst is under way.
     busy.wait_for_domain_requests(2, T).await.unwrap();
     let before = busy.state().domain_requests().len();
