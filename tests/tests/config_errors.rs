@@ -30,11 +30,14 @@ fn assert_config_error(out: &Finished, key: &str) {
     );
 }
 
+/// Environment variables of a `check-config` run.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 /// Each kind of config error, as (config file, environment, the key the error must name).
 #[tokio::test]
 async fn each_config_error_names_its_key() {
     let valid = TestConfig::new().render();
-    let cases: [(&str, &[(&str, &str)], &str); 4] = [
+    let cases: [(&str, Env, &str); 4] = [
         // An unknown key.
         (
             "[watch]\nfeed_urll = \"ws://127.0.0.1:4000/\"\n",
