@@ -1,6 +1,8 @@
 //! Config files for the certhound child process: the settings every test wants (JSON logs at
 //! `info`, findings as JSON lines on stdout, fast reconnects) plus per-test keys, rendered as
-//! TOML. The matcher lists are never set, so the shipped defaults are what the tests exercise.
+//! TOML; the groups of keys several tests share (a feed, urlscan or RDAP at a loopback fake,
+//! quick delivery retries) are methods. The matcher lists are never set, so the shipped defaults
+//! are what the tests exercise.
 //!
 //! Every config owns a temporary directory (shared by its clones, removed when the last one is
 //! dropped) holding its store, `[store] path = "<dir>/certhound.redb"`: no test ever uses the

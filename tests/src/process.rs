@@ -1,6 +1,9 @@
 //! Runs the real `certhound` binary as a child process: config file in a temporary directory,
 //! `--config <file>` before the subcommand, stdout and stderr collected line by line (through
-//! channels, so tests wait on lines, never on time), signals, exit status; killed on drop.
+//! channels, so tests wait on lines, never on time), signals, exit status; killed on drop. The
+//! steps most tests take are methods of [`Certhound`]: wait for findings or a log event (failing
+//! the test with the process's output), read the findings and the last `metrics` event, and
+//! stop with a signal expecting exit 0.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
