@@ -11,11 +11,6 @@ use certhound_tests::{timeouts, Certhound, FakeCertstream, Step, TestConfig};
 const OLD: &str = "paypal-restart-dedupe.com";
 const NEW: &str = "netflix-restart-dedupe.net";
 
-async fn stop(certhound: &mut Certhound, what: &str) -> String {
-    let describe = certhound.stop_cleanly(what).await;
-    describe
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_domain_reported_before_a_restart_is_not_reported_again() {
     let mut config = TestConfig::new();
@@ -26,7 +21,7 @@ async fn a_domain_reported_before_a_restart_is_not_reported_again() {
     config.feed(&server1.url());
     let mut run1 = Certhound::watch(&config);
     run1.expect_findings(&[OLD], timeouts::EVENT).await;
-    let describe = stop(&mut run1, "run 1").await;
+    let describe = run1.stop_cleanly("run 1").await;
     let got = run1.found_domains();
     assert_eq!(got, [OLD], "{describe}");
     let first_id = run1.findings()[0]["id"].as_str().map(str::to_string);
@@ -57,7 +52,7 @@ async fn a_domain_reported_before_a_restart_is_not_reported_again() {
         "run 1 delivered before it exited: {opened}"
     );
     run2.expect_findings(&[NEW], timeouts::EVENT).await;
-    let describe = stop(&mut run2, "run 2").await;
+    let describe = run2.stop_cleanly("run 2").await;
     let got = run2.found_domains();
     assert_eq!(got, [NEW], "only the new domain in run 2: {describe}");
     assert_ne!(
