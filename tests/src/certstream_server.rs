@@ -4,16 +4,15 @@
 //! reconnect to get the second batch). Pings are answered while the server is not silent.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::http_fake::{Fake, FakeListener};
 use crate::observed::Observed;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -58,7 +57,8 @@ pub struct Stats {
     pub disconnections: usize,
 }
 
-struct Shared {
+/// What the connection tasks share with the server's methods.
+pub struct Shared {
     script: Mutex<VecDeque<Step>>,
     stats: watch::Sender<Stats>,
     gate: Semaphore,
@@ -67,75 +67,27 @@ struct Shared {
 }
 
 /// The running server; stops (and closes every connection) when dropped.
-pub struct FakeCertstream {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    stats: watch::Receiver<Stats>,
-    accept_task: JoinHandle<()>,
-    conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Observed for FakeCertstream {
-    type State = Stats;
-
-    fn observed(&self) -> &watch::Receiver<Stats> {
-        &self.stats
-    }
-}
+pub type FakeCertstream = Fake<Shared, Stats>;
 
 impl FakeCertstream {
     /// Starts a server on 127.0.0.1 (ephemeral port) that plays `script`.
     pub async fn start(script: Vec<Step>) -> FakeCertstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = watch::channel(Stats::default());
-        let shared = Arc::new(Shared {
-            script: Mutex::new(script.into()),
-            stats: tx,
-            gate: Semaphore::new(0),
-            parked: Mutex::new(Vec::new()),
-        });
-        let conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept_task = {
-            let shared = shared.clone();
-            let conn_tasks = conn_tasks.clone();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = listener.accept().await {
-                    let _ = tcp.set_nodelay(true);
-                    let shared = shared.clone();
-                    let task = tokio::spawn(async move {
-                        let path = Arc::new(Mutex::new(String::new()));
-                        let p = path.clone();
-                        // The error type is tungstenite's.
-                        #[allow(clippy::result_large_err)]
-                        let callback = move |req: &Request, resp: Response| {
-                            *p.lock().unwrap() = req.uri().path().to_string();
-                            Ok(resp)
-                        };
-                        let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await
-                        else {
-                            return;
-                        };
-                        let path = path.lock().unwrap().clone();
-                        shared.stats.send_modify(|s| {
-                            s.connections += 1;
-                            s.paths.push(path);
-                        });
-                        serve(ws, &shared).await;
-                    });
-                    conn_tasks.lock().unwrap().push(task);
-                }
-            })
-        };
-        FakeCertstream {
-            addr,
-            shared,
-            stats: rx,
-            accept_task,
-            conn_tasks,
-        }
+        Fake::serve(
+            FakeListener::bind().await,
+            |stats| Shared {
+                script: Mutex::new(script.into()),
+                stats,
+                gate: Semaphore::new(0),
+                parked: Mutex::new(Vec::new()),
+            },
+            |listener, shared| {
+                let parked = shared.clone();
+                let shared = shared.clone();
+                listener
+                    .serve_tcp(move |tcp| connection(tcp, shared.clone()))
+                    .on_drop(move || parked.parked.lock().unwrap().clear())
+            },
+        )
     }
 
     /// `ws://127.0.0.1:PORT/` (the lite path).
@@ -145,33 +97,29 @@ impl FakeCertstream {
 
     /// `ws://127.0.0.1:PORT<path>`, e.g. `/full-stream`.
     pub fn url_with_path(&self, path: &str) -> String {
-        format!("ws://{}{}", self.addr, path)
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+        format!("ws://{}{}", self.addr(), path)
     }
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        self.stats.borrow().clone()
+        self.observed().borrow().clone()
     }
 
     pub fn connections(&self) -> usize {
-        self.stats.borrow().connections
+        self.observed().borrow().connections
     }
 
     pub fn pings(&self) -> usize {
-        self.stats.borrow().pings
+        self.observed().borrow().pings
     }
 
     pub fn steps_sent(&self) -> usize {
-        self.stats.borrow().steps_sent
+        self.observed().borrow().steps_sent
     }
 
     /// Request paths of the accepted connections.
     pub fn paths(&self) -> Vec<String> {
-        self.stats.borrow().paths.clone()
+        self.observed().borrow().paths.clone()
     }
 
     /// Steps of the script not yet carried out.
@@ -195,14 +143,39 @@ impl FakeCertstream {
     }
 }
 
-impl Drop for FakeCertstream {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        for t in self.conn_tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
-        self.shared.parked.lock().unwrap().clear();
-    }
+/// The websocket handshake on an accepted connection; the stream and the request's path and
+/// query (`None` when the handshake fails). Shared with the history-mode feed (`seq_server`).
+pub(crate) async fn accept_websocket(
+    tcp: TcpStream,
+) -> Option<(WebSocketStream<TcpStream>, String, Option<String>)> {
+    let target = Arc::new(Mutex::new((String::new(), None::<String>)));
+    let t = target.clone();
+    // The error type is tungstenite's.
+    #[allow(clippy::result_large_err)]
+    let callback = move |req: &Request, resp: Response| {
+        *t.lock().unwrap() = (
+            req.uri().path().to_string(),
+            req.uri().query().map(str::to_string),
+        );
+        Ok(resp)
+    };
+    let ws = tokio_tungstenite::accept_hdr_async(tcp, callback)
+        .await
+        .ok()?;
+    let (path, query) = target.lock().unwrap().clone();
+    Some((ws, path, query))
+}
+
+/// One connection: the handshake, counted with its path, then the script.
+async fn connection(tcp: TcpStream, shared: Arc<Shared>) {
+    let Some((ws, path, _)) = accept_websocket(tcp).await else {
+        return;
+    };
+    shared.stats.send_modify(|s| {
+        s.connections += 1;
+        s.paths.push(path);
+    });
+    serve(ws, &shared).await;
 }
 
 type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;

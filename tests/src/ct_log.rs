@@ -19,16 +19,14 @@
 //! every request is counted per kind and per exact path, and tests wait on what the log saw with
 //! [`FakeCtLog::wait_for`] (woken on each request, never polled).
 
-use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
+use std::collections::HashMap;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use ring::digest::{digest, SHA256};
@@ -37,9 +35,12 @@ use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::json;
 use tokio::sync::watch;
 
+pub use crate::fault::Fault;
+use crate::fault::{FaultScript, Hangup};
 use crate::fixtures::read_fixture;
-use crate::http_fake::{HttpListener, HttpServer};
+use crate::http_fake::{Fake, FakeListener};
 use crate::observed::Observed;
+use crate::recorded::Recorded;
 
 /// Entries per full data tile.
 pub const TILE_WIDTH: u64 = 256;
@@ -458,17 +459,6 @@ pub enum PathKind {
     Other,
 }
 
-/// A scripted answer to one request of a kind, instead of (or before) the real one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// 429 with `Retry-After: <secs>`.
-    TooMany(u64),
-    /// This status (500, 503...) with a small text body.
-    Status(u16),
-    /// Wait, then answer normally.
-    Delay(Duration),
-}
-
 /// How data tiles are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TileEncoding {
@@ -555,14 +545,15 @@ impl Log {
     }
 }
 
-struct Shared {
+/// What the handler shares with the log's methods.
+pub struct Shared {
     origin: String,
     key: EcdsaKeyPair,
     spki: Vec<u8>,
     log: Mutex<Log>,
     max_batch: Mutex<u64>,
     tile_encoding: Mutex<TileEncoding>,
-    faults: Mutex<HashMap<PathKind, VecDeque<Fault>>>,
+    faults: Mutex<FaultScript<PathKind>>,
     state: watch::Sender<CtLogState>,
     log_list: Mutex<Option<String>>,
 }
@@ -590,24 +581,12 @@ impl Shared {
 }
 
 /// The running log; stops (and closes every connection) when dropped.
-pub struct FakeCtLog {
-    shared: Arc<Shared>,
-    state: watch::Receiver<CtLogState>,
-    server: HttpServer,
-}
-
-impl Observed for FakeCtLog {
-    type State = CtLogState;
-
-    fn observed(&self) -> &watch::Receiver<CtLogState> {
-        &self.state
-    }
-}
+pub type FakeCtLog = Fake<Shared, CtLogState>;
 
 impl FakeCtLog {
     /// A log serving `entries` (indexes from 0); `max_batch` 32, no gzip, no faults.
     pub async fn start(entries: Vec<FakeEntry>) -> FakeCtLog {
-        let listener = HttpListener::bind().await;
+        let listener = FakeListener::bind().await;
         let addr = listener.addr();
         let rng = SystemRandom::new();
         let pkcs8 =
@@ -615,49 +594,40 @@ impl FakeCtLog {
         let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
             .expect("log key");
         let spki = [&P256_SPKI_PREFIX[..], key.public_key().as_ref()].concat();
-        let (tx, rx) = watch::channel(CtLogState::default());
-        let shared = Arc::new(Shared {
-            origin: format!("{addr}/rfc6962"),
-            key,
-            spki,
-            log: Mutex::new(Log {
-                entries: Vec::new(),
-                hashes_rfc6962: Vec::new(),
-                hashes_static: Vec::new(),
-                issuers: HashMap::new(),
-                roots: None,
-            }),
-            max_batch: Mutex::new(32),
-            log_list: Mutex::new(None),
-            tile_encoding: Mutex::new(TileEncoding::Identity),
-            faults: Mutex::new(HashMap::new()),
-            state: tx,
-        });
-        let server = listener.serve(|| {}, {
-            let shared = shared.clone();
-            move |req| handle(req, shared.clone())
-        });
-        let log = FakeCtLog {
-            shared,
-            state: rx,
-            server,
-        };
+        let log = Fake::serve_http(
+            listener,
+            |state| Shared {
+                origin: format!("{addr}/rfc6962"),
+                key,
+                spki,
+                log: Mutex::new(Log {
+                    entries: Vec::new(),
+                    hashes_rfc6962: Vec::new(),
+                    hashes_static: Vec::new(),
+                    issuers: HashMap::new(),
+                    roots: None,
+                }),
+                max_batch: Mutex::new(32),
+                log_list: Mutex::new(None),
+                tile_encoding: Mutex::new(TileEncoding::Identity),
+                faults: Mutex::new(FaultScript::default()),
+                state,
+            },
+            |_| {},
+            handle,
+        );
         log.append(entries);
         log
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
     /// The RFC 6962 log URL (`log_url` in the log list): `http://127.0.0.1:PORT/rfc6962/`.
     pub fn rfc6962_url(&self) -> String {
-        format!("http://{}/rfc6962/", self.server.addr())
+        format!("http://{}/rfc6962/", self.addr())
     }
 
     /// The static-ct-api monitoring prefix: `http://127.0.0.1:PORT/static/`.
     pub fn monitoring_url(&self) -> String {
-        format!("http://{}/static/", self.server.addr())
+        format!("http://{}/static/", self.addr())
     }
 
     /// The static-ct-api submission prefix: the RFC 6962 URL, which serves the submission side's
@@ -789,11 +759,11 @@ impl FakeCtLog {
 
     /// The next `n` requests of `kind` get `fault` (after any already scripted).
     pub fn push_faults(&self, kind: PathKind, n: usize, fault: Fault) -> &Self {
-        let mut f = self.shared.faults.lock().unwrap();
-        let q = f.entry(kind).or_default();
-        for _ in 0..n {
-            q.push_back(fault.clone());
-        }
+        self.shared
+            .faults
+            .lock()
+            .unwrap()
+            .push(kind, Some(n), fault);
         self
     }
 
@@ -1044,17 +1014,16 @@ fn answer(shared: &Shared, kind: PathKind, path: &str, query: &str) -> Resp {
     }
 }
 
-async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infallible> {
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let _ = req.into_body().collect().await;
+async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Hangup> {
+    let Recorded {
+        at, path, query, ..
+    } = Recorded::read(req).await;
+    let query = query.unwrap_or_default();
     let kind = classify(&path);
-    let fault = shared
-        .faults
-        .lock()
-        .unwrap()
-        .get_mut(&kind)
-        .and_then(|q| q.pop_front());
+    let fault = shared.faults.lock().unwrap().next(at, |k| *k == kind);
+    if fault == Some(Fault::Hangup) {
+        return Err(Hangup);
+    }
     let resp = match fault {
         Some(Fault::TooMany(secs)) => {
             let mut r = text(429, "too many requests");
@@ -1067,7 +1036,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Inf
             tokio::time::sleep(d).await;
             answer(&shared, kind, &path, &query)
         }
-        None => answer(&shared, kind, &path, &query),
+        Some(Fault::Hangup) | None => answer(&shared, kind, &path, &query),
     };
     let status = resp.status().as_u16();
     let full = if query.is_empty() {

@@ -5,12 +5,14 @@
 //! connections. The tests themselves are in `tests/`; `deploy/` holds the stack check script.
 
 pub mod admin;
+pub mod answers;
 pub mod certstream_server;
 pub mod config;
 pub mod ct_log;
 pub mod ct_server;
 pub mod domains;
 pub mod durable;
+pub mod fault;
 pub mod feed_client;
 pub mod fixtures;
 pub mod http_fake;
@@ -21,6 +23,7 @@ pub mod otlp_receiver;
 pub mod output;
 pub mod process;
 pub mod rdap_server;
+pub mod recorded;
 pub mod seq_server;
 pub mod tcp_proxy;
 pub mod telegram_server;

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::http_fake::{HttpListener, HttpServer};
+use crate::http_fake::{FakeListener, FakeServer};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
@@ -131,7 +131,7 @@ pub struct FakeOtlp {
     state: watch::Receiver<State>,
     grpc_shutdown: Option<oneshot::Sender<()>>,
     /// The OTLP/HTTP server.
-    http: HttpServer,
+    http: FakeServer,
 }
 
 impl FakeOtlp {
@@ -161,8 +161,8 @@ impl FakeOtlp {
             }
         });
 
-        let http_listener = HttpListener::bind().await;
-        let http = http_listener.serve(|| {}, move |req| handle_http(req, tx.clone()));
+        let http_listener = FakeListener::bind().await;
+        let http = http_listener.serve_http(|| {}, move |req| handle_http(req, tx.clone()));
 
         FakeOtlp {
             grpc_addr,

@@ -11,22 +11,22 @@
 //! the status answered; tests wait on what it saw with `wait_for*` (woken on each request, never
 //! polled) and check rates with [`RdapState::max_in_window`].
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::answers::DomainScripts;
 use crate::fixtures::read_fixture;
-use crate::http_fake::{HttpListener, HttpServer};
+use crate::http_fake::{Fake, FakeListener};
 use crate::observed::Observed;
+use crate::recorded::Recorded;
 
 /// The real Verisign answer for `1989shack.com` (`tests/fixtures/rdap/`).
 pub const VERISIGN_FIXTURE: &str = "rdap/verisign_1989shack.com.json";
@@ -204,11 +204,7 @@ pub struct Received {
 impl Received {
     /// The first value of a header (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        crate::recorded::header(&self.headers, name)
     }
 }
 
@@ -285,66 +281,37 @@ pub fn max_in_window(times: &[Instant], window: Duration) -> usize {
     best
 }
 
-struct Shared {
+/// What the handler shares with the server's methods.
+pub struct Shared {
     /// The TLDs the bootstrap maps to this server.
     tlds: Vec<String>,
     base: String,
-    /// Per domain: the answers still to give in order; the last one repeats.
-    scripts: Mutex<HashMap<String, Vec<Answer>>>,
-    /// For domains without a script.
-    default: Mutex<Answer>,
+    /// The answers per domain (404 for domains without a script unless set).
+    answers: Mutex<DomainScripts<Answer>>,
     state: watch::Sender<RdapState>,
     gate: watch::Sender<bool>,
 }
 
 /// The running server; stops (and closes every connection) when dropped.
-pub struct FakeRdap {
-    shared: Arc<Shared>,
-    state: watch::Receiver<RdapState>,
-    server: HttpServer,
-}
-
-impl Observed for FakeRdap {
-    type State = RdapState;
-
-    fn observed(&self) -> &watch::Receiver<RdapState> {
-        &self.state
-    }
-}
+pub type FakeRdap = Fake<Shared, RdapState>;
 
 impl FakeRdap {
     /// A server whose bootstrap maps `tlds` to itself; unscripted domains get 404.
     pub async fn start(tlds: &[&str]) -> FakeRdap {
-        let listener = HttpListener::bind().await;
+        let listener = FakeListener::bind().await;
         let addr = listener.addr();
-        let (tx, rx) = watch::channel(RdapState::default());
-        let shared = Arc::new(Shared {
-            tlds: tlds.iter().map(|t| t.to_string()).collect(),
-            base: format!("http://{addr}/"),
-            scripts: Mutex::new(HashMap::new()),
-            default: Mutex::new(Answer::NotFound),
-            state: tx,
-            gate: watch::channel(false).0,
-        });
-        let server = listener.serve(
-            {
-                let shared = shared.clone();
-                move || shared.state.send_modify(|s| s.connections += 1)
+        Fake::serve_http(
+            listener,
+            |state| Shared {
+                tlds: tlds.iter().map(|t| t.to_string()).collect(),
+                base: format!("http://{addr}/"),
+                answers: Mutex::new(DomainScripts::new(Answer::NotFound)),
+                state,
+                gate: watch::channel(false).0,
             },
-            {
-                let shared = shared.clone();
-                move |req| handle(req, shared.clone())
-            },
-        );
-        FakeRdap {
-            shared,
-            state: rx,
-            server,
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
+            |shared| shared.state.send_modify(|s| s.connections += 1),
+            handle,
+        )
     }
 
     /// The RDAP base URL, `http://127.0.0.1:PORT/`.
@@ -365,12 +332,7 @@ impl FakeRdap {
 
     /// Answers for `domain`, one per request in order; the last one repeats.
     pub fn script(&self, domain: &str, answers: Vec<Answer>) -> &Self {
-        assert!(!answers.is_empty(), "a script needs at least one answer");
-        self.shared
-            .scripts
-            .lock()
-            .unwrap()
-            .insert(domain.to_ascii_lowercase(), answers);
+        self.shared.answers.lock().unwrap().script(domain, answers);
         self
     }
 
@@ -381,7 +343,7 @@ impl FakeRdap {
 
     /// The answer for domains without a script (404 unless set).
     pub fn set_default(&self, answer: Answer) -> &Self {
-        *self.shared.default.lock().unwrap() = answer;
+        self.shared.answers.lock().unwrap().set_default(answer);
         self
     }
 
@@ -411,16 +373,6 @@ impl FakeRdap {
     }
 }
 
-/// The next answer for `domain` (using up one step of its script).
-fn next_answer(shared: &Shared, domain: &str) -> Answer {
-    let mut scripts = shared.scripts.lock().unwrap();
-    match scripts.get_mut(domain) {
-        Some(steps) if steps.len() > 1 => steps.remove(0),
-        Some(steps) => steps[0].clone(),
-        None => shared.default.lock().unwrap().clone(),
-    }
-}
-
 type Resp = Response<Full<Bytes>>;
 
 fn response(status: u16, content_type: &str, body: String) -> Resp {
@@ -436,24 +388,19 @@ fn error_body(status: u16, title: &str) -> String {
 }
 
 async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infallible> {
-    let at = Instant::now();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let _ = req.into_body().collect().await;
+    let Recorded {
+        at,
+        method,
+        path,
+        headers,
+        ..
+    } = Recorded::read(req).await;
     let domain = path
         .strip_prefix("/domain/")
         .map(|d| d.trim_end_matches('/').to_ascii_lowercase());
-    let answer = domain.as_ref().map(|d| next_answer(&shared, d));
+    let answer = domain
+        .as_ref()
+        .map(|d| shared.answers.lock().unwrap().next(d));
     let status = match (&answer, path.as_str()) {
         (Some(a), _) => a.status(),
         (None, "/dns.json") => Some(200),
@@ -526,6 +473,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Inf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 

@@ -9,18 +9,17 @@
 //! open and pings are answered.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::certstream_server::accept_websocket;
+use crate::http_fake::{Fake, FakeListener};
 use crate::observed::Observed;
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -107,7 +106,8 @@ impl FakeSeqCertstreamBuilder {
     }
 }
 
-struct Shared {
+/// What the connection tasks share with the server's methods.
+pub struct Shared {
     /// The messages with their seq inserted; `messages[i]` has seq `i + 1`.
     messages: Vec<String>,
     pacing: Pacing,
@@ -118,13 +118,7 @@ struct Shared {
 }
 
 /// The running server; stops (and closes every connection) when dropped.
-pub struct FakeSeqCertstream {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    stats: watch::Receiver<SeqStats>,
-    accept_task: JoinHandle<()>,
-    conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
+pub type FakeSeqCertstream = Fake<Shared, SeqStats>;
 
 /// `message` (a JSON object) with a top-level `"seq": seq`.
 pub fn with_seq(message: &str, seq: u64) -> String {
@@ -146,14 +140,6 @@ fn since_of(query: Option<&str>) -> Option<u64> {
     })
 }
 
-impl Observed for FakeSeqCertstream {
-    type State = SeqStats;
-
-    fn observed(&self) -> &watch::Receiver<SeqStats> {
-        &self.stats
-    }
-}
-
 impl FakeSeqCertstream {
     /// A builder for a server that plays `messages` (JSON objects) with seq 1..=N.
     pub fn builder(messages: Vec<String>) -> FakeSeqCertstreamBuilder {
@@ -170,76 +156,29 @@ impl FakeSeqCertstream {
     }
 
     async fn start_with(b: FakeSeqCertstreamBuilder) -> FakeSeqCertstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
         let messages = b
             .messages
             .iter()
             .enumerate()
             .map(|(i, m)| with_seq(m, i as u64 + 1))
             .collect();
-        let (tx, rx) = watch::channel(SeqStats::default());
-        let shared = Arc::new(Shared {
-            messages,
-            pacing: b.pacing,
-            gates: Mutex::new(b.gates),
-            gate: Semaphore::new(0),
-            stats: tx,
-        });
-        let conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept_task = {
-            let shared = shared.clone();
-            let conn_tasks = conn_tasks.clone();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = listener.accept().await {
-                    let _ = tcp.set_nodelay(true);
-                    let shared = shared.clone();
-                    let task = tokio::spawn(async move {
-                        let target = Arc::new(Mutex::new((String::new(), None::<String>)));
-                        let t = target.clone();
-                        // The error type is tungstenite's.
-                        #[allow(clippy::result_large_err)]
-                        let callback = move |req: &Request, resp: Response| {
-                            *t.lock().unwrap() = (
-                                req.uri().path().to_string(),
-                                req.uri().query().map(str::to_string),
-                            );
-                            Ok(resp)
-                        };
-                        let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await
-                        else {
-                            return;
-                        };
-                        let (path, query) = target.lock().unwrap().clone();
-                        let since = since_of(query.as_deref());
-                        let mut index = 0;
-                        shared.stats.send_modify(|s| {
-                            index = s.connections.len();
-                            s.connections.push(SeqConnection {
-                                path,
-                                query,
-                                since,
-                                ..SeqConnection::default()
-                            });
-                        });
-                        serve(ws, &shared, index, since.unwrap_or(0)).await;
-                        shared
-                            .stats
-                            .send_modify(|s| s.connections[index].ended = true);
-                    });
-                    conn_tasks.lock().unwrap().push(task);
-                }
-            })
-        };
-        FakeSeqCertstream {
-            addr,
-            shared,
-            stats: rx,
-            accept_task,
-            conn_tasks,
-        }
+        Fake::serve(
+            FakeListener::bind().await,
+            |stats| Shared {
+                messages,
+                pacing: b.pacing,
+                gates: Mutex::new(b.gates),
+                gate: Semaphore::new(0),
+                stats,
+            },
+            |listener, shared| {
+                let gate = shared.clone();
+                let shared = shared.clone();
+                listener
+                    .serve_tcp(move |tcp| connection(tcp, shared.clone()))
+                    .on_drop(move || gate.gate.close())
+            },
+        )
     }
 
     /// `ws://127.0.0.1:PORT/` (the lite path).
@@ -249,7 +188,7 @@ impl FakeSeqCertstream {
 
     /// `ws://127.0.0.1:PORT<path>`; `path` may carry a query (`/?token=x`).
     pub fn url_with_path(&self, path: &str) -> String {
-        format!("ws://{}{}", self.addr, path)
+        format!("ws://{}{}", self.addr(), path)
     }
 
     /// Number of messages (the last seq).
@@ -263,12 +202,12 @@ impl FakeSeqCertstream {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> SeqStats {
-        self.stats.borrow().clone()
+        self.observed().borrow().clone()
     }
 
     /// `since` of every connection so far, in order.
     pub fn sinces(&self) -> Vec<Option<u64>> {
-        self.stats.borrow().sinces()
+        self.observed().borrow().sinces()
     }
 
     /// Lets one gate pass (permits add up: releasing before the gate is reached works).
@@ -291,14 +230,26 @@ impl FakeSeqCertstream {
     }
 }
 
-impl Drop for FakeSeqCertstream {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        for t in self.conn_tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
-        self.shared.gate.close();
-    }
+/// One connection: the handshake, recorded with its `since`, then the messages after it.
+async fn connection(tcp: TcpStream, shared: Arc<Shared>) {
+    let Some((ws, path, query)) = accept_websocket(tcp).await else {
+        return;
+    };
+    let since = since_of(query.as_deref());
+    let mut index = 0;
+    shared.stats.send_modify(|s| {
+        index = s.connections.len();
+        s.connections.push(SeqConnection {
+            path,
+            query,
+            since,
+            ..SeqConnection::default()
+        });
+    });
+    serve(ws, &shared, index, since.unwrap_or(0)).await;
+    shared
+        .stats
+        .send_modify(|s| s.connections[index].ended = true);
 }
 
 /// Reads (so that pings are answered: tungstenite queues the pong and flushes it on the next

@@ -7,8 +7,8 @@
 //! otherwise.
 //!
 //! Scriptable ([`Fault`]): 429 `Too Many Requests` with `parameters.retry_after` (and no
-//! `Retry-After` header, as Telegram), 500, or a dropped connection, for the next k requests or
-//! for a span of time. It also checks the per-chat limits Telegram documents (1 message per second
+//! `Retry-After` header, as Telegram), another status (500...), a delay or a dropped connection,
+//! for the next k requests or for a span of time. It also checks the per-chat limits Telegram documents (1 message per second
 //! per chat, 20 per minute per group, 30 per second overall) and records each breach as a
 //! [`Violation`] without rejecting anything.
 //!
@@ -17,13 +17,15 @@
 //! each request, never polled).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::http_fake::{HttpListener, HttpServer};
+pub use crate::fault::Fault;
+use crate::fault::{FaultScript, Hangup};
+use crate::http_fake::{Fake, FakeListener};
 use crate::observed::Observed;
-use http_body_util::{BodyExt, Full};
+use crate::recorded::Recorded;
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
@@ -38,32 +40,6 @@ pub const CHAT_ID: &str = "-1001234";
 pub const MAX_TEXT_CHARS: usize = 4096;
 /// `sendPhoto` `caption`, after entity parsing.
 pub const MAX_CAPTION_CHARS: usize = 1024;
-
-/// A scripted failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// 429 `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after N",
-    /// "parameters":{"retry_after":N}}`.
-    TooMany { retry_after: u64 },
-    /// 500 `Internal Server Error`.
-    ServerError,
-    /// The connection is closed without an answer (a transport error for the client).
-    Hangup,
-}
-
-impl Fault {
-    pub fn too_many(retry_after: u64) -> Fault {
-        Fault::TooMany { retry_after }
-    }
-}
-
-/// A fault for the next `times` requests (for ever with `None`), or until `until`.
-#[derive(Debug, Clone)]
-struct Script {
-    fault: Fault,
-    times: Option<usize>,
-    until: Option<Instant>,
-}
 
 /// Which of Telegram's limits a message broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -262,30 +238,19 @@ impl TelegramState {
 struct Config {
     token: String,
     chats: BTreeSet<String>,
-    scripts: Vec<Script>,
+    faults: FaultScript<()>,
     limits: Limits,
     next_message_id: BTreeMap<String, u64>,
 }
 
-struct Shared {
+/// What the handler shares with the fake's methods.
+pub struct Shared {
     config: Mutex<Config>,
     state: watch::Sender<TelegramState>,
 }
 
 /// The running fake; stops (and closes every connection) when dropped.
-pub struct FakeTelegram {
-    shared: Arc<Shared>,
-    state: watch::Receiver<TelegramState>,
-    server: HttpServer,
-}
-
-impl Observed for FakeTelegram {
-    type State = TelegramState;
-
-    fn observed(&self) -> &watch::Receiver<TelegramState> {
-        &self.state
-    }
-}
+pub type FakeTelegram = Fake<Shared, TelegramState>;
 
 impl FakeTelegram {
     /// A bot with token [`TOKEN`] that knows the chat [`CHAT_ID`].
@@ -295,42 +260,32 @@ impl FakeTelegram {
 
     /// A bot with this token that knows these chats.
     pub async fn with(token: &str, chats: &[&str]) -> FakeTelegram {
-        let listener = HttpListener::bind().await;
-        let (tx, rx) = watch::channel(TelegramState::default());
-        let shared = Arc::new(Shared {
-            config: Mutex::new(Config {
-                token: token.to_string(),
-                chats: chats.iter().map(|c| c.to_string()).collect(),
-                scripts: Vec::new(),
-                limits: Limits::default(),
-                next_message_id: BTreeMap::new(),
-            }),
-            state: tx,
-        });
-        let server = listener.serve(|| {}, {
-            let shared = shared.clone();
-            move |req| handle(req, shared.clone())
-        });
-        FakeTelegram {
-            shared,
-            state: rx,
-            server,
-        }
+        Fake::serve_http(
+            FakeListener::bind().await,
+            |state| Shared {
+                config: Mutex::new(Config {
+                    token: token.to_string(),
+                    chats: chats.iter().map(|c| c.to_string()).collect(),
+                    faults: FaultScript::default(),
+                    limits: Limits::default(),
+                    next_message_id: BTreeMap::new(),
+                }),
+                state,
+            },
+            |_| {},
+            handle,
+        )
     }
 
     /// `http://127.0.0.1:PORT`: what `api_base` is set to (the API's default is
     /// `https://api.telegram.org`).
     pub fn api_base(&self) -> String {
-        format!("http://{}", self.server.addr())
+        format!("http://{}", self.addr())
     }
 
     /// `http://127.0.0.1:PORT/bot<token>/<method>` with the accepted token.
     pub fn method_url(&self, method: &str) -> String {
         format!("{}/bot{}/{method}", self.api_base(), self.token())
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
     }
 
     /// The token accepted.
@@ -352,27 +307,29 @@ impl FakeTelegram {
     /// The next `k` requests with the right token get `fault` (after the faults already
     /// scripted are used up).
     pub fn fail_next(&self, k: usize, fault: Fault) -> &Self {
-        self.shared.config.lock().unwrap().scripts.push(Script {
-            fault,
-            times: Some(k),
-            until: None,
-        });
+        self.shared
+            .config
+            .lock()
+            .unwrap()
+            .faults
+            .push((), Some(k), fault);
         self
     }
 
     /// Every request with the right token gets `fault` for `span` from now.
     pub fn fail_for(&self, span: Duration, fault: Fault) -> &Self {
-        self.shared.config.lock().unwrap().scripts.push(Script {
-            fault,
-            times: None,
-            until: Some(Instant::now() + span),
-        });
+        self.shared
+            .config
+            .lock()
+            .unwrap()
+            .faults
+            .push_for((), span, fault);
         self
     }
 
     /// Drops the scripted faults not used yet.
     pub fn clear_faults(&self) -> &Self {
-        self.shared.config.lock().unwrap().scripts.clear();
+        self.shared.config.lock().unwrap().faults.clear();
         self
     }
 
@@ -384,7 +341,7 @@ impl FakeTelegram {
 
     /// Limit breaches so far.
     pub fn violations(&self) -> Vec<Violation> {
-        self.state.borrow().violations.clone()
+        self.observed().borrow().violations.clone()
     }
 
     /// Waits until at least `n` messages (text or photo, any chat) were accepted.
@@ -591,115 +548,120 @@ fn check_limits(
     }
 }
 
-/// The scripted fault for the next request, if any (using one of a counted script's times).
-fn pick_fault(scripts: &mut Vec<Script>, now: Instant) -> Option<Fault> {
-    scripts.retain(|s| s.times != Some(0) && s.until.is_none_or(|u| now < u));
-    let s = scripts.first_mut()?;
-    if let Some(t) = s.times.as_mut() {
-        *t -= 1;
+/// The answer to API method `m` with this body when no fault is scripted; an accepted
+/// message gets its id and arrival time and is left in `message`.
+fn accept(
+    m: &str,
+    json: &Value,
+    config: &mut Config,
+    at: Instant,
+    message: &mut Option<Message>,
+) -> (u16, Value) {
+    match answer(m, json, &config.chats) {
+        Ok(mut msg) => {
+            let id = config
+                .next_message_id
+                .entry(msg.chat_id.clone())
+                .or_insert(0);
+            *id += 1;
+            msg.message_id = *id;
+            msg.at = at;
+            let ok = success(&msg);
+            *message = Some(msg);
+            (200, ok)
+        }
+        Err(e) => e,
     }
-    Some(s.fault.clone())
 }
-
-/// The error of a dropped connection (hyper closes it when the service fails).
-#[derive(Debug)]
-struct Hangup;
-
-impl std::fmt::Display for Hangup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("scripted hangup")
-    }
-}
-
-impl std::error::Error for Hangup {}
 
 async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, Hangup> {
-    let at = Instant::now();
-    let http_method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
-    let body = String::from_utf8_lossy(&body).into_owned();
+    let request = Recorded::read(req).await;
+    let content_type = request.header("content-type").map(str::to_string);
+    let Recorded {
+        at,
+        method: http_method,
+        path,
+        body,
+        ..
+    } = request;
     let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let (token, method) = match path.strip_prefix("/bot").and_then(|p| p.split_once('/')) {
         Some((t, m)) => (Some(t.to_string()), Some(m.to_string())),
         None => (None, None),
     };
 
-    let mut config = shared.config.lock().unwrap();
-    let answered_at = Instant::now();
-    let mut message = None;
-    let mut hangup = false;
-    let (status, answer) = match (&token, &method) {
-        (None, _) | (_, None) => error(404, "Not Found"),
-        (Some(t), _) if *t != config.token => error(401, "Unauthorized"),
-        (Some(_), Some(m)) => match pick_fault(&mut config.scripts, answered_at) {
-            Some(Fault::TooMany { retry_after }) => (
-                429,
-                json!({
-                    "ok": false,
-                    "error_code": 429,
-                    "description": format!("Too Many Requests: retry after {retry_after}"),
-                    "parameters": {"retry_after": retry_after}
-                }),
-            ),
-            Some(Fault::ServerError) => error(500, "Internal Server Error"),
-            Some(Fault::Hangup) => {
-                hangup = true;
-                (0, Value::Null)
-            }
-            None => match self::answer(m, &json, &config.chats) {
-                Ok(mut msg) => {
-                    let id = config
-                        .next_message_id
-                        .entry(msg.chat_id.clone())
-                        .or_insert(0);
-                    *id += 1;
-                    msg.message_id = *id;
-                    msg.at = at;
-                    let ok = success(&msg);
-                    message = Some(msg);
-                    (200, ok)
+    // The lock is held until the request is recorded, so that requests are recorded in the
+    // order they were answered.
+    let (status, answer, hangup, delay) = {
+        let mut config = shared.config.lock().unwrap();
+        let answered_at = Instant::now();
+        let mut message = None;
+        let mut hangup = false;
+        let mut delay = None;
+        let (status, answer) = match (&token, &method) {
+            (None, _) | (_, None) => error(404, "Not Found"),
+            (Some(t), _) if *t != config.token => error(401, "Unauthorized"),
+            (Some(_), Some(m)) => match config.faults.next(answered_at, |_| true) {
+                Some(Fault::TooMany(retry_after)) => (
+                    429,
+                    json!({
+                        "ok": false,
+                        "error_code": 429,
+                        "description": format!("Too Many Requests: retry after {retry_after}"),
+                        "parameters": {"retry_after": retry_after}
+                    }),
+                ),
+                Some(Fault::Status(s)) => error(
+                    s,
+                    StatusCode::from_u16(s)
+                        .ok()
+                        .and_then(|c| c.canonical_reason())
+                        .unwrap_or("Error"),
+                ),
+                Some(Fault::Hangup) => {
+                    hangup = true;
+                    (0, Value::Null)
                 }
-                Err(e) => e,
+                Some(Fault::Delay(d)) => {
+                    delay = Some(d);
+                    accept(m, &json, &mut config, at, &mut message)
+                }
+                None => accept(m, &json, &mut config, at, &mut message),
             },
-        },
-    };
-    let limits = config.limits.clone();
-    shared.state.send_modify(|s| {
-        let n = s.requests.len();
-        if let Some(mut msg) = message {
-            msg.request = n;
-            check_limits(&limits, &s.messages, &msg, &mut s.violations);
-            s.messages.push(msg);
-        }
-        s.requests.push(Received {
-            n,
-            at,
-            answered_at,
-            http_method,
-            path,
-            token,
-            method,
-            content_type,
-            body,
-            json,
-            status,
-            answer: answer.clone(),
+        };
+        let limits = config.limits.clone();
+        shared.state.send_modify(|s| {
+            let n = s.requests.len();
+            if let Some(mut msg) = message {
+                msg.request = n;
+                check_limits(&limits, &s.messages, &msg, &mut s.violations);
+                s.messages.push(msg);
+            }
+            s.requests.push(Received {
+                n,
+                at,
+                answered_at,
+                http_method,
+                path,
+                token,
+                method,
+                content_type,
+                body,
+                json,
+                status,
+                answer: answer.clone(),
+            });
         });
-    });
-    drop(config);
+        (status, answer, hangup, delay)
+    };
     if hangup {
         return Err(Hangup);
+    }
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
     }
     Ok(Response::builder()
         .status(StatusCode::from_u16(status).unwrap())
@@ -1229,7 +1191,7 @@ mod tests {
     async fn scripted_429_then_500_then_hangup_then_accepted() {
         let tg = FakeTelegram::start().await;
         tg.fail_next(2, Fault::too_many(1))
-            .fail_next(1, Fault::ServerError)
+            .fail_next(1, Fault::Status(500))
             .fail_next(1, Fault::Hangup);
         let client = reqwest::Client::new();
         let url = tg.method_url("sendMessage");
@@ -1269,7 +1231,7 @@ mod tests {
         }
         tg.clear_faults();
         assert_eq!(post(&client, &url, msg("hi")).await.status, 200);
-        tg.fail_for(Duration::ZERO, Fault::ServerError);
+        tg.fail_for(Duration::ZERO, Fault::Status(500));
         assert_eq!(post(&client, &url, msg("hi")).await.status, 200);
     }
 

@@ -29,13 +29,13 @@
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::hash::{BuildHasher, Hasher};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::http_fake::{HttpListener, HttpServer};
+use crate::http_fake::{Fake, FakeListener};
 use crate::observed::Observed;
-use http_body_util::{BodyExt, Full};
+use crate::recorded::Recorded;
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
@@ -184,11 +184,7 @@ pub struct Received {
 impl Received {
     /// The first value of a header (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        crate::recorded::header(&self.headers, name)
     }
 
     /// Answered 200.
@@ -458,7 +454,8 @@ impl Config {
     }
 }
 
-struct Shared {
+/// What the handler shares with the server's methods.
+pub struct Shared {
     base: String,
     /// Wall clock and tokio clock at the start: tokio instants shown as ISO times.
     wall0: SystemTime,
@@ -501,19 +498,7 @@ impl Shared {
 }
 
 /// The running server; stops (and closes every connection) when dropped.
-pub struct FakeUrlscan {
-    shared: Arc<Shared>,
-    state: watch::Receiver<UrlscanState>,
-    server: HttpServer,
-}
-
-impl Observed for FakeUrlscan {
-    type State = UrlscanState;
-
-    fn observed(&self) -> &watch::Receiver<UrlscanState> {
-        &self.state
-    }
-}
+pub type FakeUrlscan = Fake<Shared, UrlscanState>;
 
 impl FakeUrlscan {
     /// A server that accepts [`API_KEY`]; default limits, 60 s windows, scans ready at once.
@@ -523,9 +508,8 @@ impl FakeUrlscan {
 
     /// A server that accepts this API key.
     pub async fn with_key(api_key: &str) -> FakeUrlscan {
-        let listener = HttpListener::bind().await;
+        let listener = FakeListener::bind().await;
         let addr = listener.addr();
-        let (tx, rx) = watch::channel(UrlscanState::default());
         let now = Instant::now();
         let mut limits = HashMap::new();
         for a in SCAN_ACTIONS {
@@ -549,47 +533,33 @@ impl FakeUrlscan {
                 },
             );
         }
-        let shared = Arc::new(Shared {
-            base: format!("http://{addr}/"),
-            wall0: SystemTime::now(),
-            instant0: now,
-            hasher: std::collections::hash_map::RandomState::new(),
-            config: Mutex::new(Config {
-                api_key: api_key.to_string(),
-                window: Duration::from_secs(60),
-                epoch: now,
-                limits,
-                counters: HashMap::new(),
-                force_visibility: None,
-                unresolvable: HashSet::new(),
-                blocked: HashSet::new(),
-                fail_submissions: 0,
-                fail_results: 0,
-                ready_after: Some(Duration::ZERO),
-                verdicts: Vec::new(),
-                redirects: Vec::new(),
-            }),
-            state: tx,
-        });
-        let server = listener.serve(
-            {
-                let shared = shared.clone();
-                move || shared.state.send_modify(|s| s.connections += 1)
+        Fake::serve_http(
+            listener,
+            |state| Shared {
+                base: format!("http://{addr}/"),
+                wall0: SystemTime::now(),
+                instant0: now,
+                hasher: std::collections::hash_map::RandomState::new(),
+                config: Mutex::new(Config {
+                    api_key: api_key.to_string(),
+                    window: Duration::from_secs(60),
+                    epoch: now,
+                    limits,
+                    counters: HashMap::new(),
+                    force_visibility: None,
+                    unresolvable: HashSet::new(),
+                    blocked: HashSet::new(),
+                    fail_submissions: 0,
+                    fail_results: 0,
+                    ready_after: Some(Duration::ZERO),
+                    verdicts: Vec::new(),
+                    redirects: Vec::new(),
+                }),
+                state,
             },
-            {
-                let shared = shared.clone();
-                move |req| handle(req, shared.clone())
-            },
-        );
-        FakeUrlscan {
-            shared,
-            state: rx,
-            server,
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
+            |shared| shared.state.send_modify(|s| s.connections += 1),
+            handle,
+        )
     }
 
     /// `http://127.0.0.1:PORT/` (in place of `https://urlscan.io/`).
@@ -740,12 +710,12 @@ impl FakeUrlscan {
 
     /// UUIDs of the accepted submissions, in order.
     pub fn uuids(&self) -> Vec<String> {
-        self.state.borrow().uuids()
+        self.observed().borrow().uuids()
     }
 
     /// Successful submissions per window: (window start, count).
     pub fn submissions_per_window(&self) -> Vec<(Instant, usize)> {
-        self.state.borrow().submissions_per_window()
+        self.observed().borrow().submissions_per_window()
     }
 
     /// Waits until at least `n` requests (any) arrived.
@@ -1367,25 +1337,15 @@ fn quotas(shared: &Shared, now: Instant) -> Value {
 }
 
 async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infallible> {
-    let at = Instant::now();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
-    let body = String::from_utf8_lossy(&body).into_owned();
+    let Recorded {
+        at,
+        method,
+        path,
+        query,
+        headers,
+        body,
+    } = Recorded::read(req).await;
+    let query = query.unwrap_or_default();
     let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let trimmed = path.trim_end_matches('/');
     let (endpoint, outcome) = match (method.as_str(), trimmed) {

@@ -2,20 +2,22 @@
 //! records every request (method, path, headers, body parsed as JSON, the answer it gave) and
 //! counts the requests per `Idempotency-Key`, as a receiver that deduplicates by that key would.
 //!
-//! It answers 200 unless a scripted [`Rule`] says otherwise: 500, 429 with `Retry-After`, 400...
-//! for the first k requests, or for the bodies of one registrable domain. An optional delay before
+//! It answers 200 unless a scripted [`Rule`] says otherwise, with a [`Fault`]: 500, 429 with
+//! `Retry-After`, 400, a dropped connection... for the first k requests, or for the bodies of one
+//! registrable domain. An optional delay before
 //! every answer makes it a slow receiver. Tests wait on what it saw with `wait_for*` (woken on
 //! each request, never polled).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::http_fake::{HttpListener, HttpServer};
+pub use crate::fault::Fault;
+use crate::fault::{FaultScript, Hangup};
+use crate::http_fake::{Fake, FakeListener};
 use crate::observed::Observed;
-use http_body_util::{BodyExt, Full};
+use crate::recorded::Recorded;
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
@@ -31,30 +33,10 @@ pub enum When {
     Domain(String),
 }
 
-/// What a rule answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: u16,
-    /// `Retry-After` header (seconds), if any.
-    pub retry_after: Option<u64>,
-}
-
-impl Reply {
-    pub fn status(status: u16) -> Reply {
-        Reply {
-            status,
-            retry_after: None,
-        }
-    }
-
-    /// 429 with `Retry-After: <secs>`.
-    pub fn too_many(secs: u64) -> Reply {
-        Reply {
-            status: 429,
-            retry_after: Some(secs),
-        }
-    }
-}
+/// What a rule answers: [`Fault::Status`] (`{"ok":true}` for a 2xx, `{"ok":false}` otherwise),
+/// [`Fault::TooMany`] (429 with `Retry-After: <secs>`), [`Fault::Delay`] (then 200) or
+/// [`Fault::Hangup`].
+pub type Reply = Fault;
 
 /// A scripted answer: for requests matching `when`, answer `reply`, `times` times (for ever with
 /// `None`). Rules are tried in order; the first that matches and is not used up answers.
@@ -85,7 +67,7 @@ impl Rule {
     }
 }
 
-/// One request as received.
+/// One request as received ([`Recorded`] and what the sink made of it).
 #[derive(Debug, Clone)]
 pub struct Received {
     /// Order of arrival, from 0.
@@ -98,18 +80,14 @@ pub struct Received {
     pub body: String,
     /// The body as JSON (`Value::Null` when it is not JSON).
     pub json: Value,
-    /// The status answered.
+    /// The status answered (0 for a dropped connection).
     pub status: u16,
 }
 
 impl Received {
     /// The first value of a header (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        crate::recorded::header(&self.headers, name)
     }
 
     pub fn idempotency_key(&self) -> Option<&str> {
@@ -191,25 +169,23 @@ impl SinkState {
     }
 }
 
-struct Shared {
-    rules: Mutex<Vec<Rule>>,
+/// What the handler shares with the sink's methods.
+pub struct Shared {
+    rules: Mutex<FaultScript<When>>,
     delay: Mutex<Duration>,
     state: watch::Sender<SinkState>,
 }
 
 /// The running sink; stops (and closes every connection) when dropped.
-pub struct FakeWebhook {
-    shared: Arc<Shared>,
-    state: watch::Receiver<SinkState>,
-    server: HttpServer,
-}
+pub type FakeWebhook = Fake<Shared, SinkState>;
 
-impl Observed for FakeWebhook {
-    type State = SinkState;
-
-    fn observed(&self) -> &watch::Receiver<SinkState> {
-        &self.state
+/// The rules as a fault script, in order.
+fn script(rules: Vec<Rule>) -> FaultScript<When> {
+    let mut script = FaultScript::default();
+    for r in rules {
+        script.push(r.when, r.times, r.reply);
     }
+    script
 }
 
 impl FakeWebhook {
@@ -220,36 +196,26 @@ impl FakeWebhook {
 
     /// A sink that answers by `rules` (200 when none applies).
     pub async fn with_rules(rules: Vec<Rule>) -> FakeWebhook {
-        let listener = HttpListener::bind().await;
-        let (tx, rx) = watch::channel(SinkState::default());
-        let shared = Arc::new(Shared {
-            rules: Mutex::new(rules),
-            delay: Mutex::new(Duration::ZERO),
-            state: tx,
-        });
-        let server = listener.serve(|| {}, {
-            let shared = shared.clone();
-            move |req| handle(req, shared.clone())
-        });
-        FakeWebhook {
-            shared,
-            state: rx,
-            server,
-        }
+        Fake::serve_http(
+            FakeListener::bind().await,
+            |state| Shared {
+                rules: Mutex::new(script(rules)),
+                delay: Mutex::new(Duration::ZERO),
+                state,
+            },
+            |_| {},
+            handle,
+        )
     }
 
     /// `http://127.0.0.1:PORT/hook`.
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.server.addr())
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
+        format!("http://{}/hook", self.addr())
     }
 
     /// Replaces the rules.
     pub fn set_rules(&self, rules: Vec<Rule>) {
-        *self.shared.rules.lock().unwrap() = rules;
+        *self.shared.rules.lock().unwrap() = script(rules);
     }
 
     /// Waits this long before answering each request (a slow receiver); zero by default.
@@ -259,7 +225,7 @@ impl FakeWebhook {
 
     /// Idempotency-Keys answered 2xx so far.
     pub fn accepted_keys(&self) -> BTreeSet<String> {
-        self.state.borrow().accepted_keys()
+        self.observed().borrow().accepted_keys()
     }
 
     /// Waits until at least `n` distinct Idempotency-Keys were answered 2xx.
@@ -282,48 +248,30 @@ impl FakeWebhook {
     }
 }
 
-/// The reply for this request by the rules (using one of a counted rule's times).
-fn pick_reply(rules: &mut [Rule], json: &Value) -> Reply {
-    for rule in rules.iter_mut() {
-        let applies = match &rule.when {
-            When::Any => true,
-            When::Domain(d) => json["registrable_domain"].as_str() == Some(d.as_str()),
-        };
-        if !applies || rule.times == Some(0) {
-            continue;
-        }
-        if let Some(t) = rule.times.as_mut() {
-            *t -= 1;
-        }
-        return rule.reply.clone();
-    }
-    Reply::status(200)
-}
-
 async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let at = Instant::now();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
-    let body = String::from_utf8_lossy(&body).into_owned();
+) -> Result<Response<Full<Bytes>>, Hangup> {
+    let Recorded {
+        at,
+        method,
+        path,
+        headers,
+        body,
+        ..
+    } = Recorded::read(req).await;
     let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let reply = pick_reply(&mut shared.rules.lock().unwrap(), &json);
+    let domain = json["registrable_domain"].as_str();
+    let fault = shared.rules.lock().unwrap().next(at, |when| match when {
+        When::Any => true,
+        When::Domain(d) => domain == Some(d.as_str()),
+    });
+    let (status, retry_after) = match &fault {
+        Some(Fault::Status(s)) => (*s, None),
+        Some(Fault::TooMany(secs)) => (429, Some(*secs)),
+        Some(Fault::Hangup) => (0, None),
+        Some(Fault::Delay(_)) | None => (200, None),
+    };
     let delay = *shared.delay.lock().unwrap();
     shared.state.send_modify(|s| {
         let n = s.requests.len();
@@ -335,17 +283,23 @@ async fn handle(
             headers,
             body,
             json,
-            status: reply.status,
+            status,
         });
     });
+    if fault == Some(Fault::Hangup) {
+        return Err(Hangup);
+    }
+    if let Some(Fault::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let mut resp = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
-    if let Some(secs) = reply.retry_after {
+    let mut resp = Response::builder().status(StatusCode::from_u16(status).unwrap());
+    if let Some(secs) = retry_after {
         resp = resp.header("retry-after", secs.to_string());
     }
-    let text = if (200..300).contains(&reply.status) {
+    let text = if (200..300).contains(&status) {
         "{\"ok\":true}"
     } else {
         "{\"ok\":false}"
@@ -359,6 +313,7 @@ async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     use tokio::net::TcpStream;
 

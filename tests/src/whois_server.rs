@@ -5,18 +5,17 @@
 //! query is read and the connection held open, never answered). Every query is recorded with its
 //! arrival time (tokio `Instant`); tests wait on them with `wait_for*` (woken, never polled).
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::answers::DomainScripts;
 use crate::fixtures::fixture_path;
+use crate::http_fake::{Fake, FakeListener};
 use crate::observed::Observed;
 
 /// The saved WHOIS answer for `domain` (`tests/fixtures/whois/raw/<domain>.txt`), if there is one.
@@ -115,83 +114,40 @@ impl WhoisState {
     }
 }
 
-struct Shared {
-    scripts: Mutex<HashMap<String, Vec<WhoisAnswer>>>,
-    default: Mutex<WhoisAnswer>,
+/// What the connection tasks share with the server's methods.
+pub struct Shared {
+    answers: Mutex<DomainScripts<WhoisAnswer>>,
     state: watch::Sender<WhoisState>,
 }
 
 /// The running server; stops (and closes every connection) when dropped.
-pub struct FakeWhois {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    state: watch::Receiver<WhoisState>,
-    accept_task: JoinHandle<()>,
-    conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Observed for FakeWhois {
-    type State = WhoisState;
-
-    fn observed(&self) -> &watch::Receiver<WhoisState> {
-        &self.state
-    }
-}
+pub type FakeWhois = Fake<Shared, WhoisState>;
 
 impl FakeWhois {
     /// A server answering every domain from the fixtures ([`WhoisAnswer::Fixture`]).
     pub async fn start() -> FakeWhois {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = watch::channel(WhoisState::default());
-        let shared = Arc::new(Shared {
-            scripts: Mutex::new(HashMap::new()),
-            default: Mutex::new(WhoisAnswer::Fixture),
-            state: tx,
-        });
-        let conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept_task = {
-            let shared = shared.clone();
-            let conn_tasks = conn_tasks.clone();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = listener.accept().await {
-                    let _ = tcp.set_nodelay(true);
-                    shared.state.send_modify(|s| s.connections += 1);
-                    let task = tokio::spawn(serve(tcp, shared.clone()));
-                    let mut tasks = conn_tasks.lock().unwrap();
-                    tasks.retain(|t| !t.is_finished());
-                    tasks.push(task);
-                }
-            })
-        };
-        FakeWhois {
-            addr,
-            shared,
-            state: rx,
-            accept_task,
-            conn_tasks,
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+        Fake::serve_tcp(
+            FakeListener::bind().await,
+            |state| Shared {
+                answers: Mutex::new(DomainScripts::new(WhoisAnswer::Fixture)),
+                state,
+            },
+            |tcp, shared| {
+                // Counted as accepted, before the query is read.
+                shared.state.send_modify(|s| s.connections += 1);
+                serve(tcp, shared)
+            },
+        )
     }
 
     /// `127.0.0.1:PORT`, as `[enrich.whois.servers]` takes it.
     pub fn server(&self) -> String {
-        self.addr.to_string()
+        self.addr().to_string()
     }
 
     /// Answers for `domain`, one per query in order; the last one repeats.
     pub fn script(&self, domain: &str, answers: Vec<WhoisAnswer>) -> &Self {
-        assert!(!answers.is_empty(), "a script needs at least one answer");
-        self.shared
-            .scripts
-            .lock()
-            .unwrap()
-            .insert(domain.to_ascii_lowercase(), answers);
+        self.shared.answers.lock().unwrap().script(domain, answers);
         self
     }
 
@@ -202,7 +158,7 @@ impl FakeWhois {
 
     /// The answer for domains without a script ([`WhoisAnswer::Fixture`] unless set).
     pub fn set_default(&self, answer: WhoisAnswer) -> &Self {
-        *self.shared.default.lock().unwrap() = answer;
+        self.shared.answers.lock().unwrap().set_default(answer);
         self
     }
 
@@ -213,24 +169,6 @@ impl FakeWhois {
         timeout: Duration,
     ) -> Result<WhoisState, WhoisState> {
         self.wait_for(timeout, |s| s.queries.len() >= n).await
-    }
-}
-
-impl Drop for FakeWhois {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        for t in self.conn_tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
-    }
-}
-
-fn next_answer(shared: &Shared, domain: &str) -> WhoisAnswer {
-    let mut scripts = shared.scripts.lock().unwrap();
-    match scripts.get_mut(domain) {
-        Some(steps) if steps.len() > 1 => steps.remove(0),
-        Some(steps) => steps[0].clone(),
-        None => shared.default.lock().unwrap().clone(),
     }
 }
 
@@ -261,7 +199,7 @@ async fn serve(mut tcp: TcpStream, shared: Arc<Shared>) {
         return; // connected and went away without a query
     }
     let domain = text.trim().to_ascii_lowercase();
-    let mut answer = next_answer(&shared, &domain);
+    let mut answer = shared.answers.lock().unwrap().next(&domain);
     let n = {
         let mut n = 0;
         shared.state.send_modify(|s| {
@@ -316,6 +254,7 @@ async fn serve(mut tcp: TcpStream, shared: Arc<Shared>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
 
     const T: Duration = Duration::from_secs(10);
 

@@ -257,7 +257,7 @@ async fn the_token_is_never_logged() {
     let server = FakeCertstream::start(feed_of(&[domain])).await;
     let tg = FakeTelegram::with(SECRET_TOKEN, &[CHAT_ID]).await;
     // Every kind of transient failure, each of which certhound logs with its error.
-    tg.fail_next(1, Fault::ServerError)
+    tg.fail_next(1, Fault::Status(500))
         .fail_next(1, Fault::Hangup)
         .fail_next(1, Fault::too_many(1));
     let mut config = config(&server, &tg);
