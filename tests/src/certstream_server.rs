@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::http_fake::{Fake, FakeListener};
-use crate::observed::Observed;
+use crate::observed::{Observed, Waited};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -133,12 +133,12 @@ impl FakeCertstream {
     }
 
     /// Waits until at least `n` connections were accepted.
-    pub async fn wait_for_connections(&self, n: usize, timeout: Duration) -> Result<Stats, Stats> {
+    pub async fn wait_for_connections(&self, n: usize, timeout: Duration) -> Waited<Stats> {
         self.wait_for(timeout, |s| s.connections >= n).await
     }
 
     /// Waits until at least `n` steps were carried out.
-    pub async fn wait_for_steps(&self, n: usize, timeout: Duration) -> Result<Stats, Stats> {
+    pub async fn wait_for_steps(&self, n: usize, timeout: Duration) -> Waited<Stats> {
         self.wait_for(timeout, |s| s.steps_sent >= n).await
     }
 }

@@ -39,7 +39,7 @@ pub use crate::fault::Fault;
 use crate::fault::{FaultScript, Hangup};
 use crate::fixtures::read_fixture;
 use crate::http_fake::{Fake, FakeListener};
-use crate::observed::Observed;
+use crate::observed::{Observed, Waited};
 use crate::recorded::Recorded;
 
 /// Entries per full data tile.
@@ -361,6 +361,19 @@ fn tbs_of(cert: &[u8]) -> Vec<u8> {
     cert[h..h + th + tl].to_vec()
 }
 
+/// The DER of the certificate `params` describes, signed by `issuer`.
+fn signed(
+    params: &rcgen::CertificateParams,
+    key: &rcgen::KeyPair,
+    issuer: &rcgen::Issuer<'_, &rcgen::KeyPair>,
+) -> Vec<u8> {
+    params
+        .signed_by(key, issuer)
+        .expect("certificate")
+        .der()
+        .to_vec()
+}
+
 /// An entry with a real certificate for `names` (first name also the CN), issued by
 /// [`test_ca`], serial `index + 1`, timestamp [`GENERATED_BASE_MS`]` + index`. A precert carries
 /// the critical poison extension; its TBS (what the log signs) is the same certificate without
@@ -383,33 +396,23 @@ pub fn generated_entry(index: u64, names: &[&str], precert: bool) -> FakeEntry {
     params.use_authority_key_identifier_extension = true;
     let timestamp_ms = GENERATED_BASE_MS + index;
     let mut entry = if precert {
-        let tbs = tbs_of(params.signed_by(&key, &issuer).expect("cert").der());
+        let tbs = tbs_of(&signed(&params, &key, &issuer));
         let mut poison = rcgen::CustomExtension::from_oid_content(&POISON_OID, vec![0x05, 0x00]);
         poison.set_criticality(true);
         params.custom_extensions.push(poison);
-        let pre = params
-            .signed_by(&key, &issuer)
-            .expect("precert")
-            .der()
-            .to_vec();
         FakeEntry::from_parts(
             true,
             timestamp_ms,
-            pre,
+            signed(&params, &key, &issuer),
             ca.key_hash,
             tbs,
             vec![ca.der.clone()],
         )
     } else {
-        let cert = params
-            .signed_by(&key, &issuer)
-            .expect("cert")
-            .der()
-            .to_vec();
         FakeEntry::from_parts(
             false,
             timestamp_ms,
-            cert,
+            signed(&params, &key, &issuer),
             [0u8; 32],
             Vec::new(),
             vec![ca.der.clone()],
@@ -565,6 +568,13 @@ impl Shared {
             .expect("sign")
             .as_ref()
             .to_vec()
+    }
+
+    /// The tree head served now: size, (RFC 6962 root, static-ct-api root), timestamp.
+    fn tree_head(&self) -> (u64, ([u8; 32], [u8; 32]), u64) {
+        let mut log = self.log.lock().unwrap();
+        let size = log.entries.len() as u64;
+        (size, log.roots(), log.timestamp())
     }
 
     /// TLS `digitally-signed` (sha256, ecdsa) over an RFC 6962 TreeHeadSignature.
@@ -778,7 +788,7 @@ impl FakeCtLog {
         kind: PathKind,
         n: usize,
         timeout: Duration,
-    ) -> Result<CtLogState, CtLogState> {
+    ) -> Waited<CtLogState> {
         self.wait_for(timeout, |s| s.count(kind) >= n).await
     }
 }
@@ -864,11 +874,7 @@ fn query_u64(query: &str, key: &str) -> Option<Result<u64, ()>> {
 fn answer(shared: &Shared, kind: PathKind, path: &str, query: &str) -> Resp {
     match kind {
         PathKind::GetSth => {
-            let mut log = shared.log.lock().unwrap();
-            let size = log.entries.len() as u64;
-            let (root, _) = log.roots();
-            let timestamp = log.timestamp();
-            drop(log);
+            let (size, (root, _), timestamp) = shared.tree_head();
             let sig = shared.tree_head_signature(timestamp, size, &root);
             response(
                 200,
@@ -911,11 +917,7 @@ fn answer(shared: &Shared, kind: PathKind, path: &str, query: &str) -> Resp {
             )
         }
         PathKind::Checkpoint => {
-            let mut log = shared.log.lock().unwrap();
-            let size = log.entries.len() as u64;
-            let (_, root) = log.roots();
-            let timestamp = log.timestamp();
-            drop(log);
+            let (size, (_, root), timestamp) = shared.tree_head();
             let body = format!("{}\n{size}\n{}\n", shared.origin, STANDARD.encode(root));
             let mut key_id_input = shared.origin.as_bytes().to_vec();
             key_id_input.extend_from_slice(&[b'\n', 0x05]);

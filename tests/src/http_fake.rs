@@ -210,6 +210,12 @@ impl<Sh: Send + Sync + 'static, St> Fake<Sh, St> {
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
     }
+
+    /// `http://127.0.0.1:PORT/`: what an HTTP fake stands in for (the RDAP base URL,
+    /// `https://urlscan.io/`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr())
+    }
 }
 
 impl<Sh, St: Clone + Send + Sync + 'static> Observed for Fake<Sh, St> {

@@ -5,12 +5,15 @@
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// What a wait returns: the state that satisfied it, or the last state at the timeout.
+pub type Waited<T> = Result<T, T>;
+
 /// Waits until the state in `rx` satisfies `pred`; `Err` with the last state after `timeout`.
 pub async fn wait_for<T: Clone>(
     rx: &watch::Receiver<T>,
     timeout: Duration,
     mut pred: impl FnMut(&T) -> bool,
-) -> Result<T, T> {
+) -> Waited<T> {
     let mut rx = rx.clone();
     let done = match tokio::time::timeout(timeout, rx.wait_for(|s| pred(s))).await {
         Ok(Ok(s)) => Some(s.clone()),
@@ -39,7 +42,7 @@ pub trait Observed {
         &self,
         timeout: Duration,
         pred: impl FnMut(&Self::State) -> bool,
-    ) -> impl std::future::Future<Output = Result<Self::State, Self::State>> {
+    ) -> impl std::future::Future<Output = Waited<Self::State>> {
         wait_for(self.observed(), timeout, pred)
     }
 }

@@ -550,25 +550,46 @@ mod tests {
             .build()
     }
 
-    /// OTLP/gRPC through the SDK's batch span processor (its own thread), as an application
-    /// would set it up; the tonic exporter is built inside the runtime.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn grpc_export_from_the_real_exporter() {
-        let rx = FakeOtlp::start().await;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
+    /// Exports a parent and a child span of `service` over OTLP/gRPC through the SDK's batch
+    /// span processor (its own thread), as an application would set it up; the tonic exporter
+    /// is built inside the runtime.
+    async fn grpc_export(
+        rx: &FakeOtlp,
+        compression: Option<opentelemetry_otlp::Compression>,
+        timeout: Option<Duration>,
+        service: &str,
+    ) {
+        let mut builder = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
-            .with_endpoint(rx.grpc_endpoint())
-            .with_timeout(Duration::from_secs(10))
-            .build()
-            .expect("tonic span exporter");
+            .with_endpoint(rx.grpc_endpoint());
+        if let Some(c) = compression {
+            builder = builder.with_compression(c);
+        }
+        if let Some(t) = timeout {
+            builder = builder.with_timeout(t);
+        }
+        let exporter = builder.build().expect("tonic span exporter");
         let provider = SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
-            .with_resource(resource("certhound-grpc-test"))
+            .with_resource(resource(service))
             .build();
         // Shutdown blocks until the batch processor's thread has exported.
         tokio::task::spawn_blocking(move || emit_parent_and_child(provider))
             .await
             .unwrap();
+    }
+
+    /// OTLP/gRPC, uncompressed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grpc_export_from_the_real_exporter() {
+        let rx = FakeOtlp::start().await;
+        grpc_export(
+            &rx,
+            None,
+            Some(Duration::from_secs(10)),
+            "certhound-grpc-test",
+        )
+        .await;
         assert_parent_and_child(&rx, "grpc", "certhound-grpc-test").await;
         assert!(rx.exports().0 >= 1);
         assert!(rx
@@ -581,19 +602,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn grpc_gzip_export_from_the_real_exporter() {
         let rx = FakeOtlp::start().await;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(rx.grpc_endpoint())
-            .with_compression(opentelemetry_otlp::Compression::Gzip)
-            .build()
-            .expect("tonic span exporter");
-        let provider = SdkTracerProvider::builder()
-            .with_batch_exporter(exporter)
-            .with_resource(resource("certhound-grpc-gzip-test"))
-            .build();
-        tokio::task::spawn_blocking(move || emit_parent_and_child(provider))
-            .await
-            .unwrap();
+        grpc_export(
+            &rx,
+            Some(opentelemetry_otlp::Compression::Gzip),
+            None,
+            "certhound-grpc-gzip-test",
+        )
+        .await;
         assert_parent_and_child(&rx, "grpc", "certhound-grpc-gzip-test").await;
         assert!(rx
             .encodings()

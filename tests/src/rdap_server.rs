@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use crate::answers::DomainScripts;
 use crate::fixtures::read_fixture;
 use crate::http_fake::{Fake, FakeListener};
-use crate::observed::Observed;
+use crate::observed::{Observed, Waited};
 use crate::recorded::Recorded;
 
 /// The real Verisign answer for `1989shack.com` (`tests/fixtures/rdap/`).
@@ -314,11 +314,6 @@ impl FakeRdap {
         )
     }
 
-    /// The RDAP base URL, `http://127.0.0.1:PORT/`.
-    pub fn base_url(&self) -> String {
-        self.shared.base.clone()
-    }
-
     /// `http://127.0.0.1:PORT/dns.json`.
     pub fn bootstrap_url(&self) -> String {
         format!("{}dns.json", self.shared.base)
@@ -353,11 +348,7 @@ impl FakeRdap {
     }
 
     /// Waits until at least `n` `/domain/...` requests arrived.
-    pub async fn wait_for_domain_requests(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<RdapState, RdapState> {
+    pub async fn wait_for_domain_requests(&self, n: usize, timeout: Duration) -> Waited<RdapState> {
         self.wait_for(timeout, |s| s.domain_requests().len() >= n)
             .await
     }
@@ -368,7 +359,7 @@ impl FakeRdap {
         domain: &str,
         n: usize,
         timeout: Duration,
-    ) -> Result<RdapState, RdapState> {
+    ) -> Waited<RdapState> {
         self.wait_for(timeout, |s| s.count_for(domain) >= n).await
     }
 }

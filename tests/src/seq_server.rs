@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::certstream_server::accept_websocket;
 use crate::http_fake::{Fake, FakeListener};
-use crate::observed::Observed;
+use crate::observed::{Observed, Waited};
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -216,16 +216,12 @@ impl FakeSeqCertstream {
     }
 
     /// Waits until at least `n` connections were accepted.
-    pub async fn wait_for_connections(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<SeqStats, SeqStats> {
+    pub async fn wait_for_connections(&self, n: usize, timeout: Duration) -> Waited<SeqStats> {
         self.wait_for(timeout, |s| s.connections.len() >= n).await
     }
 
     /// Waits until the message with this seq was sent (on any connection).
-    pub async fn wait_for_seq(&self, seq: u64, timeout: Duration) -> Result<SeqStats, SeqStats> {
+    pub async fn wait_for_seq(&self, seq: u64, timeout: Duration) -> Waited<SeqStats> {
         self.wait_for(timeout, |s| s.max_seq_sent >= seq).await
     }
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use crate::fault::Fault;
 use crate::fault::{FaultScript, Hangup};
 use crate::http_fake::{Fake, FakeListener};
-use crate::observed::Observed;
+use crate::observed::{Observed, Waited};
 use crate::recorded::Recorded;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -345,20 +345,12 @@ impl FakeTelegram {
     }
 
     /// Waits until at least `n` messages (text or photo, any chat) were accepted.
-    pub async fn wait_for_messages(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<TelegramState, TelegramState> {
+    pub async fn wait_for_messages(&self, n: usize, timeout: Duration) -> Waited<TelegramState> {
         self.wait_for(timeout, |s| s.messages.len() >= n).await
     }
 
     /// Waits until at least `n` requests arrived (whatever they were answered).
-    pub async fn wait_for_requests(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<TelegramState, TelegramState> {
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Waited<TelegramState> {
         self.wait_for(timeout, |s| s.requests.len() >= n).await
     }
 }

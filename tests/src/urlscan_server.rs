@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::http_fake::{Fake, FakeListener};
-use crate::observed::Observed;
+use crate::observed::{Observed, Waited};
 use crate::recorded::Recorded;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -562,11 +562,6 @@ impl FakeUrlscan {
         )
     }
 
-    /// `http://127.0.0.1:PORT/` (in place of `https://urlscan.io/`).
-    pub fn base_url(&self) -> String {
-        self.shared.base.clone()
-    }
-
     /// `http://127.0.0.1:PORT/api/v1/`.
     pub fn api_url(&self) -> String {
         format!("{}api/v1/", self.shared.base)
@@ -719,20 +714,12 @@ impl FakeUrlscan {
     }
 
     /// Waits until at least `n` requests (any) arrived.
-    pub async fn wait_for_requests(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<UrlscanState, UrlscanState> {
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Waited<UrlscanState> {
         self.wait_for(timeout, |s| s.requests.len() >= n).await
     }
 
     /// Waits until at least `n` submissions were answered 200.
-    pub async fn wait_for_submissions(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<UrlscanState, UrlscanState> {
+    pub async fn wait_for_submissions(&self, n: usize, timeout: Duration) -> Waited<UrlscanState> {
         self.wait_for(timeout, |s| s.submissions().len() >= n).await
     }
 
@@ -741,17 +728,13 @@ impl FakeUrlscan {
         &self,
         n: usize,
         timeout: Duration,
-    ) -> Result<UrlscanState, UrlscanState> {
+    ) -> Waited<UrlscanState> {
         self.wait_for(timeout, |s| s.submission_attempts().len() >= n)
             .await
     }
 
     /// Waits until at least `n` result polls arrived.
-    pub async fn wait_for_result_polls(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<UrlscanState, UrlscanState> {
+    pub async fn wait_for_result_polls(&self, n: usize, timeout: Duration) -> Waited<UrlscanState> {
         self.wait_for(timeout, |s| s.result_polls().len() >= n)
             .await
     }
@@ -761,17 +744,13 @@ impl FakeUrlscan {
         &self,
         uuid: &str,
         timeout: Duration,
-    ) -> Result<UrlscanState, UrlscanState> {
+    ) -> Waited<UrlscanState> {
         self.wait_for(timeout, |s| s.result_polls_for(uuid).iter().any(|r| r.ok()))
             .await
     }
 
     /// Waits until at least `n` searches arrived.
-    pub async fn wait_for_searches(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<UrlscanState, UrlscanState> {
+    pub async fn wait_for_searches(&self, n: usize, timeout: Duration) -> Waited<UrlscanState> {
         self.wait_for(timeout, |s| s.searches().len() >= n).await
     }
 }

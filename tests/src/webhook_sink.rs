@@ -15,7 +15,7 @@ use std::time::Duration;
 pub use crate::fault::Fault;
 use crate::fault::{FaultScript, Hangup};
 use crate::http_fake::{Fake, FakeListener};
-use crate::observed::Observed;
+use crate::observed::{Observed, Waited};
 use crate::recorded::Recorded;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -229,21 +229,13 @@ impl FakeWebhook {
     }
 
     /// Waits until at least `n` distinct Idempotency-Keys were answered 2xx.
-    pub async fn wait_for_unique_keys(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<SinkState, SinkState> {
+    pub async fn wait_for_unique_keys(&self, n: usize, timeout: Duration) -> Waited<SinkState> {
         self.wait_for(timeout, |s| s.accepted_keys().len() >= n)
             .await
     }
 
     /// Waits until at least `n` requests arrived.
-    pub async fn wait_for_requests(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<SinkState, SinkState> {
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Waited<SinkState> {
         self.wait_for(timeout, |s| s.requests.len() >= n).await
     }
 }

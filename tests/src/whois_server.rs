@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::answers::DomainScripts;
 use crate::fixtures::fixture_path;
 use crate::http_fake::{Fake, FakeListener};
-use crate::observed::Observed;
+use crate::observed::{Observed, Waited};
 
 /// The saved WHOIS answer for `domain` (`tests/fixtures/whois/raw/<domain>.txt`), if there is one.
 pub fn raw_fixture(domain: &str) -> Option<String> {
@@ -163,11 +163,7 @@ impl FakeWhois {
     }
 
     /// Waits until at least `n` queries arrived.
-    pub async fn wait_for_queries(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<WhoisState, WhoisState> {
+    pub async fn wait_for_queries(&self, n: usize, timeout: Duration) -> Waited<WhoisState> {
         self.wait_for(timeout, |s| s.queries.len() >= n).await
     }
 }
