@@ -668,6 +668,22 @@ mod tests {
         .await;
     }
 
+    /// POSTs `body` with this content type.
+    async fn post(
+        client: &reqwest::Client,
+        url: String,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        client
+            .post(url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Wrong path, wrong content type and a garbage body are refused (and recorded), a correct
     /// hand-made request is answered with an empty protobuf response; a failed wait describes
     /// what was received.
@@ -677,29 +693,23 @@ mod tests {
         let client = reqwest::Client::new();
         let base = rx.http_endpoint();
 
-        let r = client
-            .post(format!("{base}/"))
-            .header("content-type", "application/x-protobuf")
-            .body(Vec::new())
-            .send()
-            .await
-            .unwrap();
+        let r = post(
+            &client,
+            format!("{base}/"),
+            "application/x-protobuf",
+            Vec::new(),
+        )
+        .await;
         assert_eq!(r.status().as_u16(), 404);
-        let r = client
-            .post(rx.http_traces_url())
-            .header("content-type", "application/json")
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
+        let r = post(&client, rx.http_traces_url(), "application/json", "{}").await;
         assert_eq!(r.status().as_u16(), 415);
-        let r = client
-            .post(rx.http_traces_url())
-            .header("content-type", "application/x-protobuf")
-            .body(vec![0xff, 0xff, 0xff])
-            .send()
-            .await
-            .unwrap();
+        let r = post(
+            &client,
+            rx.http_traces_url(),
+            "application/x-protobuf",
+            vec![0xff, 0xff, 0xff],
+        )
+        .await;
         assert_eq!(r.status().as_u16(), 400);
         assert_eq!(rx.rejected().len(), 3);
 
@@ -753,13 +763,13 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let r = client
-            .post(rx.http_traces_url())
-            .header("content-type", "application/x-protobuf")
-            .body(req.encode_to_vec())
-            .send()
-            .await
-            .unwrap();
+        let r = post(
+            &client,
+            rx.http_traces_url(),
+            "application/x-protobuf",
+            req.encode_to_vec(),
+        )
+        .await;
         assert_eq!(r.status().as_u16(), 200);
         assert_eq!(
             r.headers().get("content-type").unwrap(),

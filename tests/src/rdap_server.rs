@@ -185,28 +185,17 @@ impl Answer {
     }
 }
 
-/// One request as received.
+/// What the server made of a request.
 #[derive(Debug, Clone)]
-pub struct Received {
-    /// Order of arrival, from 0.
-    pub n: usize,
-    pub at: Instant,
-    pub method: String,
-    pub path: String,
+pub struct Made {
     /// The lowercased `<name>` of `/domain/<name>`; `None` for other paths.
     pub domain: Option<String>,
-    /// Header names lowercased.
-    pub headers: Vec<(String, String)>,
     /// The status it gets (`None`: never answered).
     pub status: Option<u16>,
 }
 
-impl Received {
-    /// The first value of a header (name case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        crate::recorded::header(&self.headers, name)
-    }
-}
+/// One request as received.
+pub type Received = Recorded<Made>;
 
 /// Everything the server received so far.
 #[derive(Debug, Clone, Default)]
@@ -379,13 +368,8 @@ fn error_body(status: u16, title: &str) -> String {
 }
 
 async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infallible> {
-    let Recorded {
-        at,
-        method,
-        path,
-        headers,
-        ..
-    } = Recorded::read(req).await;
+    let request = Recorded::read(req).await;
+    let path = request.path.clone();
     let domain = path
         .strip_prefix("/domain/")
         .map(|d| d.trim_end_matches('/').to_ascii_lowercase());
@@ -399,15 +383,13 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Inf
     };
     shared.state.send_modify(|s| {
         let n = s.requests.len();
-        s.requests.push(Received {
+        s.requests.push(request.with(
             n,
-            at,
-            method,
-            path: path.clone(),
-            domain: domain.clone(),
-            headers,
-            status,
-        });
+            Made {
+                domain: domain.clone(),
+                status,
+            },
+        ));
     });
     let Some(mut answer) = answer else {
         return Ok(if path == "/dns.json" {

@@ -1,15 +1,20 @@
-//! A request as an HTTP fake received it: read whole once ([`Recorded::read`]), then kept in
-//! the fake's own record of it (each fake adds what it makes of the request: the API method, the
-//! domain asked about, the status it answered).
+//! The requests an HTTP fake received: each read whole once ([`Recorded::read`]), then numbered
+//! in arrival order and kept with what the fake made of it ([`Recorded::with`]: the status it
+//! answered, the body as JSON, the domain asked about...), whose fields read as the record's own
+//! (`r.status`).
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::Request;
+use std::ops::Deref;
 use tokio::time::Instant;
 
-/// One HTTP request, read whole.
+/// One HTTP request, read whole, and `A`, what the fake made of it (nothing yet after
+/// [`Recorded::read`]).
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub struct Recorded<A = ()> {
+    /// Order of arrival, from 0 (0 until the fake numbers it).
+    pub n: usize,
     /// Arrival (before the body was read).
     pub at: Instant,
     pub method: String,
@@ -20,6 +25,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The body as text (a body that fails to arrive counts as empty).
     pub body: String,
+    /// What the fake made of it.
+    pub made: A,
 }
 
 impl Recorded {
@@ -43,25 +50,47 @@ impl Recorded {
         let body = req.into_body().collect().await.map(|b| b.to_bytes());
         Recorded {
             body: String::from_utf8_lossy(&body.unwrap_or_default()).into_owned(),
+            n: 0,
             at,
             method,
             path,
             query,
             headers,
+            made: (),
         }
     }
 
-    /// The first value of a header (name case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        header(&self.headers, name)
+    /// The request as the `n`th received, with what the fake made of it.
+    pub fn with<A>(self, n: usize, made: A) -> Recorded<A> {
+        Recorded {
+            n,
+            at: self.at,
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            headers: self.headers,
+            body: self.body,
+            made,
+        }
     }
 }
 
-/// The first value of a header in `headers` (names lowercased), name case-insensitive.
-pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    let name = name.to_ascii_lowercase();
-    headers
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.as_str())
+impl<A> Recorded<A> {
+    /// The first value of a header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the fake made of the request reads as the record's own fields (`r.status`).
+impl<A> Deref for Recorded<A> {
+    type Target = A;
+
+    fn deref(&self) -> &A {
+        &self.made
+    }
 }

@@ -155,20 +155,10 @@ pub enum Endpoint {
     Other,
 }
 
-/// One request as received.
+/// What the server made of a request.
 #[derive(Debug, Clone)]
-pub struct Received {
-    /// Order of arrival, from 0.
-    pub n: usize,
-    pub at: Instant,
-    pub method: String,
-    pub path: String,
-    /// The raw query string (`""` when none).
-    pub query: String,
+pub struct Made {
     pub endpoint: Endpoint,
-    /// Header names lowercased, in arrival order.
-    pub headers: Vec<(String, String)>,
-    pub body: String,
     /// The body as JSON (`Value::Null` when it is not JSON).
     pub json: Value,
     /// The status answered.
@@ -181,12 +171,10 @@ pub struct Received {
     pub uuid: Option<String>,
 }
 
-impl Received {
-    /// The first value of a header (name case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        crate::recorded::header(&self.headers, name)
-    }
+/// One request as received.
+pub type Received = Recorded<Made>;
 
+impl Received {
     /// Answered 200.
     pub fn ok(&self) -> bool {
         self.status == 200
@@ -1316,19 +1304,16 @@ fn quotas(shared: &Shared, now: Instant) -> Value {
 }
 
 async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infallible> {
-    let Recorded {
-        at,
-        method,
-        path,
-        query,
-        headers,
-        body,
-    } = Recorded::read(req).await;
-    let query = query.unwrap_or_default();
-    let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let trimmed = path.trim_end_matches('/');
-    let (endpoint, outcome) = match (method.as_str(), trimmed) {
-        ("POST", "/api/v1/scan") => (Endpoint::Submit, submit(&shared, &headers, &json, at)),
+    let request = Recorded::read(req).await;
+    let at = request.at;
+    let query = request.query.as_deref().unwrap_or("");
+    let json: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
+    let trimmed = request.path.trim_end_matches('/');
+    let (endpoint, outcome) = match (request.method.as_str(), trimmed) {
+        ("POST", "/api/v1/scan") => (
+            Endpoint::Submit,
+            submit(&shared, &request.headers, &json, at),
+        ),
         ("GET", "/api/v1/search") => (Endpoint::Search, search(&shared, &query, at)),
         ("GET", "/api/v1/quotas") => (
             Endpoint::Quotas,
@@ -1377,21 +1362,17 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Inf
     let status = outcome.resp.status().as_u16();
     shared.state.send_modify(|s| {
         let n = s.requests.len();
-        s.requests.push(Received {
+        s.requests.push(request.with(
             n,
-            at,
-            method,
-            path,
-            query,
-            endpoint,
-            headers,
-            body,
-            json,
-            status,
-            action: outcome.action.clone(),
-            window_start: outcome.window_start,
-            uuid: outcome.uuid.clone(),
-        });
+            Made {
+                endpoint,
+                json,
+                status,
+                action: outcome.action.clone(),
+                window_start: outcome.window_start,
+                uuid: outcome.uuid.clone(),
+            },
+        ));
     });
     Ok(outcome.resp)
 }

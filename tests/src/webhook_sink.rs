@@ -22,7 +22,6 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 /// Which requests a rule applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,29 +66,19 @@ impl Rule {
     }
 }
 
-/// One request as received ([`Recorded`] and what the sink made of it).
+/// What the sink made of a request.
 #[derive(Debug, Clone)]
-pub struct Received {
-    /// Order of arrival, from 0.
-    pub n: usize,
-    pub at: Instant,
-    pub method: String,
-    pub path: String,
-    /// Header names lowercased, in arrival order.
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+pub struct Made {
     /// The body as JSON (`Value::Null` when it is not JSON).
     pub json: Value,
     /// The status answered (0 for a dropped connection).
     pub status: u16,
 }
 
-impl Received {
-    /// The first value of a header (name case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        crate::recorded::header(&self.headers, name)
-    }
+/// One request as received.
+pub type Received = Recorded<Made>;
 
+impl Received {
     pub fn idempotency_key(&self) -> Option<&str> {
         self.header("idempotency-key")
     }
@@ -244,20 +233,17 @@ async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, Hangup> {
-    let Recorded {
-        at,
-        method,
-        path,
-        headers,
-        body,
-        ..
-    } = Recorded::read(req).await;
-    let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let request = Recorded::read(req).await;
+    let json: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
     let domain = json["registrable_domain"].as_str();
-    let fault = shared.rules.lock().unwrap().next(at, |when| match when {
-        When::Any => true,
-        When::Domain(d) => domain == Some(d.as_str()),
-    });
+    let fault = shared
+        .rules
+        .lock()
+        .unwrap()
+        .next(request.at, |when| match when {
+            When::Any => true,
+            When::Domain(d) => domain == Some(d.as_str()),
+        });
     let (status, retry_after) = match &fault {
         Some(Fault::Status(s)) => (*s, None),
         Some(Fault::TooMany(secs)) => (429, Some(*secs)),
@@ -267,16 +253,7 @@ async fn handle(
     let delay = *shared.delay.lock().unwrap();
     shared.state.send_modify(|s| {
         let n = s.requests.len();
-        s.requests.push(Received {
-            n,
-            at,
-            method,
-            path,
-            headers,
-            body,
-            json,
-            status,
-        });
+        s.requests.push(request.with(n, Made { json, status }));
     });
     if fault == Some(Fault::Hangup) {
         return Err(Hangup);
