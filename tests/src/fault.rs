@@ -1,8 +1,11 @@
-//! Scripted faults, one vocabulary for every HTTP fake: what goes wrong ([`Fault`]) and which
+//! Scripted faults, one vocabulary for the HTTP fakes that fail before (or instead of) their
+//! real answer (CT log, Telegram, webhook, urlscan): what goes wrong ([`Fault`]) and which
 //! requests it hits ([`FaultScript`]: the next k, those within a span of time, those a fake's
-//! own condition picks, such as a path kind or a domain). Each fake says the fault in its own
-//! protocol: a [`Fault::TooMany`] is a `Retry-After` header from the CT log and the webhook
-//! receiver, and `parameters.retry_after` in the JSON body from Telegram (which sends no header).
+//! own condition picks, such as a path kind, an endpoint or a domain). Each fake says the fault
+//! in its own protocol: a [`Fault::TooMany`] is a `Retry-After` header from the CT log and the
+//! webhook receiver, and `parameters.retry_after` in the JSON body from Telegram (which sends no
+//! header). RDAP and WHOIS script whole answers per domain instead (`crate::answers`), errors
+//! among them.
 
 use std::fmt;
 use std::time::Duration;
@@ -97,6 +100,23 @@ impl<W> FaultScript<W> {
         }
         Some(s.fault.clone())
     }
+}
+
+impl<W: PartialEq> FaultScript<W> {
+    /// `fault` for the next `times` requests `when` picks, instead of what was scripted for
+    /// `when` so far.
+    pub fn replace(&mut self, when: W, times: usize, fault: Fault) {
+        self.scripted.retain(|s| s.when != when);
+        self.push(when, Some(times), fault);
+    }
+}
+
+/// The reason phrase of a status, for error bodies (`"Error"` for a status without one).
+pub fn reason(status: u16) -> &'static str {
+    hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+        .unwrap_or("Error")
 }
 
 /// The error a handler returns for [`Fault::Hangup`]: hyper closes the connection when the

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use crate::fault::Fault;
-use crate::fault::{FaultScript, Hangup};
+use crate::fault::{reason, FaultScript, Hangup};
 use crate::http_fake::{Fake, FakeListener};
 use crate::observed::{Observed, Waited};
 use crate::recorded::Recorded;
@@ -606,13 +606,7 @@ async fn handle(
                         "parameters": {"retry_after": retry_after}
                     }),
                 ),
-                Some(Fault::Status(s)) => error(
-                    s,
-                    StatusCode::from_u16(s)
-                        .ok()
-                        .and_then(|c| c.canonical_reason())
-                        .unwrap_or("Error"),
-                ),
+                Some(Fault::Status(s)) => error(s, reason(s)),
                 Some(Fault::Hangup) => {
                     hangup = true;
                     (0, Value::Null)

@@ -32,6 +32,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::fault::{reason, Fault, FaultScript};
 use crate::http_fake::{Fake, FakeListener};
 use crate::observed::{Observed, Waited};
 use crate::recorded::Recorded;
@@ -343,8 +344,8 @@ struct Config {
     force_visibility: Option<String>,
     unresolvable: HashSet<String>,
     blocked: HashSet<String>,
-    fail_submissions: usize,
-    fail_results: usize,
+    /// Scripted failures of submissions and result polls.
+    faults: FaultScript<Endpoint>,
     /// `None`: scans are ready only when finished by the test.
     ready_after: Option<Duration>,
     verdicts: Vec<(String, Verdict)>,
@@ -537,8 +538,7 @@ impl FakeUrlscan {
                     force_visibility: None,
                     unresolvable: HashSet::new(),
                     blocked: HashSet::new(),
-                    fail_submissions: 0,
-                    fail_results: 0,
+                    faults: FaultScript::default(),
                     ready_after: Some(Duration::ZERO),
                     verdicts: Vec::new(),
                     redirects: Vec::new(),
@@ -616,13 +616,17 @@ impl FakeUrlscan {
 
     /// The next `k` submissions (that pass the key and rate checks) get 500.
     pub fn fail_next_submissions(&self, k: usize) -> &Self {
-        self.config().fail_submissions = k;
+        self.config()
+            .faults
+            .replace(Endpoint::Submit, k, Fault::Status(500));
         self
     }
 
     /// The next `k` result polls (that pass the rate check) get 500.
     pub fn fail_next_result_polls(&self, k: usize) -> &Self {
-        self.config().fail_results = k;
+        self.config()
+            .faults
+            .replace(Endpoint::Result, k, Fault::Status(500));
         self
     }
 
@@ -845,6 +849,15 @@ fn response(status: u16, content_type: &str, body: Bytes) -> Resp {
 
 fn json_response(status: u16, body: &Value) -> Resp {
     response(status, "application/json", Bytes::from(body.to_string()))
+}
+
+/// The answer to a scripted fault: only statuses are scripted here
+/// ([`FakeUrlscan::fail_next_submissions`], [`FakeUrlscan::fail_next_result_polls`]).
+fn scripted(fault: Fault) -> (u16, Value) {
+    match fault {
+        Fault::Status(s) => (s, error(s, reason(s))),
+        other => unreachable!("urlscan scripts statuses only, not {other:?}"),
+    }
 }
 
 fn error(status: u16, message: &str) -> Value {
@@ -1094,9 +1107,8 @@ fn submit(shared: &Shared, headers: &[(String, String)], json: &Value, now: Inst
         (status, body)
     } else if view.exhausted {
         (429, too_many(&view))
-    } else if cfg.fail_submissions > 0 {
-        cfg.fail_submissions -= 1;
-        (500, error(500, "Internal Server Error"))
+    } else if let Some(fault) = cfg.faults.next(now, |e| *e == Endpoint::Submit) {
+        scripted(fault)
     } else {
         let host = host.unwrap();
         let url = json["url"].as_str().unwrap().to_string();
@@ -1202,9 +1214,8 @@ fn result(shared: &Shared, uuid: &str, now: Instant) -> Outcome {
     let mut view = cfg.view("result", now);
     let (status, body) = if view.exhausted {
         (429, too_many(&view))
-    } else if cfg.fail_results > 0 {
-        cfg.fail_results -= 1;
-        (500, error(500, "Internal Server Error"))
+    } else if let Some(fault) = cfg.faults.next(now, |e| *e == Endpoint::Result) {
+        scripted(fault)
     } else {
         match found {
             None => (404, error(404, "Not Found")),
