@@ -1325,7 +1325,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Inf
             Endpoint::Submit,
             submit(&shared, &request.headers, &json, at),
         ),
-        ("GET", "/api/v1/search") => (Endpoint::Search, search(&shared, &query, at)),
+        ("GET", "/api/v1/search") => (Endpoint::Search, search(&shared, query, at)),
         ("GET", "/api/v1/quotas") => (
             Endpoint::Quotas,
             Outcome::plain(json_response(200, &quotas(&shared, at))),
