@@ -5,7 +5,7 @@
 //! plus the `[[ct.logs]]` given here. Each log is tailed on its own: its request rate,
 //! concurrency and backoff are its own, so one failing log never stalls the others.
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -169,35 +169,21 @@ impl CtConfig {
                 "must be between 1 and 10000",
             ));
         }
-        if !self.per_log_per_second.is_finite() || self.per_log_per_second <= 0.0 {
-            return Err(ConfigError::key_error(
-                "ct.per_log_per_second",
-                "must be more than 0",
-            ));
-        }
+        checks::positive_rate("ct.per_log_per_second", self.per_log_per_second)?;
         for (k, v) in &self.per_log_overrides {
-            if !v.is_finite() || *v <= 0.0 {
-                return Err(ConfigError::key_error(
-                    &format!("ct.per_log_overrides.{k}"),
-                    "must be more than 0",
-                ));
-            }
+            checks::positive_rate(&format!("ct.per_log_overrides.{k}"), *v)?;
         }
-        for (key, v) in [
-            ("ct.per_log_concurrency", self.per_log_concurrency),
-            ("ct.issuer_cache", self.issuer_cache),
-            ("ct.decode_queue", self.decode_queue),
-        ] {
-            if v == 0 {
-                return Err(ConfigError::key_error(key, "must be at least 1"));
-            }
-        }
-        if self.initial_backoff > self.max_backoff {
-            return Err(ConfigError::key_error(
-                "ct.initial_backoff",
-                "must not be more than ct.max_backoff",
-            ));
-        }
+        checks::at_least_one(&[
+            ("ct.per_log_concurrency", self.per_log_concurrency as u64),
+            ("ct.issuer_cache", self.issuer_cache as u64),
+            ("ct.decode_queue", self.decode_queue as u64),
+        ])?;
+        checks::not_more_than(
+            "ct.initial_backoff",
+            self.initial_backoff,
+            "ct.max_backoff",
+            self.max_backoff,
+        )?;
         for (i, l) in self.logs.iter().enumerate() {
             let key = format!("ct.logs[{i}].url");
             match url::Url::parse(&l.url) {
@@ -216,9 +202,6 @@ impl CtConfig {
                 ));
             }
         }
-        if !self.log_list_url.is_empty() && url::Url::parse(&self.log_list_url).is_err() {
-            return Err(ConfigError::key_error("ct.log_list_url", "not a URL"));
-        }
-        Ok(())
+        checks::optional_url("ct.log_list_url", &self.log_list_url)
     }
 }

@@ -1,6 +1,6 @@
 //! `[dedupe]`: a registrable domain is reported once per window.
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -26,12 +26,6 @@ impl Default for DedupeConfig {
 
 impl DedupeConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.capacity == 0 {
-            return Err(ConfigError::key_error(
-                "dedupe.capacity",
-                "must be at least 1",
-            ));
-        }
-        Ok(())
+        checks::at_least_one(&[("dedupe.capacity", self.capacity as u64)])
     }
 }

@@ -6,7 +6,7 @@
 //! a finding is never given up for a passing outage. Permanent failures (a 4xx that retrying
 //! cannot fix) are recorded with their reason and shown by `certhound findings`.
 
-use crate::{BackoffConfig, ConfigError};
+use crate::{checks, BackoffConfig, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -35,12 +35,7 @@ impl Default for DeliveryConfig {
 
 impl DeliveryConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.batch == 0 {
-            return Err(ConfigError::key_error(
-                "delivery.batch",
-                "must be at least 1",
-            ));
-        }
+        checks::at_least_one(&[("delivery.batch", self.batch as u64)])?;
         self.retry.validate("delivery.retry")
     }
 }

@@ -1,7 +1,7 @@
 //! `[enrich]`: registration data for each finding, from RDAP first and WHOIS as the fallback,
 //! and the "registered or updated recently" decision of the original setup (30 days).
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -168,51 +168,29 @@ impl EnrichConfig {
                 ));
             }
         }
-        if self.recent_days == 0 {
-            return Err(ConfigError::key_error(
-                "enrich.recent_days",
-                "must be at least 1",
-            ));
-        }
-        if self.limits.per_server_per_second == 0 {
-            return Err(ConfigError::key_error(
+        checks::at_least_one(&[
+            ("enrich.recent_days", u64::from(self.recent_days)),
+            (
                 "enrich.limits.per_server_per_second",
-                "must be at least 1",
-            ));
-        }
+                u64::from(self.limits.per_server_per_second),
+            ),
+        ])?;
         for (host, q) in &self.limits.per_server {
-            if *q == 0 {
-                return Err(ConfigError::key_error(
-                    &format!("enrich.limits.per_server.{host}"),
-                    "must be at least 1",
-                ));
-            }
+            checks::at_least_one(&[(&format!("enrich.limits.per_server.{host}"), u64::from(*q))])?;
         }
-        if self.limits.max_concurrent == 0 {
-            return Err(ConfigError::key_error(
+        checks::at_least_one(&[
+            (
                 "enrich.limits.max_concurrent",
-                "must be at least 1",
-            ));
-        }
-        if self.cache.capacity == 0 {
-            return Err(ConfigError::key_error(
-                "enrich.cache.capacity",
-                "must be at least 1",
-            ));
-        }
+                self.limits.max_concurrent as u64,
+            ),
+            ("enrich.cache.capacity", self.cache.capacity as u64),
+        ])?;
         if !self.whois.servers.contains_key("_") {
             return Err(ConfigError::key_error(
                 "enrich.whois.servers",
                 "needs a `_` entry: the server for TLDs not listed",
             ));
         }
-        if !self.rdap.bootstrap_url.is_empty() && url::Url::parse(&self.rdap.bootstrap_url).is_err()
-        {
-            return Err(ConfigError::key_error(
-                "enrich.rdap.bootstrap_url",
-                "not a URL",
-            ));
-        }
-        Ok(())
+        checks::optional_url("enrich.rdap.bootstrap_url", &self.rdap.bootstrap_url)
     }
 }

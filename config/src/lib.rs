@@ -15,6 +15,7 @@
 //! without a double underscore (such as `CERTHOUND_CONFIG`) are not overrides.
 
 mod admin;
+mod checks;
 mod ct;
 mod dedupe;
 mod delivery;

@@ -1,6 +1,6 @@
 //! `[notify]`: the channels findings are delivered to. A channel whose section is absent is off.
 
-use crate::{ConfigError, Secret};
+use crate::{checks, ConfigError, Secret};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -66,21 +66,8 @@ impl NotifyConfig {
             }
         }
         if let Some(w) = &self.webhook {
-            match url::Url::parse(&w.url) {
-                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-                _ => {
-                    return Err(ConfigError::key_error(
-                        "notify.webhook.url",
-                        "must be an http:// or https:// URL",
-                    ))
-                }
-            }
-            if w.timeout.is_zero() {
-                return Err(ConfigError::key_error(
-                    "notify.webhook.timeout",
-                    "must be above zero",
-                ));
-            }
+            checks::http_url("notify.webhook.url", &w.url)?;
+            checks::above_zero(&[("notify.webhook.timeout", w.timeout)])?;
         }
         if let Some(t) = &self.telegram {
             if url::Url::parse(&t.api_base).is_err() {

@@ -5,7 +5,7 @@
 //! for room in the recorder's queue instead (which in turn fills its own). After the recorder
 //! the findings are in the store, and each stage and channel works through its own queue there.
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -37,15 +37,10 @@ impl Default for PipelineConfig {
 
 impl PipelineConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        for (key, v) in [
-            ("pipeline.batch_size", self.batch_size),
-            ("pipeline.matcher_queue", self.matcher_queue),
-            ("pipeline.recorder_queue", self.recorder_queue),
-        ] {
-            if v == 0 {
-                return Err(ConfigError::key_error(key, "must be at least 1"));
-            }
-        }
-        Ok(())
+        checks::at_least_one(&[
+            ("pipeline.batch_size", self.batch_size as u64),
+            ("pipeline.matcher_queue", self.matcher_queue as u64),
+            ("pipeline.recorder_queue", self.recorder_queue as u64),
+        ])
     }
 }

@@ -5,7 +5,7 @@
 //! console stores key/value secrets) and the key picks the field. A missing secret or key stops
 //! the start with an error naming both.
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 
 /// `"<secret id>#<JSON key>"`.
@@ -86,12 +86,7 @@ impl SecretsConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.refresh.is_zero() {
-            return Err(ConfigError::key_error(
-                "secrets.refresh",
-                "must be above zero",
-            ));
-        }
+        checks::above_zero(&[("secrets.refresh", self.refresh)])?;
         for (kind, r) in self.refs() {
             if r.parts().is_none() {
                 return Err(ConfigError::key_error(

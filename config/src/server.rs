@@ -4,7 +4,7 @@
 //! and `GET /latest.json`. Every message carries a top-level `seq`; a client that reconnects with
 //! `?since=SEQ` first receives what it missed from the last `history` messages.
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -57,21 +57,11 @@ impl ServerConfig {
                 format!("`{}` is not an address like 127.0.0.1:4000", self.listen),
             ));
         }
-        for (key, v) in [
-            ("server.max_connections", self.max_connections),
-            ("server.client_queue", self.client_queue),
-            ("server.history", self.history),
-        ] {
-            if v == 0 {
-                return Err(ConfigError::key_error(key, "must be at least 1"));
-            }
-        }
-        if self.latest > self.history {
-            return Err(ConfigError::key_error(
-                "server.latest",
-                "must not be more than server.history",
-            ));
-        }
-        Ok(())
+        checks::at_least_one(&[
+            ("server.max_connections", self.max_connections as u64),
+            ("server.client_queue", self.client_queue as u64),
+            ("server.history", self.history as u64),
+        ])?;
+        checks::not_more_than("server.latest", self.latest, "server.history", self.history)
     }
 }

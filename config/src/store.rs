@@ -1,7 +1,7 @@
 //! `[store]`: the embedded database (redb) that keeps findings, their delivery state, the dedupe
 //! set and the feed position across restarts.
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -52,18 +52,7 @@ impl StoreConfig {
                 "must be a file path or \":memory:\"",
             ));
         }
-        if self.commit_batch == 0 {
-            return Err(ConfigError::key_error(
-                "store.commit_batch",
-                "must be at least 1",
-            ));
-        }
-        if self.commit_interval.is_zero() {
-            return Err(ConfigError::key_error(
-                "store.commit_interval",
-                "must be above zero",
-            ));
-        }
-        Ok(())
+        checks::at_least_one(&[("store.commit_batch", self.commit_batch as u64)])?;
+        checks::above_zero(&[("store.commit_interval", self.commit_interval)])
     }
 }

@@ -4,7 +4,7 @@
 //! restarts within `restart_window` means something is persistently wrong: certhound then exits
 //! with code 70 so that ECS (or systemd) replaces the task.
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -42,18 +42,12 @@ impl Default for SupervisorConfig {
 
 impl SupervisorConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.restart_window.is_zero() {
-            return Err(ConfigError::key_error(
-                "supervisor.restart_window",
-                "must be above zero",
-            ));
-        }
-        if self.max_restart_backoff < self.restart_backoff {
-            return Err(ConfigError::key_error(
-                "supervisor.max_restart_backoff",
-                "must not be below supervisor.restart_backoff",
-            ));
-        }
-        Ok(())
+        checks::above_zero(&[("supervisor.restart_window", self.restart_window)])?;
+        checks::not_below(
+            "supervisor.max_restart_backoff",
+            self.max_restart_backoff,
+            "supervisor.restart_backoff",
+            self.restart_backoff,
+        )
     }
 }

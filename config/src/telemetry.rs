@@ -5,7 +5,7 @@
 //! urlscan scan and every channel's delivery; in the server role one trace per CT fetch batch.
 //! Certificates that match nothing are never traced: the per-certificate path costs nothing.
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -71,12 +71,7 @@ impl TelemetryConfig {
                 "must be between 0.0 and 1.0",
             ));
         }
-        if self.max_queue == 0 {
-            return Err(ConfigError::key_error(
-                "telemetry.max_queue",
-                "must be at least 1",
-            ));
-        }
+        checks::at_least_one(&[("telemetry.max_queue", self.max_queue as u64)])?;
         let e = self.endpoint.trim();
         if !(e.is_empty() || e.starts_with("http://") || e.starts_with("https://")) {
             return Err(ConfigError::key_error(

@@ -1,7 +1,7 @@
 //! `[urlscan]`: each finding is submitted to urlscan.io, its result and screenshot polled for
 //! and linked in the notification. Off while no API key is set.
 
-use crate::{ConfigError, Secret};
+use crate::{checks, ConfigError, Secret};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -99,30 +99,12 @@ impl UrlscanConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        match url::Url::parse(&self.base_url) {
-            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-            _ => {
-                return Err(ConfigError::key_error(
-                    "urlscan.base_url",
-                    "must be an http:// or https:// URL",
-                ))
-            }
-        }
-        for (key, v) in [
-            ("urlscan.per_minute", self.per_minute),
-            ("urlscan.per_hour", self.per_hour),
-            ("urlscan.per_day", self.per_day),
-        ] {
-            if v == 0 {
-                return Err(ConfigError::key_error(key, "must be at least 1"));
-            }
-        }
-        if self.poll_interval.is_zero() {
-            return Err(ConfigError::key_error(
-                "urlscan.poll_interval",
-                "must be above zero",
-            ));
-        }
-        Ok(())
+        checks::http_url("urlscan.base_url", &self.base_url)?;
+        checks::at_least_one(&[
+            ("urlscan.per_minute", u64::from(self.per_minute)),
+            ("urlscan.per_hour", u64::from(self.per_hour)),
+            ("urlscan.per_day", u64::from(self.per_day)),
+        ])?;
+        checks::above_zero(&[("urlscan.poll_interval", self.poll_interval)])
     }
 }

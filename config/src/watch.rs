@@ -1,6 +1,6 @@
 //! `[watch]`: the certstream feed the watch role reads, and how it keeps the connection alive.
 
-use crate::ConfigError;
+use crate::{checks, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -60,12 +60,7 @@ impl WatchConfig {
                 ))
             }
         }
-        if self.ping_interval.is_zero() {
-            return Err(ConfigError::key_error(
-                "watch.ping_interval",
-                "must be above zero",
-            ));
-        }
+        checks::above_zero(&[("watch.ping_interval", self.ping_interval)])?;
         if self.idle_timeout <= self.ping_interval {
             return Err(ConfigError::key_error(
                 "watch.idle_timeout",
@@ -113,12 +108,7 @@ impl Default for BackoffConfig {
 
 impl BackoffConfig {
     pub(crate) fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
-        if self.max < self.initial {
-            return Err(ConfigError::key_error(
-                &format!("{prefix}.max"),
-                "must not be below initial",
-            ));
-        }
+        checks::not_below(&format!("{prefix}.max"), self.max, "initial", self.initial)?;
         if !(self.multiplier >= 1.0 && self.multiplier.is_finite()) {
             return Err(ConfigError::key_error(
                 &format!("{prefix}.multiplier"),
