@@ -18,48 +18,62 @@ fn cfg(path: &Path) -> StoreConfig {
     }
 }
 
+/// A store in memory, for the tests that never reopen it.
+fn in_memory() -> Store {
+    Store::open(&StoreConfig {
+        path: IN_MEMORY_PATH.into(),
+        ..StoreConfig::default()
+    })
+    .unwrap()
+}
+
+/// The start of the reopen tests: the store at `path` opened, paypal-a.com and paypal-b.com
+/// (ids 1 and 2) recorded for jsonl and webhook at cursor 41 and time 1000, the first sent by
+/// jsonl at 1001.
+fn open_with_two_recorded(path: &Path) -> (Store, Vec<Finding>) {
+    let s = Store::open(&cfg(path)).unwrap();
+    let mut f = vec![finding("paypal-a.com"), finding("paypal-b.com")];
+    s.record(&mut f, &["jsonl", "webhook"], Some(41), 1000)
+        .unwrap();
+    s.mark("jsonl", &[(1, Delivery::Sent { at: 1001 })])
+        .unwrap();
+    (s, f)
+}
+
+/// The numbers of the findings still to deliver by `channel` (at most ten).
+fn pending_numbers(s: &Store, channel: &str) -> Vec<u64> {
+    s.pending(channel, 10)
+        .unwrap()
+        .iter()
+        .map(|p| p.0)
+        .collect()
+}
+
 #[test]
 fn outbox_round_trip_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/s.redb");
-    let id;
-    {
-        let s = Store::open(&cfg(&path)).unwrap();
-        id = s.id().to_string();
-        let mut f = vec![finding("paypal-a.com"), finding("paypal-b.com")];
-        s.record(&mut f, &["jsonl", "webhook"], Some(41), 1000)
-            .unwrap();
-        assert_eq!(f[0].id, format!("{id}:1"));
-        assert_eq!(f[1].id, format!("{id}:2"));
-        s.mark("jsonl", &[(1, Delivery::Sent { at: 1001 })])
-            .unwrap();
-        s.mark(
-            "webhook",
-            &[(
-                2,
-                Delivery::Failed {
-                    at: 1001,
-                    reason: "400 bad".into(),
-                },
-            )],
-        )
-        .unwrap();
-    }
+    let (s, f) = open_with_two_recorded(&path);
+    let id = s.id().to_string();
+    assert_eq!(f[0].id, format!("{id}:1"));
+    assert_eq!(f[1].id, format!("{id}:2"));
+    s.mark(
+        "webhook",
+        &[(
+            2,
+            Delivery::Failed {
+                at: 1001,
+                reason: "400 bad".into(),
+            },
+        )],
+    )
+    .unwrap();
+    drop(s);
     let s = Store::open(&cfg(&path)).unwrap();
     assert_eq!(s.id(), id, "the id is kept");
     assert_eq!(s.cursor().unwrap(), Some(41));
-    let jsonl: Vec<u64> = s
-        .pending("jsonl", 10)
-        .unwrap()
-        .iter()
-        .map(|p| p.0)
-        .collect();
-    let webhook: Vec<u64> = s
-        .pending("webhook", 10)
-        .unwrap()
-        .iter()
-        .map(|p| p.0)
-        .collect();
+    let jsonl = pending_numbers(&s, "jsonl");
+    let webhook = pending_numbers(&s, "webhook");
     assert_eq!(jsonl, vec![2]);
     assert_eq!(webhook, vec![1]);
     let list = s.list(None).unwrap();
@@ -76,11 +90,7 @@ fn outbox_round_trip_survives_reopen() {
 
 #[test]
 fn pending_is_in_order_and_limited() {
-    let s = Store::open(&StoreConfig {
-        path: IN_MEMORY_PATH.into(),
-        ..StoreConfig::default()
-    })
-    .unwrap();
+    let s = in_memory();
     let mut f: Vec<Finding> = (0..10).map(|i| finding(&format!("d{i}.com"))).collect();
     s.record(&mut f, &["jsonl"], None, 5).unwrap();
     let p = s.pending("jsonl", 4).unwrap();
@@ -93,11 +103,7 @@ const IN_MEMORY_PATH: &str = certhound_config::IN_MEMORY;
 
 #[test]
 fn dedupe_entries_expire_and_are_bounded() {
-    let s = Store::open(&StoreConfig {
-        path: IN_MEMORY_PATH.into(),
-        ..StoreConfig::default()
-    })
-    .unwrap();
+    let s = in_memory();
     for (i, t) in [(0, 100u64), (1, 200), (2, 300), (3, 400)] {
         s.record(&mut [finding(&format!("d{i}.com"))], &[], None, t)
             .unwrap();
@@ -152,11 +158,7 @@ fn read_only_view_lists_while_open() {
 
 #[test]
 fn purge_keeps_young_and_undelivered_findings() {
-    let s = Store::open(&StoreConfig {
-        path: IN_MEMORY_PATH.into(),
-        ..StoreConfig::default()
-    })
-    .unwrap();
+    let s = in_memory();
     s.record(&mut [finding("old-sent.com")], &["jsonl"], None, 100)
         .unwrap();
     s.record(&mut [finding("old-pending.com")], &["jsonl"], None, 100)
@@ -179,9 +181,7 @@ fn purge_keeps_young_and_undelivered_findings() {
         .map(|r| r.finding.registrable_domain)
         .collect();
     assert_eq!(left, vec!["old-pending.com", "young.com"]);
-    let mut seen = Vec::new();
-    s.for_each_dedupe_since(0, |d, _| seen.push(d.to_string()))
-        .unwrap();
+    let seen = dedupe_since(&s, 0);
     assert_eq!(seen.len(), 3, "dedupe is not the outbox's retention");
 }
 
@@ -280,18 +280,11 @@ fn downgrade_to_3(path: &Path) {
 fn a_format_3_store_is_upgraded_with_its_pending_deliveries() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.redb");
-    let id;
-    {
-        let s = Store::open(&cfg(&path)).unwrap();
-        id = s.id().to_string();
-        let mut f = vec![finding("paypal-a.com"), finding("paypal-b.com")];
-        s.record(&mut f, &["jsonl", "webhook"], Some(41), 1000)
-            .unwrap();
-        s.mark("jsonl", &[(1, Delivery::Sent { at: 1001 })])
-            .unwrap();
-        s.put_lookup("paypal-a.com", &"cached answer".to_string())
-            .unwrap();
-    }
+    let (s, _) = open_with_two_recorded(&path);
+    s.put_lookup("paypal-a.com", &"cached answer".to_string())
+        .unwrap();
+    let id = s.id().to_string();
+    drop(s);
     downgrade_to_3(&path);
     // A format-3 value is not readable as format 4: the downgrade is real.
     {
