@@ -134,47 +134,75 @@ impl Tail {
         self.positions.advance(&self.log.url, p);
         p
     }
-}
 
-async fn tail_loop(t: Tail) {
-    let http = LogHttp::new(
-        t.client.clone(),
-        &t.cfg,
-        t.rates.bucket(&t.cfg, &t.log.url),
-        t.metrics.clone(),
-    );
-    let meta = t.meta();
-    let mut batch_size = t.cfg.batch_size;
-    let sth_url = format!("{}ct/v1/get-sth", t.log.url);
-    loop {
-        let size = match http.get_retrying(&sth_url, &t.stop).await {
-            Ok(None) => return,
-            Ok(Some(body)) => match serde_json::from_slice::<Sth>(&body) {
-                Ok(s) => Some(s.tree_size),
+    /// Waits `d`; false when the tailer is stopped first.
+    pub(crate) async fn sleep_or_stop(&self, d: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = self.stop.cancelled() => false,
+        }
+    }
+
+    /// The loop of both kinds of log, until shutdown: every `ct.poll_interval` ask `head_url`
+    /// for the tree head, read its size with `size_of` (`None`: the answer is not believed, it
+    /// counts and logs that itself), and `fetch` from the start position up to that size (it
+    /// answers false at shutdown). A failed request is counted and logged as `failed`.
+    pub(crate) async fn poll(
+        &self,
+        head_url: &str,
+        failed: &'static str,
+        size_of: impl Fn(&[u8]) -> Option<u64>,
+        mut fetch: impl AsyncFnMut(&LogHttp, u64, u64) -> bool,
+    ) {
+        let http = LogHttp::new(
+            self.client.clone(),
+            &self.cfg,
+            self.rates.bucket(&self.cfg, &self.log.url),
+            self.metrics.clone(),
+        );
+        loop {
+            let size = match http.get_retrying(head_url, &self.stop).await {
+                Ok(None) => return,
+                Ok(Some(body)) => size_of(&body),
                 Err(e) => {
-                    Metrics::add(&t.metrics.ct_request_errors, 1);
-                    tracing::warn!(log = %t.log.url, error = %e, "get-sth answer is not a tree head");
+                    Metrics::add(&self.metrics.ct_request_errors, 1);
+                    tracing::warn!(log = %self.log.url, error = %e, "{failed}");
                     None
                 }
-            },
-            Err(e) => {
-                Metrics::add(&t.metrics.ct_request_errors, 1);
-                tracing::warn!(log = %t.log.url, error = %e, "get-sth failed");
-                None
+            };
+            if let Some(size) = size {
+                let start = self.start_position(size);
+                self.metrics.labelled.ct_tree(&self.log.url, size, start);
+                if start < size && !fetch(&http, start, size).await {
+                    return;
+                }
             }
-        };
-        if let Some(size) = size {
-            let start = t.start_position(size);
-            t.metrics.labelled.ct_tree(&t.log.url, size, start);
-            if start < size && !fetch_range(&t, &http, &meta, start, size, &mut batch_size).await {
+            if !self.sleep_or_stop(self.cfg.poll_interval).await {
                 return;
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(t.cfg.poll_interval) => {}
-            _ = t.stop.cancelled() => return,
-        }
     }
+}
+
+async fn tail_loop(t: Tail) {
+    let meta = t.meta();
+    let mut batch_size = t.cfg.batch_size;
+    let size_of = |body: &[u8]| match serde_json::from_slice::<Sth>(body) {
+        Ok(s) => Some(s.tree_size),
+        Err(e) => {
+            Metrics::add(&t.metrics.ct_request_errors, 1);
+            tracing::warn!(log = %t.log.url, error = %e, "get-sth answer is not a tree head");
+            None
+        }
+    };
+    let sth_url = format!("{}ct/v1/get-sth", t.log.url);
+    t.poll(
+        &sth_url,
+        "get-sth failed",
+        size_of,
+        async |http, start, size| fetch_range(&t, http, &meta, start, size, &mut batch_size).await,
+    )
+    .await;
 }
 
 /// Fetches [start, end) and hands it over in order. False at shutdown.

@@ -73,13 +73,6 @@ impl Actor for StaticCtTailer {
     }
 }
 
-async fn sleep_or_stop(t: &Tail, d: std::time::Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = t.stop.cancelled() => false,
-    }
-}
-
 async fn tail_loop(t: Tail, issuers: Issuers) {
     let origin = t.log.origin.clone().unwrap_or_default();
     let key = match t
@@ -100,42 +93,23 @@ async fn tail_loop(t: Tail, issuers: Issuers) {
             return;
         }
     };
-    let http = LogHttp::new(
-        t.client.clone(),
-        &t.cfg,
-        t.rates.bucket(&t.cfg, &t.log.url),
-        t.metrics.clone(),
-    );
     let meta = t.meta();
+    let size_of = |note: &[u8]| match checkpoint::verify(note, &key) {
+        Ok(c) => Some(c.size),
+        Err(e) => {
+            Metrics::add(&t.metrics.ct_bad_checkpoints, 1);
+            tracing::warn!(log = %t.log.url, error = %e, "checkpoint rejected");
+            None
+        }
+    };
     let checkpoint_url = format!("{}checkpoint", t.log.url);
-    loop {
-        let size = match http.get_retrying(&checkpoint_url, &t.stop).await {
-            Ok(None) => return,
-            Ok(Some(note)) => match checkpoint::verify(&note, &key) {
-                Ok(c) => Some(c.size),
-                Err(e) => {
-                    Metrics::add(&t.metrics.ct_bad_checkpoints, 1);
-                    tracing::warn!(log = %t.log.url, error = %e, "checkpoint rejected");
-                    None
-                }
-            },
-            Err(e) => {
-                Metrics::add(&t.metrics.ct_request_errors, 1);
-                tracing::warn!(log = %t.log.url, error = %e, "checkpoint fetch failed");
-                None
-            }
-        };
-        if let Some(size) = size {
-            let start = t.start_position(size);
-            t.metrics.labelled.ct_tree(&t.log.url, size, start);
-            if start < size && !fetch_tiles(&t, &http, &issuers, &meta, start, size).await {
-                return;
-            }
-        }
-        if !sleep_or_stop(&t, t.cfg.poll_interval).await {
-            return;
-        }
-    }
+    t.poll(
+        &checkpoint_url,
+        "checkpoint fetch failed",
+        size_of,
+        async |http, start, size| fetch_tiles(&t, http, &issuers, &meta, start, size).await,
+    )
+    .await;
 }
 
 /// What fetching a tile gives: the tile, `None` at shutdown, or why not.
@@ -197,7 +171,7 @@ async fn fetch_tiles(
                     // than loop on the tile.
                     Metrics::add(&t.metrics.ct_request_errors, 1);
                     tracing::warn!(log = %t.log.url, position = pos, error = %e, "data tile unusable");
-                    return sleep_or_stop(t, t.cfg.poll_interval).await;
+                    return t.sleep_or_stop(t.cfg.poll_interval).await;
                 }
             }
         }
