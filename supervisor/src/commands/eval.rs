@@ -730,6 +730,21 @@ fn write_rule_table(o: &mut String, what: &str, rows: &[(&str, &RuleCount)]) {
         let _ = writeln!(o, "no {what} flagged anything\n");
         return;
     }
+    write_table(o, what, "phishing    benign", rows, |c| {
+        format!("{:>8}  {:>8}", c.positives, c.negatives)
+    });
+}
+
+/// One table of the text report: a header (`what`, then `columns`), the first [`RULES_SHOWN`]
+/// rows (the name padded to the widest, then `cells` of its value), a line saying how many more
+/// there are, and a blank line.
+fn write_table<V>(
+    o: &mut String,
+    what: &str,
+    columns: &str,
+    rows: &[(&str, V)],
+    cells: impl Fn(&V) -> String,
+) {
     let width = rows
         .iter()
         .take(RULES_SHOWN)
@@ -737,9 +752,9 @@ fn write_rule_table(o: &mut String, what: &str, rows: &[(&str, &RuleCount)]) {
         .max()
         .unwrap_or(0)
         .max(what.len());
-    let _ = writeln!(o, "  {what:<width$}  phishing    benign");
-    for (k, c) in rows.iter().take(RULES_SHOWN) {
-        let _ = writeln!(o, "  {k:<width$}  {:>8}  {:>8}", c.positives, c.negatives);
+    let _ = writeln!(o, "  {what:<width$}  {columns}");
+    for (k, v) in rows.iter().take(RULES_SHOWN) {
+        let _ = writeln!(o, "  {k:<width$}  {}", cells(v));
     }
     if rows.len() > RULES_SHOWN {
         let _ = writeln!(
@@ -787,25 +802,7 @@ fn names_text(r: &NamesReport, skipped: &str) -> String {
         if rows.is_empty() {
             continue;
         }
-        let width = rows
-            .iter()
-            .take(RULES_SHOWN)
-            .map(|(k, _)| k.len())
-            .max()
-            .unwrap_or(0)
-            .max(what.len());
-        let _ = writeln!(o, "  {what:<width$}  alerting");
-        for (k, n) in rows.iter().take(RULES_SHOWN) {
-            let _ = writeln!(o, "  {k:<width$}  {n:>8}");
-        }
-        if rows.len() > RULES_SHOWN {
-            let _ = writeln!(
-                o,
-                "  ... {} more (--json lists all)",
-                rows.len() - RULES_SHOWN
-            );
-        }
-        let _ = writeln!(o);
+        write_table(&mut o, what, "alerting", &rows, |n| format!("{n:>8}"));
     }
     if !r.examples.is_empty() {
         let _ = writeln!(
