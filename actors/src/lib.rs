@@ -25,6 +25,7 @@ pub mod dates;
 pub mod enrich;
 pub mod finding;
 mod fold_table;
+mod http;
 pub mod metrics;
 pub mod normalise;
 pub mod notify;

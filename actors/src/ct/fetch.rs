@@ -117,12 +117,7 @@ impl LogHttp {
             .map_err(|e| FetchError::Transport(describe(e)))?;
         let status = resp.status().as_u16();
         if status == 429 {
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = crate::http::retry_after(&resp);
             return Err(FetchError::RateLimited { retry_after });
         }
         if status != 200 {

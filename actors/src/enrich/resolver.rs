@@ -66,12 +66,10 @@ fn server_rate(server: &str, limits: &LimitsConfig) -> u32 {
 
 impl Resolver {
     pub fn new(cfg: EnrichConfig) -> Result<Resolver, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(cfg.limits.connect_timeout)
-            .timeout(cfg.limits.connect_timeout + cfg.limits.read_timeout)
-            .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = crate::http::client(
+            cfg.limits.connect_timeout + cfg.limits.read_timeout,
+            Some(cfg.limits.connect_timeout),
+        )?;
         // whois-rust's server list: `{"_": {"ip": default}, "tld": "host:port"}`.
         let servers: serde_json::Map<String, serde_json::Value> = cfg
             .whois
@@ -240,7 +238,7 @@ impl Resolver {
             };
             let status = resp.status();
             if status.as_u16() == 429 {
-                let wait = retry_after(&resp)
+                let wait = crate::http::retry_after(&resp)
                     .unwrap_or(Duration::from_secs(2))
                     .min(limits.max_retry_after);
                 last = format!("HTTP 429, retry after {wait:?}");
@@ -351,17 +349,6 @@ pub fn registration_from_whois(text: &str, source: &str) -> Registration {
         registrar: d.registrar,
         source: source.to_string(),
     }
-}
-
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    resp.headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 async fn backoff(attempt: u32) {

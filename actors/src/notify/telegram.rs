@@ -94,11 +94,7 @@ impl TelegramNotifier {
         enrich_on: bool,
         scan_on: bool,
     ) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = crate::http::client(cfg.timeout, None)?;
         let chat_id = cfg
             .chat_id
             .clone()

@@ -5,7 +5,6 @@
 use super::{DeliveryError, Notifier};
 use crate::finding::Finding;
 use certhound_config::{redact_url, WebhookConfig};
-use std::time::Duration;
 
 pub struct WebhookNotifier {
     client: reqwest::Client,
@@ -15,12 +14,7 @@ pub struct WebhookNotifier {
 
 impl WebhookNotifier {
     pub fn new(cfg: &WebhookConfig) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout)
-            .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = crate::http::client(cfg.timeout, Some(cfg.timeout))?;
         Ok(WebhookNotifier {
             client,
             url: cfg.url.clone(),
@@ -53,12 +47,7 @@ impl Notifier for WebhookNotifier {
         if status.is_success() {
             return Ok(());
         }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::http::retry_after(&resp);
         let body = resp.text().await.unwrap_or_default();
         let excerpt: String = body.chars().take(200).collect();
         let reason = format!("HTTP {status}: {}", excerpt.trim());

@@ -91,11 +91,7 @@ impl Client {
 
     /// With a key that a secrets refresh can replace.
     pub fn with_key(cfg: &UrlscanConfig, key: SharedSecret) -> Result<Client, String> {
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .user_agent(concat!("certhound/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = crate::http::client(cfg.timeout, None)?;
         Ok(Client {
             http,
             base: cfg.base_url.trim_end_matches('/').to_string(),
@@ -125,20 +121,18 @@ impl Client {
                 body[k] = serde_json::Value::String(v.clone());
             }
         }
-        let resp = self
+        let req = self
             .http
             .post(format!("{}/api/v1/scan/", self.base))
-            .header("API-Key", self.key.get().expose())
-            .json(&body)
-            .send()
-            .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => return (Err(ScanError::Transient(short(&e))), None),
+            .json(&body);
+        let Answer {
+            status,
+            text,
+            quota,
+        } = match self.send(req).await {
+            Ok(a) => a,
+            Err(e) => return (Err(e), None),
         };
-        let quota = quota_of(&resp);
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
         let result = match status {
             200 => serde_json::from_str::<SubmitAnswer>(&text)
                 .map(|a| Submitted {
@@ -158,16 +152,16 @@ impl Client {
 
     /// The result of scan `uuid`: `None` while it is not finished (404).
     pub async fn result(&self, uuid: &str) -> Result<Option<ScanResult>, ScanError> {
-        let resp = self
-            .http
-            .get(format!("{}/api/v1/result/{uuid}/", self.base))
-            .header("API-Key", self.key.get().expose())
-            .send()
-            .await
-            .map_err(|e| ScanError::Transient(short(&e)))?;
-        let quota = quota_of(&resp);
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
+        let Answer {
+            status,
+            text,
+            quota,
+        } = self
+            .send(
+                self.http
+                    .get(format!("{}/api/v1/result/{uuid}/", self.base)),
+            )
+            .await?;
         match status {
             200 => {
                 let v: serde_json::Value = serde_json::from_str(&text)
@@ -188,16 +182,11 @@ impl Client {
             &[("q", q.as_str()), ("size", "1")],
         )
         .map_err(|e| ScanError::Transient(format!("bad search URL: {e}")))?;
-        let resp = self
-            .http
-            .get(url)
-            .header("API-Key", self.key.get().expose())
-            .send()
-            .await
-            .map_err(|e| ScanError::Transient(short(&e)))?;
-        let quota = quota_of(&resp);
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
+        let Answer {
+            status,
+            text,
+            quota,
+        } = self.send(self.http.get(url)).await?;
         if status != 200 {
             return Err(self.error(status, &text, &quota));
         }
@@ -214,6 +203,24 @@ impl Client {
             r.screenshot_url = Some(s.to_string());
         }
         Ok(Some(r))
+    }
+
+    /// Sends `req` with the API key and reads the whole answer; a request that got no answer
+    /// is transient.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, ScanError> {
+        let resp = req
+            .header("API-Key", self.key.get().expose())
+            .send()
+            .await
+            .map_err(|e| ScanError::Transient(short(&e)))?;
+        let quota = quota_of(&resp);
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        Ok(Answer {
+            status,
+            text,
+            quota,
+        })
     }
 
     fn read_result(&self, uuid: &str, v: &serde_json::Value) -> ScanResult {
@@ -256,6 +263,13 @@ impl Client {
             _ => ScanError::Transient(format!("HTTP {status}: {text}")),
         }
     }
+}
+
+/// An answer of urlscan: its status, its body (empty when unreadable) and the quota it announced.
+struct Answer {
+    status: u16,
+    text: String,
+    quota: Option<Quota>,
 }
 
 /// The `X-Rate-Limit-*` headers of an answer, if it has them.
