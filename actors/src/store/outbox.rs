@@ -119,15 +119,9 @@ impl Store {
             if pending.remove((stage, n))?.is_none() {
                 return Ok(()); // already advanced
             }
-            let stored_at = match table.get(n)? {
-                Some(v) => codec::decode::<Stored>(v.value())?.stored_at,
-                None => return Ok(()),
-            };
-            let stored = Stored {
-                finding: finding.clone(),
-                stored_at,
-            };
-            table.insert(n, codec::encode(&stored)?.as_slice())?;
+            if !overwrite(&mut table, n, finding)? {
+                return Ok(());
+            }
             if let (Some(next), None) = (next_stage, skip) {
                 pending.insert((next, n), ())?;
             }
@@ -158,15 +152,9 @@ impl Store {
         let tx = self.db.begin_write()?;
         {
             let mut table = tx.open_table(FINDINGS)?;
-            let stored_at = match table.get(n)? {
-                Some(v) => codec::decode::<Stored>(v.value())?.stored_at,
-                None => return Ok(()),
-            };
-            let stored = Stored {
-                finding: finding.clone(),
-                stored_at,
-            };
-            table.insert(n, codec::encode(&stored)?.as_slice())?;
+            if !overwrite(&mut table, n, finding)? {
+                return Ok(());
+            }
         }
         tx.commit()?;
         Ok(())
@@ -238,4 +226,23 @@ impl Store {
     pub fn list(&self, since: Option<u64>) -> Result<Vec<Record>, StoreError> {
         list(&self.db.begin_read()?, since)
     }
+}
+
+/// Writes `finding` over stored finding `n`, keeping when it was stored; false (and nothing
+/// written) when `n` is no longer stored.
+fn overwrite(
+    table: &mut redb::Table<u64, &[u8]>,
+    n: u64,
+    finding: &Finding,
+) -> Result<bool, StoreError> {
+    let stored_at = match table.get(n)? {
+        Some(v) => codec::decode::<Stored>(v.value())?.stored_at,
+        None => return Ok(false),
+    };
+    let stored = Stored {
+        finding: finding.clone(),
+        stored_at,
+    };
+    table.insert(n, codec::encode(&stored)?.as_slice())?;
+    Ok(true)
 }
