@@ -13,7 +13,7 @@ use super::verdict::{self, Verdict};
 use crate::finding::{Finding, RegistrationInfo};
 use crate::metrics::Metrics;
 use crate::store::{unix_now, Store};
-use crate::watch::stage::{Route, Stage, Work};
+use crate::watch::stage::{rest, Route, Stage, Work};
 use certhound_config::{EnrichConfig, OnUnknown};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::future::Future;
@@ -94,8 +94,7 @@ impl EnrichLoop {
                 }
             }
             if running.is_empty() {
-                self.idle.send_replace(true);
-                let _ = tokio::time::timeout(Duration::from_secs(30), self.wake.notified()).await;
+                rest(&self.idle, &self.wake).await;
                 continue;
             }
             self.idle.send_replace(false);

@@ -17,7 +17,7 @@ use crate::finding::Finding;
 use crate::metrics::{ChannelLabel, Metrics};
 use crate::notify::{DeliveryError, Notifier};
 use crate::store::{unix_now, Delivery, Store};
-use crate::watch::stage::{Stage, Work};
+use crate::watch::stage::{rest, Stage, Work};
 use certhound_config::DeliveryConfig;
 use std::future::Future;
 use std::sync::Arc;
@@ -80,9 +80,7 @@ impl<N: Notifier> DeliveryLoop<N> {
                 }
             };
             if batch.is_empty() {
-                self.idle.send_replace(true);
-                // The recorder wakes us after each commit; the timeout is a safety net only.
-                let _ = tokio::time::timeout(Duration::from_secs(30), self.wake.notified()).await;
+                rest(&self.idle, &self.wake).await;
                 continue;
             }
             self.idle.send_replace(false);

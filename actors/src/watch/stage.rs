@@ -11,6 +11,7 @@
 use actix::prelude::*;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 /// Answered once the stage's queue is empty (everything stored so far has moved on).
@@ -58,6 +59,14 @@ impl Route {
 /// channel whenever its queue is empty and nothing is under way, and waits on its wake.
 pub trait Work: Unpin + 'static {
     fn run(self) -> impl Future<Output = ()> + 'static;
+}
+
+/// What a loop does when its queue is empty and nothing is under way: says so on `idle` and
+/// waits for `wake` (notified by the stage before it after each commit, and by [`Drain`]); the
+/// 30-second timeout is a safety net only.
+pub async fn rest(idle: &watch::Sender<bool>, wake: &Notify) {
+    idle.send_replace(true);
+    let _ = tokio::time::timeout(Duration::from_secs(30), wake.notified()).await;
 }
 
 /// The actor around a [`Work`] loop.
