@@ -186,28 +186,19 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{CertInfo, RegistrationInfo, ScanInfo};
+    use crate::finding::{test_finding, CertInfo, RegistrationInfo, ScanInfo};
 
+    /// The test finding with a subdomain, an issuer and scan links that need escaping, and a
+    /// recent registration.
     fn finding() -> Finding {
         Finding {
             id: "s:1".into(),
-            detected_at: "2026-11-28T12:00:00.000Z".into(),
             domain: "login.paypal-x.com".into(),
-            domain_unicode: None,
-            registrable_domain: "paypal-x.com".into(),
             matched_names: vec![],
-            rules: vec!["keyword:paypal".into()],
-            score: 1.45,
-            terms: vec![
-                "brand_word paypal +0.70".into(),
-                "suspicious_word verify +0.45".into(),
-            ],
-            homoglyph: false,
             cert: CertInfo {
                 issuer: Some("<a href=x>&\"Evil CA".into()),
                 ..CertInfo::default()
             },
-            source: None,
             seen: None,
             registration: Some(RegistrationInfo {
                 cdu: Some("2026-11-25T00:00:00Z".into()),
@@ -220,7 +211,7 @@ mod tests {
                 finished: true,
                 ..ScanInfo::default()
             }),
-            trace_parent: None,
+            ..test_finding("paypal-x.com")
         }
     }
 
