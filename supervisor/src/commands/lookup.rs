@@ -68,10 +68,7 @@ pub fn run(cfg: &Config, args: Args<'_>) -> Exit {
                     return Exit::Config;
                 }
             };
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match super::runtime() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("certhound: {e}");

@@ -42,10 +42,7 @@ async fn send<N: Notifier>(mut n: N, f: &Finding) -> Result<(), String> {
 
 /// Sends the test alert; the exit code is 0 only when every channel took it.
 pub fn run(cfg: &Config, sdk: Option<aws_config::SdkConfig>) -> Exit {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("certhound: {e}");

@@ -18,10 +18,7 @@ fn load_aws(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, String> {
     if refs.is_empty() && cfg.notify.sns.is_none() {
         return Ok(None);
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let rt = crate::commands::runtime()?;
     let aws = cfg.aws.clone();
     rt.block_on(async {
         let sdk = certhound_actors::aws::sdk_config(&aws).await;
