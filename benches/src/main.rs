@@ -223,11 +223,7 @@ fn main() {
         ));
         let _ = std::fs::remove_dir_all(&dir);
     } else {
-        rows.push((
-            "replay".into(),
-            "skipped".into(),
-            format!("build {} first", bin.display()),
-        ));
+        rows.push(skipped("replay", &bin));
     }
 
     // The server role.
@@ -261,11 +257,7 @@ fn main() {
             }
             let _ = std::fs::remove_dir_all(&dir);
         } else {
-            rows.push((
-                "server e2e".into(),
-                "skipped".into(),
-                format!("build {} first", bin.display()),
-            ));
+            rows.push(skipped("server e2e", &bin));
         }
     }
 
@@ -277,6 +269,15 @@ fn main() {
     for (a, b, c) in rows {
         println!("{a:w$}  {b:>36}  {c}");
     }
+}
+
+/// The row of a bench that needs the certhound binary when it is not built.
+fn skipped(what: &str, bin: &Path) -> (String, String, String) {
+    (
+        what.into(),
+        "skipped".into(),
+        format!("build {} first", bin.display()),
+    )
 }
 
 fn workspace_root() -> PathBuf {
