@@ -367,22 +367,13 @@ pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> Exit {
             Ok(guard) => guard,
             Err(code) => return (code, Vec::new()),
         };
-        let mut tick = tokio::time::interval(cfg.log.metrics_interval);
-        tick.tick().await;
-        let mut code = Exit::Ok;
-        loop {
-            tokio::select! {
-                _ = crate::watch::shutdown_signal() => {
-                    tracing::info!("shutdown requested");
-                    break;
-                }
-                Some(c) = fatal.recv() => {
-                    code = c;
-                    break;
-                }
-                _ = tick.tick() => log_metrics(&metrics.snapshot(), false),
-            }
-        }
+        let code = crate::watch::until_stopped(
+            cfg.log.metrics_interval,
+            &mut fatal,
+            &metrics,
+            std::future::pending(),
+        )
+        .await;
         stopping.cancel();
         let stopped =
             tokio::time::timeout(cfg.supervisor.shutdown_deadline, running.stop(true)).await;

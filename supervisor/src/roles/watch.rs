@@ -431,29 +431,18 @@ async fn pipeline(
             }
         };
 
-    let mut metrics_tick = tokio::time::interval(cfg.log.metrics_interval);
-    metrics_tick.tick().await;
-    let mut code = Exit::Ok;
     let mut replayed = None;
     let mut ingest_finished = false;
-    loop {
-        tokio::select! {
-            n = &mut ingest_done, if !ingest_finished => {
-                ingest_finished = true;
-                replayed = n;
-                if replayed.is_some() { break; }
-            }
-            _ = shutdown_signal() => {
-                tracing::info!("shutdown requested");
-                break;
-            }
-            Some(c) = fatal.recv() => {
-                code = c;
-                break;
-            }
-            _ = metrics_tick.tick() => log_metrics(&metrics.snapshot(), false),
+    // A replay that read its whole file ends the role; a feed that ends does not (it is
+    // restarted), nor does a replay that failed.
+    let ingest = async {
+        replayed = (&mut ingest_done).await;
+        ingest_finished = true;
+        if replayed.is_none() {
+            std::future::pending::<()>().await;
         }
-    }
+    };
+    let code = until_stopped(cfg.log.metrics_interval, &mut fatal, &metrics, ingest).await;
 
     // From here on an actor that stops is not restarted: tell the supervisor first, then stop
     // ingest and drain downstream in order, all within the deadline.
@@ -514,6 +503,30 @@ async fn pipeline(
     log_metrics(&snap, true);
     System::current().stop_with_code(code.code());
     (code, threads)
+}
+
+/// The main wait of a role: until shutdown is asked (the exit code is then 0), an actor reports
+/// a fatal error (its exit code) or `done` ends (0), logging the metrics every `metrics_interval`.
+pub async fn until_stopped(
+    metrics_interval: std::time::Duration,
+    fatal: &mut tokio::sync::mpsc::Receiver<Exit>,
+    metrics: &Metrics,
+    done: impl std::future::Future<Output = ()>,
+) -> Exit {
+    let mut tick = tokio::time::interval(metrics_interval);
+    tick.tick().await;
+    tokio::pin!(done);
+    loop {
+        tokio::select! {
+            _ = &mut done => return Exit::Ok,
+            _ = shutdown_signal() => {
+                tracing::info!("shutdown requested");
+                return Exit::Ok;
+            }
+            Some(c) = fatal.recv() => return c,
+            _ = tick.tick() => log_metrics(&metrics.snapshot(), false),
+        }
+    }
 }
 
 pub async fn shutdown_signal() {
