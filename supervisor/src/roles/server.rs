@@ -388,11 +388,6 @@ pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> Exit {
         actix::System::current().stop_with_code(code.code());
         (code, threads)
     });
-    drop(system);
-    for t in threads {
-        t.stop();
-        let _ = t.join();
-    }
-    drop(store);
+    super::close(system, threads, store);
     code
 }

@@ -131,15 +131,7 @@ pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> Exit {
         store.clone(),
         sdk,
     ));
-    // Close the store cleanly: every actor holding it must be gone first (the system's on drop,
-    // the other arbiters' once their threads end). An unclean close is safe (redb repairs it on
-    // the next start) but makes the next start slower and read-only opens fail until then.
-    drop(system);
-    for t in threads {
-        t.stop();
-        let _ = t.join();
-    }
-    drop(store);
+    super::close(system, threads, store);
     code
 }
 
