@@ -157,17 +157,26 @@ pub(super) fn fmt_san(v: &[u8], dns: &mut Vec<String>) -> Option<String> {
     Some(s)
 }
 
-pub(super) fn fmt_aia(v: &[u8]) -> Option<String> {
-    let mut parts = Vec::new();
-    for el in elements(expect(v, 0x30)?) {
+/// The elements of a SEQUENCE OF SEQUENCE { OID, ... } (AIA's access descriptions, the
+/// certificate policies): each OID and what follows it, `None` for an element of another shape.
+fn oid_sequences(v: &[u8]) -> Option<impl Iterator<Item = Option<(&[u8], &[u8])>>> {
+    Some(elements(expect(v, 0x30)?).map(|el| {
         let (t, c) = el?;
         if t != 0x30 {
             return None;
         }
-        let (t, _method, rest) = tlv(c)?;
+        let (t, oid, rest) = tlv(c)?;
         if t != 0x06 {
             return None;
         }
+        Some((oid, rest))
+    }))
+}
+
+pub(super) fn fmt_aia(v: &[u8]) -> Option<String> {
+    let mut parts = Vec::new();
+    for el in oid_sequences(v)? {
+        let (_method, rest) = el?;
         let (t, loc, _) = tlv(rest)?;
         parts.push(fmt_general_name(t, loc, None));
     }
@@ -206,15 +215,8 @@ pub(super) fn fmt_bc(v: &[u8]) -> Option<bool> {
 
 pub(super) fn fmt_policies(v: &[u8]) -> Option<String> {
     let mut s = String::with_capacity(v.len() * 2);
-    for el in elements(expect(v, 0x30)?) {
-        let (t, c) = el?;
-        if t != 0x30 {
-            return None;
-        }
-        let (t, oid, _) = tlv(c)?;
-        if t != 0x06 {
-            return None;
-        }
+    for el in oid_sequences(v)? {
+        let (oid, _) = el?;
         s.push_str("Policy: ");
         s.push_str(&oid_string(oid)?);
         s.push('\n');
