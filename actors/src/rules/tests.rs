@@ -15,6 +15,24 @@ fn alerts(rules: &RuleSet, name: &str) -> bool {
         .alerts_at(rules.threshold())
 }
 
+/// Fails with the rule explanation when `name` does not alert.
+fn assert_alerts(rules: &RuleSet, name: &str) {
+    assert!(
+        alerts(rules, name),
+        "{name} should alert: {:?}",
+        rules.explain(name)
+    );
+}
+
+/// Fails with the rule explanation when `name` alerts.
+fn assert_no_alert(rules: &RuleSet, name: &str) {
+    assert!(
+        !alerts(rules, name),
+        "{name} should not alert: {:?}",
+        rules.explain(name)
+    );
+}
+
 /// What `check` (the matcher's path, with the fast path in front) decides.
 fn check(rules: &RuleSet, name: &str) -> Verdict {
     let n = normalise::normalise(name);
@@ -40,11 +58,7 @@ fn look_alikes_that_used_to_be_missed_alert() {
         "peypal.com",          // vowel swap
         "netfllx.com",         // replacement
     ] {
-        assert!(
-            alerts(&rules, name),
-            "{name} should alert: {:?}",
-            rules.explain(name)
-        );
+        assert_alerts(&rules, name);
     }
 }
 
@@ -63,11 +77,7 @@ fn brands_with_phishing_words_alert() {
         "chase-online-banking.com",
         "paypal.tk", // paypal.* is not allowlisted under risky suffixes
     ] {
-        assert!(
-            alerts(&rules, name),
-            "{name} should alert: {:?}",
-            rules.explain(name)
-        );
+        assert_alerts(&rules, name);
     }
 }
 
@@ -88,11 +98,7 @@ fn ordinary_names_that_used_to_alert_do_not() {
         "mailing.com", // ...and from nothing
         "marketingplatform.google....",
     ] {
-        assert!(
-            !alerts(&rules, name),
-            "{name} should not alert: {:?}",
-            rules.explain(name)
-        );
+        assert_no_alert(&rules, name);
     }
 }
 
