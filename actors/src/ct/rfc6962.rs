@@ -146,11 +146,12 @@ impl Tail {
     /// The loop of both kinds of log, until shutdown: every `ct.poll_interval` ask `head_url`
     /// for the tree head, read its size with `size_of` (`None`: the answer is not believed, it
     /// counts and logs that itself), and `fetch` from the start position up to that size (it
-    /// answers false at shutdown). A failed request is counted and logged as `failed`.
+    /// answers false at shutdown). A failed request is counted, and logged by `failed` (in the
+    /// caller's module, so that the event keeps its target).
     pub(crate) async fn poll(
         &self,
         head_url: &str,
-        failed: &'static str,
+        failed: impl Fn(&FetchError),
         size_of: impl Fn(&[u8]) -> Option<u64>,
         mut fetch: impl AsyncFnMut(&LogHttp, u64, u64) -> bool,
     ) {
@@ -166,7 +167,7 @@ impl Tail {
                 Ok(Some(body)) => size_of(&body),
                 Err(e) => {
                     Metrics::add(&self.metrics.ct_request_errors, 1);
-                    tracing::warn!(log = %self.log.url, error = %e, "{failed}");
+                    failed(&e);
                     None
                 }
             };
@@ -198,7 +199,7 @@ async fn tail_loop(t: Tail) {
     let sth_url = format!("{}ct/v1/get-sth", t.log.url);
     t.poll(
         &sth_url,
-        "get-sth failed",
+        |e| tracing::warn!(log = %t.log.url, error = %e, "get-sth failed"),
         size_of,
         async |http, start, size| fetch_range(&t, http, &meta, start, size, &mut batch_size).await,
     )

@@ -105,7 +105,7 @@ async fn tail_loop(t: Tail, issuers: Issuers) {
     let checkpoint_url = format!("{}checkpoint", t.log.url);
     t.poll(
         &checkpoint_url,
-        "checkpoint fetch failed",
+        |e| tracing::warn!(log = %t.log.url, error = %e, "checkpoint fetch failed"),
         size_of,
         async |http, start, size| fetch_tiles(&t, http, &issuers, &meta, start, size).await,
     )

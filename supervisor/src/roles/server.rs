@@ -373,7 +373,11 @@ pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> Exit {
             &metrics,
             std::future::pending(),
         )
-        .await;
+        .await
+        .unwrap_or_else(|| {
+            tracing::info!("shutdown requested");
+            Exit::Ok
+        });
         stopping.cancel();
         let stopped =
             tokio::time::timeout(cfg.supervisor.shutdown_deadline, running.stop(true)).await;

@@ -434,7 +434,12 @@ async fn pipeline(
             std::future::pending::<()>().await;
         }
     };
-    let code = until_stopped(cfg.log.metrics_interval, &mut fatal, &metrics, ingest).await;
+    let code = until_stopped(cfg.log.metrics_interval, &mut fatal, &metrics, ingest)
+        .await
+        .unwrap_or_else(|| {
+            tracing::info!("shutdown requested");
+            Exit::Ok
+        });
 
     // From here on an actor that stops is not restarted: tell the supervisor first, then stop
     // ingest and drain downstream in order, all within the deadline.
@@ -497,25 +502,23 @@ async fn pipeline(
     (code, threads)
 }
 
-/// The main wait of a role: until shutdown is asked (the exit code is then 0), an actor reports
-/// a fatal error (its exit code) or `done` ends (0), logging the metrics every `metrics_interval`.
+/// The main wait of a role: until an actor reports a fatal error (its exit code), `done` ends
+/// (0) or shutdown is asked (`None`: the caller logs it, so that the event keeps the role's
+/// target), logging the metrics every `metrics_interval`.
 pub async fn until_stopped(
     metrics_interval: std::time::Duration,
     fatal: &mut tokio::sync::mpsc::Receiver<Exit>,
     metrics: &Metrics,
     done: impl std::future::Future<Output = ()>,
-) -> Exit {
+) -> Option<Exit> {
     let mut tick = tokio::time::interval(metrics_interval);
     tick.tick().await;
     tokio::pin!(done);
     loop {
         tokio::select! {
-            _ = &mut done => return Exit::Ok,
-            _ = shutdown_signal() => {
-                tracing::info!("shutdown requested");
-                return Exit::Ok;
-            }
-            Some(c) = fatal.recv() => return c,
+            _ = &mut done => return Some(Exit::Ok),
+            _ = shutdown_signal() => return None,
+            Some(c) = fatal.recv() => return Some(c),
             _ = tick.tick() => log_metrics(&metrics.snapshot(), false),
         }
     }
