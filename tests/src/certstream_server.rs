@@ -314,6 +314,7 @@ async fn run_step(step: &Step, sink: &mut Sink, shared: &Arc<Shared>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observed::assert_times_out;
     use tokio_tungstenite::connect_async;
 
     const T: Duration = Duration::from_secs(10);
@@ -388,10 +389,7 @@ mod tests {
         assert_eq!(stats.steps_sent, 8);
         assert_eq!(stats.paths, ["/full-stream", "/", "/domains-only"]);
         server.wait_for_connections(3, T).await.unwrap();
-        assert!(server
-            .wait_for_connections(4, Duration::from_millis(50))
-            .await
-            .is_err());
+        assert_times_out(server.wait_for_connections(4, Duration::from_millis(50))).await;
     }
 
     #[tokio::test]

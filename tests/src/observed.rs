@@ -1,9 +1,13 @@
 //! Waiting on what a loopback fake has seen: every fake publishes its state (requests,
 //! counters) in a `tokio::sync::watch` channel after each change, and tests wait on it with a
-//! timeout instead of sleeping.
+//! timeout instead of sleeping; what must not happen is checked by a wait that runs out
+//! ([`assert_times_out`], [`still_pending`]).
 
+use std::fmt::Debug;
+use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// What a wait returns: the state that satisfied it, or the last state at the timeout.
 pub type Waited<T> = Result<T, T>;
@@ -45,4 +49,16 @@ pub trait Observed {
     ) -> impl std::future::Future<Output = Waited<Self::State>> {
         wait_for(self.observed(), timeout, pred)
     }
+}
+
+/// Asserts that `wait` runs out (`Err`): what it waits for did not happen within its timeout
+/// (nothing more arrived). Fails with the state that satisfied it otherwise.
+pub async fn assert_times_out<T: Debug>(wait: impl Future<Output = Waited<T>>) {
+    let waited = wait.await;
+    assert!(waited.is_err(), "the wait was satisfied: {waited:?}");
+}
+
+/// Whether `task` is still running after `wait`: a client's request not answered yet.
+pub async fn still_pending<T>(task: &mut JoinHandle<T>, wait: Duration) -> bool {
+    tokio::time::timeout(wait, task).await.is_err()
 }

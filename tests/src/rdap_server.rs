@@ -22,7 +22,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::answers::DomainScripts;
+use crate::answers::{DomainScripts, ScriptedShared};
 use crate::fixtures::read_fixture;
 use crate::http_fake::{Fake, FakeListener};
 use crate::observed::{Observed, Waited};
@@ -314,23 +314,6 @@ impl FakeRdap {
         bootstrap_json(&[(&tlds, &self.shared.base)])
     }
 
-    /// Answers for `domain`, one per request in order; the last one repeats.
-    pub fn script(&self, domain: &str, answers: Vec<Answer>) -> &Self {
-        self.shared.answers.lock().unwrap().script(domain, answers);
-        self
-    }
-
-    /// Always `answer` for `domain`.
-    pub fn answer(&self, domain: &str, answer: Answer) -> &Self {
-        self.script(domain, vec![answer])
-    }
-
-    /// The answer for domains without a script (404 unless set).
-    pub fn set_default(&self, answer: Answer) -> &Self {
-        self.shared.answers.lock().unwrap().set_default(answer);
-        self
-    }
-
     /// Lets every [`Answer::Gated`] answer go, now and from now on.
     pub fn open_gate(&self) {
         self.shared.gate.send_replace(true);
@@ -365,6 +348,16 @@ fn response(status: u16, content_type: &str, body: String) -> Resp {
 
 fn error_body(status: u16, title: &str) -> String {
     json!({"errorCode": status, "title": title, "rdapConformance": ["rdap_level_0"]}).to_string()
+}
+
+/// The fake's script methods (`script`, `answer`, `set_default`, from [`crate::answers`]) set
+/// the answers the handler below takes.
+impl ScriptedShared for Shared {
+    type Answer = Answer;
+
+    fn scripts(&self) -> &Mutex<DomainScripts<Answer>> {
+        &self.answers
+    }
 }
 
 async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infallible> {
@@ -446,6 +439,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Inf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observed::still_pending;
     use std::net::SocketAddr;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
@@ -586,16 +580,12 @@ mod tests {
             .unwrap();
         assert_eq!(s.for_domain("dead.com")[0].status, None);
         assert!(
-            tokio::time::timeout(Duration::from_millis(50), &mut slow)
-                .await
-                .is_err(),
+            still_pending(&mut slow, Duration::from_millis(50)).await,
             "answered before the delay"
         );
         assert_eq!(slow.await.unwrap().0, 404);
         assert!(
-            tokio::time::timeout(Duration::from_millis(200), &mut dead)
-                .await
-                .is_err(),
+            still_pending(&mut dead, Duration::from_millis(200)).await,
             "a hanging answer was answered"
         );
         // A gated answer waits for the gate; once open, gated answers go at once.
@@ -603,9 +593,7 @@ mod tests {
         let mut gated = tokio::spawn(async move { get(addr, "/domain/gated.com").await });
         rdap.wait_for_requests_for("gated.com", 1, T).await.unwrap();
         assert!(
-            tokio::time::timeout(Duration::from_millis(100), &mut gated)
-                .await
-                .is_err(),
+            still_pending(&mut gated, Duration::from_millis(100)).await,
             "answered before the gate opened"
         );
         rdap.open_gate();

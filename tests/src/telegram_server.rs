@@ -80,32 +80,19 @@ impl Default for Limits {
 pub struct Violation {
     pub limit: Limit,
     pub chat_id: String,
-    /// The request ([`Received::n`]) of the message that broke it.
+    /// The request ([`Recorded::n`]) of the message that broke it.
     pub request: usize,
     /// Messages in the window, this one included.
     pub count: usize,
     pub at: Instant,
 }
 
-/// One request as received.
+/// What the fake made of a request.
 #[derive(Debug, Clone)]
-pub struct Received {
-    /// Order of arrival, from 0.
-    pub n: usize,
-    /// Arrival (before the body was read).
-    pub at: Instant,
+pub struct Made {
     /// When the answer was decided (after the body was read): a client cannot have seen the
     /// answer before this.
     pub answered_at: Instant,
-    /// HTTP method.
-    pub http_method: String,
-    pub path: String,
-    /// The token of `/bot<token>/<method>`; `None` for other paths.
-    pub token: Option<String>,
-    /// The API method of `/bot<token>/<method>` (`sendMessage`...).
-    pub method: Option<String>,
-    pub content_type: Option<String>,
-    pub body: String,
     /// The body as JSON (`Value::Null` when it is not JSON).
     pub json: Value,
     /// The status answered (0 for a dropped connection).
@@ -114,7 +101,21 @@ pub struct Received {
     pub answer: Value,
 }
 
+/// One request as received.
+pub type Received = Recorded<Made>;
+
 impl Received {
+    /// The token of `/bot<token>/<method>`; `None` for other paths.
+    pub fn token(&self) -> Option<&str> {
+        bot_call(&self.path).map(|(token, _)| token)
+    }
+
+    /// The API method of `/bot<token>/<method>` (`sendMessage`...); `None` for other paths.
+    /// (`method` is the HTTP method.)
+    pub fn api_method(&self) -> Option<&str> {
+        bot_call(&self.path).map(|(_, method)| method)
+    }
+
     pub fn accepted(&self) -> bool {
         self.status == 200
     }
@@ -150,7 +151,7 @@ pub struct Message {
     pub chat_id: String,
     /// `sendMessage` or `sendPhoto`.
     pub method: String,
-    /// The request ([`Received::n`]) that sent it.
+    /// The request ([`Recorded::n`]) that sent it.
     pub request: usize,
     pub at: Instant,
     /// `text` (sendMessage) or `caption` (sendPhoto) as sent, markup included.
@@ -230,7 +231,7 @@ impl TelegramState {
     pub fn tokens(&self) -> BTreeSet<String> {
         self.requests
             .iter()
-            .filter_map(|r| r.token.clone())
+            .filter_map(|r| r.token().map(str::to_string))
             .collect()
     }
 }
@@ -353,6 +354,11 @@ impl FakeTelegram {
     pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Waited<TelegramState> {
         self.wait_for(timeout, |s| s.requests.len() >= n).await
     }
+}
+
+/// The token and the API method of a `/bot<token>/<method>` path.
+fn bot_call(path: &str) -> Option<(&str, &str)> {
+    path.strip_prefix("/bot")?.split_once('/')
 }
 
 /// `chat_id` as a string: strings as they are, integers as decimal.
@@ -571,19 +577,8 @@ async fn handle(
     shared: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, Hangup> {
     let request = Recorded::read(req).await;
-    let content_type = request.header("content-type").map(str::to_string);
-    let Recorded {
-        at,
-        method: http_method,
-        path,
-        body,
-        ..
-    } = request;
-    let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let (token, method) = match path.strip_prefix("/bot").and_then(|p| p.split_once('/')) {
-        Some((t, m)) => (Some(t.to_string()), Some(m.to_string())),
-        None => (None, None),
-    };
+    let at = request.at;
+    let json: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
 
     // The lock is held until the request is recorded, so that requests are recorded in the
     // order they were answered.
@@ -593,10 +588,10 @@ async fn handle(
         let mut message = None;
         let mut hangup = false;
         let mut delay = None;
-        let (status, answer) = match (&token, &method) {
-            (None, _) | (_, None) => error(404, "Not Found"),
-            (Some(t), _) if *t != config.token => error(401, "Unauthorized"),
-            (Some(_), Some(m)) => match config.faults.next(answered_at, |_| true) {
+        let (status, answer) = match bot_call(&request.path) {
+            None => error(404, "Not Found"),
+            Some((t, _)) if t != config.token => error(401, "Unauthorized"),
+            Some((_, m)) => match config.faults.next(answered_at, |_| true) {
                 Some(Fault::TooMany(retry_after)) => (
                     429,
                     json!({
@@ -626,20 +621,15 @@ async fn handle(
                 check_limits(&limits, &s.messages, &msg, &mut s.violations);
                 s.messages.push(msg);
             }
-            s.requests.push(Received {
+            s.requests.push(request.with(
                 n,
-                at,
-                answered_at,
-                http_method,
-                path,
-                token,
-                method,
-                content_type,
-                body,
-                json,
-                status,
-                answer: answer.clone(),
-            });
+                Made {
+                    answered_at,
+                    json,
+                    status,
+                    answer: answer.clone(),
+                },
+            ));
         });
         (status, answer, hangup, delay)
     };
@@ -908,6 +898,7 @@ pub fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observed::assert_times_out;
 
     const T: Duration = Duration::from_secs(10);
 
@@ -959,13 +950,12 @@ mod tests {
         let s = tg.wait_for_messages(2, T).await.unwrap();
         assert_eq!(s.requests.len(), 2);
         let r = &s.requests[0];
-        assert_eq!(r.http_method, "POST");
-        assert_eq!(r.token.as_deref(), Some(TOKEN));
-        assert_eq!(r.method.as_deref(), Some("sendMessage"));
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.token(), Some(TOKEN));
+        assert_eq!(r.api_method(), Some("sendMessage"));
         assert_eq!(r.chat_id().as_deref(), Some(CHAT_ID));
         assert!(r
-            .content_type
-            .as_deref()
+            .header("content-type")
             .unwrap()
             .starts_with("application/json"));
         assert!(r.answered_at >= r.at);
@@ -983,10 +973,7 @@ mod tests {
         );
         assert_eq!(s.text_messages().len(), 2);
         assert_eq!(s.messages_in(CHAT_ID)[1].text, "two");
-        assert!(tg
-            .wait_for_messages(3, Duration::from_millis(50))
-            .await
-            .is_err());
+        assert_times_out(tg.wait_for_messages(3, Duration::from_millis(50))).await;
     }
 
     #[tokio::test]

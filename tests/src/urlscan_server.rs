@@ -747,29 +747,9 @@ impl FakeUrlscan {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), as urlscan writes its times.
 pub fn iso8601(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a space).
@@ -1391,6 +1371,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Inf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observed::assert_times_out;
 
     const T: Duration = Duration::from_secs(10);
 
@@ -1788,10 +1769,7 @@ mod tests {
         let s = us.wait_for_submissions(3, T).await.unwrap();
         assert_eq!(s.uuids().len(), 3);
         task.await.unwrap();
-        assert!(us
-            .wait_for_submissions(4, Duration::from_millis(50))
-            .await
-            .is_err());
+        assert_times_out(us.wait_for_submissions(4, Duration::from_millis(50))).await;
     }
 
     #[test]

@@ -282,6 +282,7 @@ async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observed::{assert_times_out, still_pending};
     use std::net::SocketAddr;
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     use tokio::net::TcpStream;
@@ -360,10 +361,7 @@ mod tests {
         assert_eq!(s.repeated_accepted(), 1);
         assert_eq!(s.accepted_keys_per_domain()["a.com"].len(), 1);
         assert_eq!(s.for_key("s:1").len(), 2);
-        assert!(sink
-            .wait_for_unique_keys(3, Duration::from_millis(50))
-            .await
-            .is_err());
+        assert_times_out(sink.wait_for_unique_keys(3, Duration::from_millis(50))).await;
     }
 
     #[tokio::test]
@@ -402,9 +400,7 @@ mod tests {
         // Recorded on arrival, answered later.
         sink.wait_for_requests(1, T).await.unwrap();
         assert!(
-            tokio::time::timeout(Duration::from_millis(50), &mut post)
-                .await
-                .is_err(),
+            still_pending(&mut post, Duration::from_millis(50)).await,
             "answered before the delay"
         );
         assert_eq!(post.await.unwrap().0, 200);

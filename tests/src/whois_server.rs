@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::answers::DomainScripts;
+use crate::answers::{DomainScripts, ScriptedShared};
 use crate::fixtures::fixture_path;
 use crate::http_fake::{Fake, FakeListener};
 use crate::observed::{Observed, Waited};
@@ -145,23 +145,6 @@ impl FakeWhois {
         self.addr().to_string()
     }
 
-    /// Answers for `domain`, one per query in order; the last one repeats.
-    pub fn script(&self, domain: &str, answers: Vec<WhoisAnswer>) -> &Self {
-        self.shared.answers.lock().unwrap().script(domain, answers);
-        self
-    }
-
-    /// Always `answer` for `domain`.
-    pub fn answer(&self, domain: &str, answer: WhoisAnswer) -> &Self {
-        self.script(domain, vec![answer])
-    }
-
-    /// The answer for domains without a script ([`WhoisAnswer::Fixture`] unless set).
-    pub fn set_default(&self, answer: WhoisAnswer) -> &Self {
-        self.shared.answers.lock().unwrap().set_default(answer);
-        self
-    }
-
     /// Waits until at least `n` queries arrived.
     pub async fn wait_for_queries(&self, n: usize, timeout: Duration) -> Waited<WhoisState> {
         self.wait_for(timeout, |s| s.queries.len() >= n).await
@@ -170,6 +153,16 @@ impl FakeWhois {
 
 /// The longest query line read; a client sending more without a line end is cut off.
 const MAX_LINE: usize = 4096;
+
+/// The fake's script methods (`script`, `answer`, `set_default`, from [`crate::answers`]) set
+/// the answers the handler below takes.
+impl ScriptedShared for Shared {
+    type Answer = WhoisAnswer;
+
+    fn scripts(&self) -> &Mutex<DomainScripts<WhoisAnswer>> {
+        &self.answers
+    }
+}
 
 async fn serve(mut tcp: TcpStream, shared: Arc<Shared>) {
     // One line, up to "\n" (clients send "\r\n"; a bare "\n" is accepted too).
@@ -250,6 +243,7 @@ async fn serve(mut tcp: TcpStream, shared: Arc<Shared>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observed::still_pending;
     use std::net::SocketAddr;
 
     const T: Duration = Duration::from_secs(10);
@@ -324,16 +318,12 @@ mod tests {
         let s = whois.wait_for_queries(2, T).await.unwrap();
         assert!(s.queries.iter().all(|q| !q.answered));
         assert!(
-            tokio::time::timeout(Duration::from_millis(50), &mut slow)
-                .await
-                .is_err(),
+            still_pending(&mut slow, Duration::from_millis(50)).await,
             "answered before the delay"
         );
         assert!(slow.await.unwrap().starts_with(b"No match"));
         assert!(
-            tokio::time::timeout(Duration::from_millis(200), &mut dead)
-                .await
-                .is_err(),
+            still_pending(&mut dead, Duration::from_millis(200)).await,
             "silence was answered"
         );
         assert!(!whois.state().for_domain("dead.de")[0].answered);
