@@ -166,6 +166,32 @@ pub(crate) async fn accept_websocket(
     Some((ws, path, query))
 }
 
+/// For the tests of both websocket fakes: sends a ping with `payload` on `ws`, then reads up to
+/// its pong (within 10 s); a message before it that `may_precede` refuses fails the test.
+#[cfg(test)]
+pub(crate) async fn ping_until_pong(
+    ws: &mut WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    payload: &[u8],
+    may_precede: impl Fn(&Message) -> bool,
+) {
+    ws.send(Message::Ping(payload.to_vec().into()))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Pong(p))) => {
+                assert_eq!(&p[..], payload);
+                break;
+            }
+            Some(Ok(m)) if may_precede(&m) => continue,
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+}
+
 /// One connection: the handshake, counted with its path, then the script.
 async fn connection(tcp: TcpStream, shared: Arc<Shared>) {
     let Some((ws, path, _)) = accept_websocket(tcp).await else {
@@ -373,17 +399,7 @@ mod tests {
         assert_eq!(next_text(&mut ws).await.as_deref(), Some("d"));
 
         // Script over: still open, pings answered.
-        ws.send(Message::Ping(b"hi".to_vec().into())).await.unwrap();
-        loop {
-            match tokio::time::timeout(T, ws.next()).await.unwrap() {
-                Some(Ok(Message::Pong(p))) => {
-                    assert_eq!(&p[..], b"hi");
-                    break;
-                }
-                Some(Ok(_)) => continue,
-                other => panic!("expected a pong, got {other:?}"),
-            }
-        }
+        ping_until_pong(&mut ws, b"hi", |_| true).await;
         let stats = server.wait_for(T, |s| s.pings >= 1).await.unwrap();
         assert_eq!(stats.connections, 3);
         assert_eq!(stats.steps_sent, 8);

@@ -317,6 +317,7 @@ async fn serve(ws: WebSocketStream<TcpStream>, shared: &Arc<Shared>, index: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::certstream_server::ping_until_pong;
     use tokio_tungstenite::connect_async;
 
     const T: Duration = Duration::from_secs(10);
@@ -376,17 +377,8 @@ mod tests {
         let (mut ws2, _) = connect_async(server.url_with_path("/?x=1&since=9"))
             .await
             .unwrap();
-        ws2.send(Message::Ping(b"p".to_vec().into())).await.unwrap();
-        loop {
-            match tokio::time::timeout(T, ws2.next()).await.unwrap() {
-                Some(Ok(Message::Pong(p))) => {
-                    assert_eq!(&p[..], b"p");
-                    break;
-                }
-                Some(Ok(Message::Ping(_))) => continue,
-                other => panic!("expected a pong, got {other:?}"),
-            }
-        }
+        // Only pings may come before the pong.
+        ping_until_pong(&mut ws2, b"p", |m| matches!(m, Message::Ping(_))).await;
         let stats = server.wait_for(T, |s| s.pings >= 1).await.unwrap();
         assert_eq!(stats.sinces(), [None, Some(3), Some(9)]);
         assert_eq!(stats.connections[1].path, "/full-stream");
