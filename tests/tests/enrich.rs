@@ -71,6 +71,26 @@ fn resolver_on(
     resolver(cfg, &rdap.bootstrap_json())
 }
 
+/// The dead-server scenario: a `.com` RDAP server that accepts and never answers, a live `.net`
+/// one (every domain registered 2024-03-01), and a resolver on them and `whois` that gives up
+/// connecting after 500 ms and does not retry, with [`config`] changed further by `adjust`.
+async fn dead_com_live_net(
+    whois: &FakeWhois,
+    adjust: impl FnOnce(&mut EnrichConfig),
+) -> (FakeRdap, FakeRdap, Arc<Resolver>) {
+    let dead = FakeRdap::start(&["com"]).await;
+    dead.set_default(Answer::Hang);
+    let live = FakeRdap::start(&["net"]).await;
+    live.set_default(Answer::dates("2024-03-01", "2024-04-01"));
+    let mut cfg = config(whois);
+    cfg.limits.connect_timeout = Duration::from_millis(500);
+    cfg.limits.retries = 0;
+    adjust(&mut cfg);
+    let boot = bootstrap_json(&[(&["com"], &dead.base_url()), (&["net"], &live.base_url())]);
+    let r = resolver(cfg, &boot);
+    (dead, live, r)
+}
+
 /// A burst: `lookup` of each of `domains` at once, each in a task of its own.
 fn burst<R, F>(
     domains: impl IntoIterator<Item = String>,
@@ -545,18 +565,12 @@ async fn retry_after_is_capped_by_max_retry_after() {
 /// while it is still pending.
 #[tokio::test]
 async fn dead_server_times_out_and_other_tlds_keep_working() {
-    let dead = FakeRdap::start(&["com"]).await;
-    dead.set_default(Answer::Hang);
-    let live = FakeRdap::start(&["net"]).await;
-    live.set_default(Answer::dates("2024-03-01", "2024-04-01"));
     let whois = FakeWhois::start().await;
     whois.answer("stuck.com", WhoisAnswer::Silence);
-    let mut cfg = config(&whois);
-    cfg.limits.connect_timeout = Duration::from_millis(500);
-    cfg.limits.read_timeout = Duration::from_secs(3);
-    cfg.limits.retries = 0;
-    let boot = bootstrap_json(&[(&["com"], &dead.base_url()), (&["net"], &live.base_url())]);
-    let r = resolver(cfg, &boot);
+    let (dead, live, r) = dead_com_live_net(&whois, |cfg| {
+        cfg.limits.read_timeout = Duration::from_secs(3);
+    })
+    .await;
 
     let stuck = {
         let r = r.clone();
@@ -591,20 +605,14 @@ async fn dead_server_times_out_and_other_tlds_keep_working() {
 /// its own TLDs", `[enrich.limits]`).
 #[tokio::test]
 async fn many_lookups_on_a_dead_server_do_not_block_other_tlds() {
-    let dead = FakeRdap::start(&["com"]).await;
-    dead.set_default(Answer::Hang);
-    let live = FakeRdap::start(&["net"]).await;
-    live.set_default(Answer::dates("2024-03-01", "2024-04-01"));
     let whois = FakeWhois::start().await;
     whois.set_default(WhoisAnswer::Silence);
-    let mut cfg = config(&whois);
-    cfg.limits.connect_timeout = Duration::from_millis(500);
-    cfg.limits.read_timeout = Duration::from_secs(5);
-    cfg.limits.retries = 0;
-    cfg.limits.max_concurrent = 4;
-    cfg.limits.per_server_per_second = 50;
-    let boot = bootstrap_json(&[(&["com"], &dead.base_url()), (&["net"], &live.base_url())]);
-    let r = resolver(cfg, &boot);
+    let (dead, _live, r) = dead_com_live_net(&whois, |cfg| {
+        cfg.limits.read_timeout = Duration::from_secs(5);
+        cfg.limits.max_concurrent = 4;
+        cfg.limits.per_server_per_second = 50;
+    })
+    .await;
 
     let stuck: Vec<_> = (0..8)
         .map(|i| {
