@@ -110,9 +110,8 @@ pub struct SourceInfo {
     pub url: Option<String>,
 }
 
-/// A finding of `domain` as the matcher makes one, for tests.
-#[cfg(test)]
-pub(crate) fn test_finding(domain: &str) -> Finding {
+/// A finding of `domain` as the matcher makes one, for tests and benchmarks.
+pub fn test_finding(domain: &str) -> Finding {
     Finding {
         id: String::new(),
         detected_at: "2026-11-28T12:00:00.000Z".into(),

@@ -87,6 +87,9 @@ counters! {
     allowlisted,
     /// Findings stored durably (the outbox).
     stored,
+    /// Findings not stored because another task sharing the store (DynamoDB) stored their
+    /// registrable domain within the dedupe window first.
+    duplicates_elsewhere,
     /// Findings whose registration data was looked up (or found unknown).
     enriched,
     /// Findings not notified: not registered or changed recently (or unknown, with drop).

@@ -123,7 +123,7 @@ fn main() {
     if wanted("outbox") {
         let dir = tempfile_dir();
         for batch in [1usize, 16, 256] {
-            let store = Store::open(&StoreConfig {
+            let store = Store::redb(&StoreConfig {
                 path: dir
                     .join(format!("outbox-{batch}.redb"))
                     .display()
@@ -136,7 +136,7 @@ fn main() {
             let t = Instant::now();
             for chunk in findings.chunks_mut(batch) {
                 store
-                    .record(chunk, &["jsonl", "webhook"], None, 1)
+                    .record_at(chunk, None, &["jsonl", "webhook"], None, 1)
                     .expect("record");
             }
             let secs = t.elapsed().as_secs_f64();

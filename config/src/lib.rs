@@ -49,7 +49,7 @@ pub use pipeline::PipelineConfig;
 pub use secret::{redact_url, Secret, SharedSecret};
 pub use secrets::{AwsConfig, SecretKind, SecretRef, SecretsConfig};
 pub use server::ServerConfig;
-pub use store::{StoreConfig, IN_MEMORY};
+pub use store::{DynamoDbConfig, StoreBackend, StoreConfig, IN_MEMORY};
 pub use supervisor::SupervisorConfig;
 pub use telemetry::{OtlpProtocol, TelemetryConfig};
 pub use urlscan::{UrlscanConfig, Visibility};

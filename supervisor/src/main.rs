@@ -289,10 +289,18 @@ fn main() {
             enrich,
             store,
         } => {
+            // A replay keeps nothing, or keeps it in a file of its own: never in a shared
+            // DynamoDB table, unless asked for with `--store` alone (the configured store).
             match store.as_deref() {
-                None => cfg.store.path = certhound_config::IN_MEMORY.to_string(),
+                None => {
+                    cfg.store.backend = certhound_config::StoreBackend::Redb;
+                    cfg.store.path = certhound_config::IN_MEMORY.to_string()
+                }
                 Some("") => {}
-                Some(file) => cfg.store.path = file.to_string(),
+                Some(file) => {
+                    cfg.store.backend = certhound_config::StoreBackend::Redb;
+                    cfg.store.path = file.to_string()
+                }
             }
             logging::init(&cfg.log, &cfg.telemetry);
             watch::run(cfg, path, watch::Source::Replay { path: file, enrich })

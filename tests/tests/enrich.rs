@@ -758,7 +758,7 @@ async fn results_persist_in_the_store() {
     rdap.answer("1989shack.com", Answer::verisign());
     let r = resolver_on(&rdap, &whois, |_| {});
 
-    let store = Store::open(&store_cfg).expect("open store");
+    let store = Store::redb(&store_cfg).expect("open store");
     let first = Lookups::new(r.clone(), cache(), Some(store.clone()));
     let reg = first.get("1989shack.com").await.result.expect("lookup");
     assert!(first.get("ghost.com").await.result.is_err());
@@ -774,7 +774,7 @@ async fn results_persist_in_the_store() {
     drop(second);
     drop(store);
 
-    let reopened = Store::open(&store_cfg).expect("reopen store");
+    let reopened = Store::redb(&store_cfg).expect("reopen store");
     let third = Lookups::new(r, cache(), Some(reopened));
     let out = third.get("1989shack.com").await;
     assert!(out.cached, "{out:?}");

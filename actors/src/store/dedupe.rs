@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Store {
+impl RedbStore {
     /// Forgets dedupe entries older than `before` and, past `capacity`, the oldest ones.
     /// Returns how many were removed.
     pub fn compact_dedupe(&self, before: u64, capacity: usize) -> Result<u64, StoreError> {

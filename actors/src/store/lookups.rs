@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Store {
+impl RedbStore {
     /// A stored lookup result (encoded by the caller's type).
     pub fn get_lookup<T: serde::de::DeserializeOwned>(
         &self,

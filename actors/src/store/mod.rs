@@ -18,6 +18,9 @@
 //! redb serialises write transactions. Every commit is durable (fsync) before it returns.
 //! Opened in single-writer mode, so `certhound findings` can read while certhound runs.
 //!
+//! That is the embedded backend (`RedbStore`, one process); `dynamo/` is the DynamoDB backend
+//! that several tasks share, and `handle.rs` the [`Store`] the actors hold, one or the other.
+//!
 //! This file opens the store and holds its tables and types; the operations are split by what
 //! they keep: `outbox.rs` (findings, queues, delivery state, purge), `dedupe.rs`, `lookups.rs`,
 //! `positions.rs` (the server role's). `codec.rs` is the one place values are encoded,
@@ -25,6 +28,8 @@
 
 pub mod codec;
 mod dedupe;
+pub mod dynamo;
+mod handle;
 mod lookups;
 mod migrate;
 mod outbox;
@@ -32,6 +37,7 @@ mod positions;
 
 use crate::finding::Finding;
 use certhound_config::StoreConfig;
+pub use handle::{open_reader, Reader, Store};
 use redb::{
     backends::InMemoryBackend, ConcurrencyMode, Database, ReadableDatabase, ReadableTable,
     ReadableTableMetadata, TableDefinition,
@@ -60,7 +66,7 @@ const META_FORMAT: &str = "format";
 const META_STORE_ID: &str = "store_id";
 const META_CURSOR: &str = "cursor";
 /// Server role: feed `seq` numbers up to this one may have been handed out (see
-/// [`Store::save_server_state`]).
+/// [`RedbStore::save_server_state`]).
 const META_SEQ_RESERVED: &str = "server_seq_reserved";
 
 /// A finding as listed: what was found and where it went.
@@ -123,6 +129,10 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("store: {0}")]
     Codec(#[from] codec::CodecError),
+    #[error("store: {0}")]
+    Remote(String),
+    #[error("store slot `{0}` was taken by another process while this one was stalled")]
+    SlotLost(String),
 }
 
 macro_rules! db_err {
@@ -141,9 +151,9 @@ db_err!(
     redb::CommitError
 );
 
-/// A handle to the store; cheap to clone and to share between threads.
+/// The redb backend: one file, one process; cheap to clone and to share between threads.
 #[derive(Clone)]
-pub struct Store {
+pub struct RedbStore {
     db: Arc<Database>,
     id: Arc<str>,
 }
@@ -190,9 +200,9 @@ fn builder_with_cache(bytes: usize) -> redb::Builder {
     b
 }
 
-impl Store {
+impl RedbStore {
     /// Opens (or creates) the store of `cfg`, checks its format and creates missing tables.
-    pub fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
+    pub fn open(cfg: &StoreConfig) -> Result<RedbStore, StoreError> {
         let path = cfg.path.as_str();
         let db = if cfg.in_memory() {
             // In memory there is no other process to share with: the default mode.
@@ -214,12 +224,12 @@ impl Store {
                 .create(p)
                 .map_err(|e| open_error(path, describe_open(e)))?
         };
-        let store = Store {
+        let store = RedbStore {
             db: Arc::new(db),
             id: Arc::from(""),
         };
         let id = store.init().map_err(|e| open_error(path, e))?;
-        Ok(Store {
+        Ok(RedbStore {
             id: Arc::from(id),
             ..store
         })
@@ -230,16 +240,16 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn open_with_backend(
         backend: impl redb::StorageBackend,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<RedbStore, StoreError> {
         let db = Database::builder()
             .create_with_backend(backend)
             .map_err(|e| open_error("(test backend)", describe_open(e)))?;
-        let store = Store {
+        let store = RedbStore {
             db: Arc::new(db),
             id: Arc::from(""),
         };
         let id = store.init().map_err(|e| open_error("(test backend)", e))?;
-        Ok(Store {
+        Ok(RedbStore {
             id: Arc::from(id),
             ..store
         })

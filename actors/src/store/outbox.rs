@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Store {
+impl RedbStore {
     /// Stores `findings` (giving each its id), queues each for every channel, records their
     /// registrable domains for dedupe at `now` (Unix seconds) and moves the cursor, in one
     /// durable transaction.
@@ -18,8 +18,8 @@ impl Store {
         self.record_at(findings, None, channels, cursor, now)
     }
 
-    /// Like [`Store::record`], but queued first for `stage` (e.g. `enrich`), which hands each
-    /// finding on to the channels with [`Store::advance`].
+    /// Like [`RedbStore::record`], but queued first for `stage` (e.g. `enrich`), which hands each
+    /// finding on to the channels with [`RedbStore::advance`].
     pub fn record_at(
         &self,
         findings: &mut [Finding],

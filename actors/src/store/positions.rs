@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Store {
+impl RedbStore {
     /// Server role: the stored position (next index to read) of every CT log, and the highest
     /// feed `seq` that may have been used.
     pub fn server_state(&self) -> Result<(Vec<(String, u64)>, u64), StoreError> {

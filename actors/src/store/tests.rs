@@ -4,7 +4,7 @@ use super::*;
 
 use crate::finding::test_finding as finding;
 
-fn dedupe_since(s: &Store, since: u64) -> Vec<String> {
+fn dedupe_since(s: &RedbStore, since: u64) -> Vec<String> {
     let mut out = Vec::new();
     s.for_each_dedupe_since(since, |d, _| out.push(d.to_string()))
         .unwrap();
@@ -19,8 +19,8 @@ fn cfg(path: &Path) -> StoreConfig {
 }
 
 /// A store in memory, for the tests that never reopen it.
-fn in_memory() -> Store {
-    Store::open(&StoreConfig {
+fn in_memory() -> RedbStore {
+    RedbStore::open(&StoreConfig {
         path: IN_MEMORY_PATH.into(),
         ..StoreConfig::default()
     })
@@ -30,8 +30,8 @@ fn in_memory() -> Store {
 /// The start of the reopen tests: the store at `path` opened, paypal-a.com and paypal-b.com
 /// (ids 1 and 2) recorded for jsonl and webhook at cursor 41 and time 1000, the first sent by
 /// jsonl at 1001.
-fn open_with_two_recorded(path: &Path) -> (Store, Vec<Finding>) {
-    let s = Store::open(&cfg(path)).unwrap();
+fn open_with_two_recorded(path: &Path) -> (RedbStore, Vec<Finding>) {
+    let s = RedbStore::open(&cfg(path)).unwrap();
     let mut f = vec![finding("paypal-a.com"), finding("paypal-b.com")];
     s.record(&mut f, &["jsonl", "webhook"], Some(41), 1000)
         .unwrap();
@@ -41,7 +41,7 @@ fn open_with_two_recorded(path: &Path) -> (Store, Vec<Finding>) {
 }
 
 /// The numbers of the findings still to deliver by `channel` (at most ten).
-fn pending_numbers(s: &Store, channel: &str) -> Vec<u64> {
+fn pending_numbers(s: &RedbStore, channel: &str) -> Vec<u64> {
     s.pending(channel, 10)
         .unwrap()
         .iter()
@@ -69,7 +69,7 @@ fn outbox_round_trip_survives_reopen() {
     )
     .unwrap();
     drop(s);
-    let s = Store::open(&cfg(&path)).unwrap();
+    let s = RedbStore::open(&cfg(&path)).unwrap();
     assert_eq!(s.id(), id, "the id is kept");
     assert_eq!(s.cursor().unwrap(), Some(41));
     let jsonl = pending_numbers(&s, "jsonl");
@@ -128,17 +128,17 @@ fn open_errors_are_clear() {
     // A path under a regular file.
     let file = dir.path().join("file");
     std::fs::write(&file, b"x").unwrap();
-    let err = Store::open(&cfg(&file.join("s.redb")))
+    let err = RedbStore::open(&cfg(&file.join("s.redb")))
         .err()
         .expect("error");
     assert!(err.to_string().starts_with("cannot open store"), "{err}");
     // A corrupted file.
     let garbage = dir.path().join("garbage.redb");
     std::fs::write(&garbage, vec![0xA5u8; 65536]).unwrap();
-    let err = Store::open(&cfg(&garbage)).err().expect("error");
+    let err = RedbStore::open(&cfg(&garbage)).err().expect("error");
     assert!(err.to_string().contains("garbage.redb"), "{err}");
     // A directory.
-    let err = Store::open(&cfg(dir.path())).err().expect("error");
+    let err = RedbStore::open(&cfg(dir.path())).err().expect("error");
     assert!(err.to_string().contains("directory"), "{err}");
 }
 
@@ -146,7 +146,7 @@ fn open_errors_are_clear() {
 fn read_only_view_lists_while_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");
-    let s = Store::open(&cfg(&path)).unwrap();
+    let s = RedbStore::open(&cfg(&path)).unwrap();
     s.record(&mut [finding("paypal-x.com")], &["jsonl"], None, 10)
         .unwrap();
     let ro = open_read_only(path.to_str().unwrap()).unwrap();
@@ -190,7 +190,7 @@ fn server_state_moves_only_forward_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");
     {
-        let s = Store::open(&cfg(&path)).unwrap();
+        let s = RedbStore::open(&cfg(&path)).unwrap();
         assert_eq!(s.server_state().unwrap(), (vec![], 0));
         s.save_server_state(
             &[("https://a/".into(), 10), ("https://b/".into(), 5)],
@@ -202,7 +202,7 @@ fn server_state_moves_only_forward_and_survives_reopen() {
         s.save_server_state(&[("https://a/".into(), 7)], 50, false)
             .unwrap();
     }
-    let s = Store::open(&cfg(&path)).unwrap();
+    let s = RedbStore::open(&cfg(&path)).unwrap();
     let (positions, reserved) = s.server_state().unwrap();
     assert_eq!(
         positions,
@@ -294,7 +294,7 @@ fn a_format_3_store_is_upgraded_with_its_pending_deliveries() {
         let v = t.get(1).unwrap().unwrap();
         assert!(codec::decode::<Stored>(v.value()).is_err());
     }
-    let s = Store::open(&cfg(&path)).unwrap();
+    let s = RedbStore::open(&cfg(&path)).unwrap();
     assert_eq!(s.id(), id, "same store id");
     assert_eq!(s.cursor().unwrap(), Some(41));
     let webhook = s.pending("webhook", 10).unwrap();
@@ -310,7 +310,7 @@ fn a_format_3_store_is_upgraded_with_its_pending_deliveries() {
     assert_eq!(cached.as_deref(), Some("cached answer"));
     drop(s);
     // And it stays upgraded.
-    let s = Store::open(&cfg(&path)).unwrap();
+    let s = RedbStore::open(&cfg(&path)).unwrap();
     assert_eq!(s.pending("webhook", 10).unwrap().len(), 2);
 }
 
@@ -318,7 +318,7 @@ fn a_format_3_store_is_upgraded_with_its_pending_deliveries() {
 fn a_store_older_than_format_3_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("older.redb");
-    drop(Store::open(&cfg(&path)).unwrap());
+    drop(RedbStore::open(&cfg(&path)).unwrap());
     {
         let db = redb::Database::create(&path).unwrap();
         let tx = db.begin_write().unwrap();
@@ -328,7 +328,7 @@ fn a_store_older_than_format_3_is_refused_by_name() {
             .unwrap();
         tx.commit().unwrap();
     }
-    let e = Store::open(&cfg(&path)).err().expect("refused");
+    let e = RedbStore::open(&cfg(&path)).err().expect("refused");
     assert!(e.to_string().contains("format 2"), "{e}");
 }
 
@@ -343,13 +343,13 @@ fn trace_context_is_kept_with_the_finding_across_a_reopen() {
     };
     let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     {
-        let s = Store::open(&cfg).unwrap();
+        let s = RedbStore::open(&cfg).unwrap();
         let mut traced = finding("paypal-traced.com");
         traced.trace_parent = Some(parent.into());
         let mut found = vec![traced, finding("paypal-untraced.com")];
         s.record(&mut found, &["jsonl"], None, 100).unwrap();
     }
-    let s = Store::open(&cfg).unwrap();
+    let s = RedbStore::open(&cfg).unwrap();
     let pending = s.pending("jsonl", 10).unwrap();
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[0].1.trace_parent.as_deref(), Some(parent));

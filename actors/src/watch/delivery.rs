@@ -347,7 +347,7 @@ mod tests {
         let domains: Vec<String> = (1..=6).map(|i| format!("d{i}.example")).collect();
         let mut findings: Vec<Finding> = domains.iter().map(|d| finding(d)).collect();
         store
-            .record(&mut findings, &["test"], None, unix_now())
+            .record_at(&mut findings, None, &["test"], None, unix_now())
             .unwrap();
 
         // Two findings a round: the first round is recorded, the store fails during the second.
@@ -378,7 +378,7 @@ mod tests {
         // The next incarnation (after the supervisor's restart, or the process's) opens the
         // store again: the unrecorded round is delivered again, then the rest, once each.
         fail.store(false, Ordering::SeqCst);
-        let store = Store::open(&certhound_config::StoreConfig {
+        let store = Store::redb(&certhound_config::StoreConfig {
             path: path.display().to_string(),
             ..certhound_config::StoreConfig::default()
         })

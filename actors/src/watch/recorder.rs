@@ -117,14 +117,29 @@ impl Recorder {
             cursor,
             unix_now(),
         ) {
-            Ok(()) => {
-                let n = self.waiting.len() as u64;
+            Ok(stored) => {
+                let n = stored as u64;
+                let elsewhere = self.waiting.len() as u64 - n;
+                if elsewhere > 0 {
+                    // Another task sharing the store reported these domains first (their ids
+                    // stay empty).
+                    Metrics::add(&self.metrics.duplicates_elsewhere, elsewhere);
+                    tracing::debug!(
+                        count = elsewhere,
+                        "findings already stored by another task; not stored again"
+                    );
+                }
                 for (span, f) in spans.iter().zip(&self.waiting) {
                     span.record("id", f.id.as_str());
                 }
                 drop(spans);
                 let now = crate::metrics::now_ms() as f64 / 1000.0;
-                for f in self.waiting.iter().filter_map(|f| f.seen) {
+                for f in self
+                    .waiting
+                    .iter()
+                    .filter(|f| !f.id.is_empty())
+                    .filter_map(|f| f.seen)
+                {
                     self.metrics
                         .labelled
                         .finding_latency

@@ -23,11 +23,11 @@ pub fn parse_since(s: &str) -> Result<u64, String> {
 }
 
 pub fn run(cfg: &Config, since: Option<u64>, json: bool) -> Exit {
-    if cfg.store.in_memory() {
+    if cfg.store.backend == certhound_config::StoreBackend::Redb && cfg.store.in_memory() {
         eprintln!("certhound: store.path is \":memory:\": nothing is stored to list");
         return Exit::Failure;
     }
-    let records = match store::open_read_only(&cfg.store.path).and_then(|s| s.list(since)) {
+    let records = match store::open_reader(cfg).and_then(|s| s.list(since)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("certhound: {e}");

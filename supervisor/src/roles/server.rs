@@ -335,7 +335,7 @@ async fn follow_log_list(mut tailers: Tailers, client: reqwest::Client) {
 /// The CT rates and the log filter reload from `config_file` (see [`crate::reload`]).
 pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> Exit {
     let reloader = crate::reload::Reloader::new(config_file, &cfg);
-    let store = match Store::open(&cfg.store) {
+    let store = match Store::open(&cfg) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("certhound: {e}");

@@ -101,7 +101,7 @@ pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> Exit {
         Ok(sdk) => sdk,
         Err(code) => return code,
     };
-    let store = match Store::open(&cfg.store) {
+    let store = match Store::open(&cfg) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("certhound: {e}");
@@ -110,14 +110,17 @@ pub fn run(cfg: Config, config_file: Option<PathBuf>, source: Source) -> Exit {
     };
     match store.summary() {
         Ok(s) => tracing::info!(
-            path = %cfg.store.path,
+            path = %Store::describe(&cfg.store),
             findings = s.findings,
             pending = s.pending,
             cursor = s.cursor.unwrap_or(0),
             "store opened"
         ),
         Err(e) => {
-            eprintln!("certhound: cannot open store {}: {e}", cfg.store.path);
+            eprintln!(
+                "certhound: cannot open store {}: {e}",
+                Store::describe(&cfg.store)
+            );
             return Exit::Store;
         }
     }

@@ -1,0 +1,253 @@
+//! The DynamoDB store backend's promises, in process, against moto's DynamoDB through the real
+//! SDK: the dedupe decision is one conditional write (50 tasks storing one domain at once: one
+//! stores it), a queue entry is claimed by one task (50 at once: one wins), a lease that runs out
+//! is taken over and the old holder's late mark changes nothing, a task restarted on its slot
+//! takes its own claims back at once, positions are per slot, and `certhound findings` reads it.
+//! The end-to-end tests with two `certhound watch` processes are in `dynamodb_ha.rs`.
+
+use certhound_actors::finding::{test_finding, Finding};
+use certhound_actors::store::{self, Delivery, Store};
+use certhound_config::{Config, StoreBackend};
+use certhound_tests::moto::Moto;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+/// A config for a task on `slot` of `table` in `moto`.
+fn config(moto: &Moto, table: &str, slot: &str, lease: Duration) -> Config {
+    for (k, v) in moto.env() {
+        std::env::set_var(k, v);
+    }
+    let mut cfg = Config::default();
+    cfg.aws.endpoint_url = Some(moto.endpoint());
+    cfg.aws.region = Some("us-east-1".into());
+    cfg.store.backend = StoreBackend::DynamoDb;
+    cfg.store.dynamodb.table = table.into();
+    cfg.store.dynamodb.slot = slot.into();
+    cfg.store.dynamodb.create_table = true;
+    cfg.store.dynamodb.lease = lease;
+    cfg.store.dynamodb.slot_lease = lease / 2;
+    cfg
+}
+
+fn finding(domain: &str) -> Finding {
+    test_finding(domain)
+}
+
+/// Runs `f` on `n` threads released together; their results in thread order.
+fn at_once<T: Send + 'static>(
+    stores: Vec<Store>,
+    f: impl Fn(&Store) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let barrier = Arc::new(Barrier::new(stores.len()));
+    let f = Arc::new(f);
+    let threads: Vec<_> = stores
+        .into_iter()
+        .map(|s| {
+            let (barrier, f) = (barrier.clone(), f.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(&s)
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// Opens `count` tasks on slots `s0`.. of one table (the first creates it).
+fn tasks(moto: &Moto, table: &str, count: usize, lease: Duration) -> Vec<Store> {
+    (0..count)
+        .map(|i| Store::open(&config(moto, table, &format!("s{i}"), lease)).expect("open"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_tasks_storing_one_domain_at_once_store_it_once() {
+    let moto = Moto::start().await;
+    let stores = tasks(&moto, "race", 50, Duration::from_secs(60));
+    let reader = stores[0].clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        at_once(stores, |s| {
+            let mut batch = vec![finding("paypal-race.example")];
+            let n = s
+                .record_at(&mut batch, None, &["webhook"], Some(7), store::unix_now())
+                .expect("record");
+            (n, batch[0].id.clone())
+        })
+    })
+    .await
+    .unwrap();
+    let winners: Vec<&(usize, String)> = stored.iter().filter(|(n, _)| *n == 1).collect();
+    assert_eq!(winners.len(), 1, "exactly one task stores it: {stored:?}");
+    assert!(!winners[0].1.is_empty(), "the winner's finding has an id");
+    assert!(
+        stored
+            .iter()
+            .filter(|(n, _)| *n == 0)
+            .all(|(_, id)| id.is_empty()),
+        "the others' findings have no id"
+    );
+    let listed = reader.list(None).unwrap();
+    assert_eq!(listed.len(), 1, "one finding in the table: {listed:?}");
+    assert_eq!(listed[0].finding.id, winners[0].1);
+    assert_eq!(listed[0].channels.len(), 1);
+    assert_eq!(listed[0].channels[0].state, Delivery::Pending);
+    // Every task's cursor moved, each its own.
+    assert_eq!(reader.cursor().unwrap(), Some(7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_tasks_claiming_one_delivery_at_once_one_wins() {
+    let moto = Moto::start().await;
+    let stores = tasks(&moto, "claims", 50, Duration::from_secs(60));
+    let mut batch = vec![finding("claimed.example")];
+    stores[0]
+        .record_at(&mut batch, None, &["webhook"], None, store::unix_now())
+        .unwrap();
+    let reader = stores[0].clone();
+    let claims = tokio::task::spawn_blocking(move || {
+        at_once(stores, |s| s.pending("webhook", 10).expect("pending"))
+    })
+    .await
+    .unwrap();
+    let winners: Vec<usize> = (0..claims.len())
+        .filter(|i| !claims[*i].is_empty())
+        .collect();
+    assert_eq!(winners.len(), 1, "one task holds the delivery: {winners:?}");
+    assert_eq!(claims[winners[0]][0].1.id, batch[0].id);
+    // Nobody else gets it while the lease holds.
+    assert!(reader.pending("webhook", 10).unwrap().len() <= usize::from(winners[0] == 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_that_runs_out_is_taken_over_and_the_late_mark_changes_nothing() {
+    let moto = Moto::start().await;
+    let lease = Duration::from_secs(4);
+    let cfg_a = config(&moto, "takeover", "a", lease);
+    let a = Store::open(&cfg_a).unwrap();
+    let b = Store::open(&config(&moto, "takeover", "b", lease)).unwrap();
+    let mut batch = vec![finding("slow.example"), finding("slower.example")];
+    a.record_at(&mut batch, None, &["telegram"], None, store::unix_now())
+        .unwrap();
+    assert_eq!(a.pending("telegram", 10).unwrap().len(), 2);
+    let claimed_at = Instant::now();
+    assert!(
+        b.pending("telegram", 10).unwrap().is_empty(),
+        "held by A within its lease"
+    );
+    // A dies: dropped without a clean close, its renewals end with it.
+    drop(a);
+    let taken = loop {
+        let got = b.pending("telegram", 10).unwrap();
+        if !got.is_empty() {
+            break got;
+        }
+        assert!(
+            claimed_at.elapsed() < lease * 4,
+            "B did not take over within four leases"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let waited = claimed_at.elapsed();
+    assert_eq!(taken.len(), 2, "B takes over both");
+    assert!(
+        waited >= lease - Duration::from_millis(500),
+        "taken over only once the lease ran out ({waited:?})"
+    );
+    println!("taken over {waited:?} after the claim (lease {lease:?})");
+    // A comes back on its slot and marks what it had: B holds them now, so nothing changes.
+    let a2 = tokio::task::spawn_blocking(move || Store::open(&cfg_a))
+        .await
+        .unwrap()
+        .unwrap();
+    a2.mark("telegram", &[(taken[0].0, Delivery::Sent { at: 1 })])
+        .unwrap();
+    assert!(a2
+        .list(None)
+        .unwrap()
+        .iter()
+        .all(|r| r.channels[0].state == Delivery::Pending));
+    let outcomes: Vec<(u64, Delivery)> = taken
+        .iter()
+        .map(|(n, _)| (*n, Delivery::Sent { at: 2 }))
+        .collect();
+    b.mark("telegram", &outcomes).unwrap();
+    let listed = b.list(None).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed
+        .iter()
+        .all(|r| r.channels[0].state == Delivery::Sent { at: 2 }));
+    assert!(b.pending("telegram", 10).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_restarted_on_its_slot_takes_back_its_claims_at_once() {
+    let moto = Moto::start().await;
+    let lease = Duration::from_secs(20);
+    let cfg_a = config(&moto, "restart", "a", lease);
+    let a = Store::open(&cfg_a).unwrap();
+    let b = Store::open(&config(&moto, "restart", "b", lease)).unwrap();
+    let mut batch = vec![finding("resumed.example")];
+    a.record_at(
+        &mut batch,
+        Some("enrich"),
+        &["webhook"],
+        Some(41),
+        store::unix_now(),
+    )
+    .unwrap();
+    assert_eq!(a.pending("enrich", 10).unwrap().len(), 1);
+    drop(a); // killed: no clean close, the slot lock stays until its lease runs out
+    let started = Instant::now();
+    let a2 = tokio::task::spawn_blocking(move || Store::open(&cfg_a))
+        .await
+        .unwrap()
+        .expect("the slot comes free within its lease");
+    println!("slot taken back after {:?}", started.elapsed());
+    let again = a2.pending("enrich", 10).unwrap();
+    assert_eq!(again.len(), 1, "its own claim, long before the lease ends");
+    assert!(b.pending("enrich", 10).unwrap().is_empty());
+    assert_eq!(a2.cursor().unwrap(), Some(41), "slot a's position");
+    assert_eq!(b.cursor().unwrap(), None, "slot b has none");
+    let (n, f) = &again[0];
+    a2.advance("enrich", *n, f, None, &["webhook"], None)
+        .unwrap();
+    assert_eq!(
+        b.pending("webhook", 10).unwrap().len(),
+        1,
+        "moved on to the channel"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_a_slot_in_use_refuses_to_start() {
+    let moto = Moto::start().await;
+    let cfg = config(&moto, "twice", "a", Duration::from_secs(4));
+    let _running = Store::open(&cfg).unwrap();
+    let second = tokio::task::spawn_blocking(move || Store::open(&cfg).map(|_| ()))
+        .await
+        .unwrap();
+    let e = second
+        .expect_err("the slot is held and renewed")
+        .to_string();
+    assert!(e.contains("slot `a` is in use"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_positions_and_lookups_round_trip() {
+    let moto = Moto::start().await;
+    let cfg = config(&moto, "state", "a", Duration::from_secs(60));
+    let s = Store::open(&cfg).unwrap();
+    assert_eq!(s.server_state().unwrap(), (vec![], 0));
+    s.save_server_state(&[("https://log.example/".into(), 10)], 500, false)
+        .unwrap();
+    s.save_server_state(&[("https://log.example/".into(), 7)], 400, false)
+        .unwrap();
+    assert_eq!(
+        s.server_state().unwrap(),
+        (vec![("https://log.example/".to_string(), 10)], 500),
+        "positions only move forward; the reserve only up unless clean"
+    );
+    s.put_lookup("example.com", &("registered", 3u32)).unwrap();
+    let got: Option<(String, u32)> = s.get_lookup("example.com").unwrap();
+    assert_eq!(got, Some(("registered".into(), 3)));
+}
