@@ -151,6 +151,13 @@ fn main() {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+    // The DynamoDB backend on moto (the tests' venv, or MOTO_SERVER): findings committed per
+    // second and the requests one finding costs over its life on two channels. moto is a
+    // Python server on loopback: the rate says what the backend's own work costs, not
+    // DynamoDB's latency; the request counts are what matters for capacity and cost.
+    if wanted("dynamodb") {
+        rows.extend(dynamodb_rows(scale));
+    }
     // End to end through the real binary.
     // CERTHOUND_BENCH_BIN compares another build (an older commit's) on the same streams.
     let bin = std::env::var_os("CERTHOUND_BENCH_BIN")
@@ -272,6 +279,88 @@ fn main() {
 }
 
 /// The row of a bench that needs the certhound binary when it is not built.
+fn dynamodb_rows(scale: usize) -> Vec<(String, String, String)> {
+    use certhound_actors::store::Delivery;
+    use certhound_tests::moto::Moto;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let moto = match rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(90), Moto::start_serialised()).await
+    }) {
+        Ok(m) => m,
+        Err(_) => {
+            return vec![(
+                "dynamodb".into(),
+                "skipped".into(),
+                "moto_server did not start".into(),
+            )]
+        }
+    };
+    for (k, v) in moto.env() {
+        std::env::set_var(k, v);
+    }
+    let mut rows = Vec::new();
+    let channels = ["telegram", "email"];
+    for batch in [16usize, 256] {
+        let mut cfg = certhound_config::Config::default();
+        cfg.aws.endpoint_url = Some(moto.endpoint());
+        cfg.store.backend = certhound_config::StoreBackend::DynamoDb;
+        cfg.store.dynamodb.table = format!("bench-{batch}");
+        cfg.store.dynamodb.create_table = true;
+        let store = Store::open(&cfg).expect("dynamodb store");
+        let Store::DynamoDb(dynamo) = &store else {
+            unreachable!("dynamodb configured")
+        };
+        let before = dynamo.request_counts();
+        let total = 1024 / scale.min(4);
+        let mut findings: Vec<_> = (0..total).map(gen::finding).collect();
+        let t = Instant::now();
+        for chunk in findings.chunks_mut(batch) {
+            store
+                .record_at(chunk, None, &channels, None, 1)
+                .expect("record");
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let recorded = dynamo.request_counts();
+        for c in channels {
+            loop {
+                let claimed = store.pending(c, 64).expect("claim");
+                if claimed.is_empty() {
+                    break;
+                }
+                let outcomes: Vec<(u64, Delivery)> = claimed
+                    .iter()
+                    .map(|(n, _)| (*n, Delivery::Sent { at: 1 }))
+                    .collect();
+                store.mark(c, &outcomes).expect("mark");
+            }
+        }
+        let after = dynamo.request_counts();
+        let per = |counts: &std::collections::BTreeMap<&str, u64>| {
+            let mut parts = Vec::new();
+            let mut sum = 0.0;
+            for (op, n) in counts {
+                let d = (*n - before.get(op).copied().unwrap_or(0)) as f64 / total as f64;
+                if d > 0.0 {
+                    sum += d;
+                    parts.push(format!("{op} {d:.2}"));
+                }
+            }
+            format!("{sum:.2} requests per finding ({})", parts.join(", "))
+        };
+        rows.push((
+            format!("dynamodb on moto: record {batch} at a time"),
+            fmt_rate(total as f64 / secs, "findings/s"),
+            per(&recorded),
+        ));
+        rows.push((
+            format!("dynamodb on moto: a finding's life, 2 channels (batch {batch})"),
+            String::new(),
+            per(&after),
+        ));
+    }
+    rows
+}
+
 fn skipped(what: &str, bin: &Path) -> (String, String, String) {
     (
         what.into(),

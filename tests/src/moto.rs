@@ -14,6 +14,13 @@ pub struct Moto {
     http: reqwest::Client,
 }
 
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 fn moto_bin() -> PathBuf {
     if let Ok(p) = std::env::var("MOTO_SERVER") {
         return PathBuf::from(p);
@@ -28,12 +35,30 @@ fn moto_bin() -> PathBuf {
 impl Moto {
     /// Starts moto on a free loopback port and waits until it answers.
     pub async fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = Command::new(moto_bin())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let port = free_port();
+        let mut command = Command::new(moto_bin());
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        Moto::start_with(command, port).await
+    }
+
+    /// Starts moto handling one request at a time (`tests/moto/serial_moto.py`), for DynamoDB:
+    /// moto's DynamoDB fails concurrent transactions with HTTP 500 (a race inside moto), where
+    /// the real service serialises them. Run by the python beside `moto_server`.
+    pub async fn start_serialised() -> Moto {
+        let port = free_port();
+        let bin = moto_bin();
+        let python = match bin.parent() {
+            Some(dir) if dir.join("python").exists() => dir.join("python"),
+            _ => PathBuf::from("python3"),
+        };
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto/serial_moto.py");
+        let mut command = Command::new(python);
+        command.arg(script).args(["127.0.0.1", &port.to_string()]);
+        Moto::start_with(command, port).await
+    }
+
+    async fn start_with(mut command: Command, port: u16) -> Moto {
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -62,7 +62,7 @@ fn tasks(moto: &Moto, table: &str, count: usize, lease: Duration) -> Vec<Store> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_tasks_storing_one_domain_at_once_store_it_once() {
-    let moto = Moto::start().await;
+    let moto = Moto::start_serialised().await;
     let stores = tasks(&moto, "race", 50, Duration::from_secs(60));
     let reader = stores[0].clone();
     let stored = tokio::task::spawn_blocking(move || {
@@ -97,7 +97,7 @@ async fn fifty_tasks_storing_one_domain_at_once_store_it_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_tasks_claiming_one_delivery_at_once_one_wins() {
-    let moto = Moto::start().await;
+    let moto = Moto::start_serialised().await;
     let stores = tasks(&moto, "claims", 50, Duration::from_secs(60));
     let mut batch = vec![finding("claimed.example")];
     stores[0]
@@ -120,7 +120,7 @@ async fn fifty_tasks_claiming_one_delivery_at_once_one_wins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_that_runs_out_is_taken_over_and_the_late_mark_changes_nothing() {
-    let moto = Moto::start().await;
+    let moto = Moto::start_serialised().await;
     let lease = Duration::from_secs(4);
     let cfg_a = config(&moto, "takeover", "a", lease);
     let a = Store::open(&cfg_a).unwrap();
@@ -181,7 +181,7 @@ async fn a_lease_that_runs_out_is_taken_over_and_the_late_mark_changes_nothing()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_restarted_on_its_slot_takes_back_its_claims_at_once() {
-    let moto = Moto::start().await;
+    let moto = Moto::start_serialised().await;
     let lease = Duration::from_secs(20);
     let cfg_a = config(&moto, "restart", "a", lease);
     let a = Store::open(&cfg_a).unwrap();
@@ -220,7 +220,7 @@ async fn a_task_restarted_on_its_slot_takes_back_its_claims_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_on_a_slot_in_use_refuses_to_start() {
-    let moto = Moto::start().await;
+    let moto = Moto::start_serialised().await;
     let cfg = config(&moto, "twice", "a", Duration::from_secs(4));
     let _running = Store::open(&cfg).unwrap();
     let second = tokio::task::spawn_blocking(move || Store::open(&cfg).map(|_| ()))
@@ -234,7 +234,7 @@ async fn a_second_process_on_a_slot_in_use_refuses_to_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_positions_and_lookups_round_trip() {
-    let moto = Moto::start().await;
+    let moto = Moto::start_serialised().await;
     let cfg = config(&moto, "state", "a", Duration::from_secs(60));
     let s = Store::open(&cfg).unwrap();
     assert_eq!(s.server_state().unwrap(), (vec![], 0));

@@ -94,7 +94,7 @@ impl EnrichLoop {
                 }
             }
             if running.is_empty() {
-                rest(&self.idle, &self.wake).await;
+                rest(&self.idle, &self.wake, self.store.idle_poll()).await;
                 continue;
             }
             self.idle.send_replace(false);

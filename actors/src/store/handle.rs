@@ -193,6 +193,17 @@ impl Store {
         }
     }
 
+    /// How long an idle stage waits before it looks at its queue again unwoken. On redb only
+    /// this process fills the queues and wakes the stages: 30 s is a safety net. On DynamoDB
+    /// another task's claims run out unannounced: a quarter of the lease, so that work a dead
+    /// task held is taken over within 1.25 leases.
+    pub fn idle_poll(&self) -> std::time::Duration {
+        match self {
+            Store::Redb(_) => std::time::Duration::from_secs(30),
+            Store::DynamoDb(s) => s.lease() / 4,
+        }
+    }
+
     /// At a clean stop: on DynamoDB gives up this task's slot so its next start need not wait.
     pub fn close(&self) {
         if let Store::DynamoDb(s) = self {

@@ -80,7 +80,7 @@ impl<N: Notifier> DeliveryLoop<N> {
                 }
             };
             if batch.is_empty() {
-                rest(&self.idle, &self.wake).await;
+                rest(&self.idle, &self.wake, self.store.idle_poll()).await;
                 continue;
             }
             self.idle.send_replace(false);

@@ -62,11 +62,12 @@ pub trait Work: Unpin + 'static {
 }
 
 /// What a loop does when its queue is empty and nothing is under way: says so on `idle` and
-/// waits for `wake` (notified by the stage before it after each commit, and by [`Drain`]); the
-/// 30-second timeout is a safety net only.
-pub async fn rest(idle: &watch::Sender<bool>, wake: &Notify) {
+/// waits for `wake` (notified by the stage before it after each commit, and by [`Drain`]) or
+/// `poll` ([`crate::store::Store::idle_poll`]): on redb a safety net only; on a shared
+/// DynamoDB store also how soon this task finds work whose lease another task let run out.
+pub async fn rest(idle: &watch::Sender<bool>, wake: &Notify, poll: Duration) {
     idle.send_replace(true);
-    let _ = tokio::time::timeout(Duration::from_secs(30), wake.notified()).await;
+    let _ = tokio::time::timeout(poll, wake.notified()).await;
 }
 
 /// The actor around a [`Work`] loop.

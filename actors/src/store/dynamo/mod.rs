@@ -114,11 +114,13 @@ pub enum Mode {
     Read,
 }
 
-pub(super) fn remote(op: &str, e: impl ProvideErrorMetadata + std::fmt::Display) -> StoreError {
+pub(super) fn remote(op: &str, e: impl ProvideErrorMetadata + std::error::Error) -> StoreError {
+    // The service's code and message; else the whole chain (a timeout, a refused connection).
+    // Neither holds credentials: requests are signed, and the signature is not in errors.
     let what = match (e.code(), e.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_string(),
-        _ => e.to_string(),
+        _ => aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
     };
     StoreError::Remote(format!("DynamoDB {op}: {what}"))
 }
@@ -235,6 +237,11 @@ impl DynamoStore {
     /// This store's id, the prefix of every finding id.
     pub fn id(&self) -> &str {
         &self.db.inner.id
+    }
+
+    /// How long a claim lasts unrenewed.
+    pub fn lease(&self) -> Duration {
+        self.db.inner.lease
     }
 
     /// Requests made so far, by operation.
