@@ -246,3 +246,36 @@ fn reloadable_keys_exist_and_cover_their_entries() {
     );
     assert!(!is_reloadable("store.path"));
 }
+
+#[test]
+fn dynamodb_store_needs_a_slot_and_a_slot_lease_within_half_the_lease() {
+    let c = load(
+        "[store]\nbackend = \"dynamodb\"\n[store.dynamodb]\nslot = \"a\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.store.backend, StoreBackend::DynamoDb);
+    assert_eq!(c.store.dynamodb.slot, "a");
+    let env = [("CERTHOUND_STORE__DYNAMODB__SLOT", "b")];
+    let c = load("[store]\nbackend = \"dynamodb\"\n", &env).unwrap();
+    assert_eq!(
+        c.store.dynamodb.slot, "b",
+        "the slot comes from the task's environment"
+    );
+    let err = load(
+        "[store]\nbackend = \"dynamodb\"\n[store.dynamodb]\nlease = \"10s\"\nslot_lease = \"6s\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), Some("store.dynamodb.slot_lease"));
+    let err = load(
+        "[store]\nbackend = \"dynamodb\"\n[store.dynamodb]\nslot = \"a#b\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), Some("store.dynamodb.slot"));
+    // With the embedded backend the section is not checked.
+    load("[store.dynamodb]\nslot = \"\"\n", &[]).unwrap();
+    let err = load("[store]\nbackend = \"postgres\"\n", &[]).unwrap_err();
+    assert!(err.to_string().contains("backend"), "{err}");
+}
