@@ -140,6 +140,10 @@ impl Db {
             .client()
             .transact_write_items()
             .set_transact_items(Some(items))
+            // The SDK retries a transaction whose answer was lost; with the same token
+            // DynamoDB answers the retry as the first (stored), where the dedupe condition
+            // alone would call the finding a duplicate of itself.
+            .client_request_token(format!("{}-{n}", self.inner.id))
             .send()
             .await
         {
