@@ -48,9 +48,10 @@ fn aws_env(moto: &Moto) {
     }
 }
 
+/// A watch task, once it has its slot and reads the feed.
 async fn started(config: &TestConfig, what: &str) -> Certhound {
     let mut c = Certhound::watch(config);
-    c.wait_for_events("store opened", 1, timeouts::BULK, |_| true)
+    c.wait_for_events("connected to feed", 1, timeouts::BULK, |_| true)
         .await
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     c
@@ -261,4 +262,33 @@ async fn a_killed_tasks_deliveries_are_taken_over_when_its_lease_runs_out() {
     for f in &stored {
         assert_eq!(channel_state(f, "webhook"), Some("sent"), "{f}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_a_slot_in_use_exits_74_and_says_why() {
+    let moto = Moto::start_serialised().await;
+    aws_env(&moto);
+    let feed = FakeSeqCertstream::start(Vec::new()).await;
+    let config = task_config(&moto, "slots", "a", &feed.url(), 6);
+    let mut first = started(&config, "first").await;
+    let mut second = Certhound::watch(&config);
+    let status = second.wait_exit(timeouts::EXIT).await;
+    let described = second.describe("second");
+    assert_eq!(status.code(), Some(74), "{described}");
+    assert!(
+        described.contains("store.dynamodb.slot `a` is in use by another running certhound"),
+        "{described}"
+    );
+    assert!(first.is_running(), "{}", first.describe("first"));
+    first.stop_cleanly("first").await;
+    // A clean stop gives the slot up: the next process on it starts without waiting.
+    let mut third = started(&config, "third").await;
+    assert!(
+        third
+            .events("store slot held by an earlier process; waiting for its lease to run out")
+            .is_empty(),
+        "{}",
+        third.describe("third")
+    );
+    third.stop_cleanly("third").await;
 }
