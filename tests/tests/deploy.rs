@@ -1,8 +1,9 @@
 //! The ECS stack (`deploy/ecs/certhound.yaml`) in moto, and what it promises on a redeploy.
 //!
 //! - `tests/deploy/check_stack.py` (boto3 and cfn-lint's template decoder, in the tests' venv)
-//!   creates the stack in a moto server for both layouts, reads the resources back and checks
-//!   statically what moto does not model; it writes the task definitions moto rendered.
+//!   creates the stack in a moto server for both store backends and both layouts, reads the
+//!   resources back and checks statically what moto does not model; it writes the task
+//!   definitions moto rendered.
 //! - A replaced task: certhound is started the way the `run` container would be (its
 //!   environment and command from the rendered task definition, the store path on a directory
 //!   standing in for the EFS volume), killed with SIGKILL while its findings wait for their
@@ -10,6 +11,10 @@
 //!   findings are delivered, each once per channel, their scans polled rather than submitted
 //!   again), the dedupe window (a later certificate of a reported domain is no new finding)
 //!   and the CT positions (the second task reads only the new entries) survive.
+//! - High availability on DynamoDB: the tasks of slots a and b, started the way their `run`
+//!   containers would be, share the table the stack made; each finding is alerted once per
+//!   channel, whichever task stored it; slot a's task is replaced (a deploy) while slot b's
+//!   goes on alone, and the new slot-a task comes back on its slot.
 //!
 //! What the container would reach on the internet is replaced by loopback fakes in a config
 //! file under the environment: the CT log, urlscan, Telegram, and moto for SNS and Secrets
@@ -45,8 +50,10 @@ fn python() -> String {
         })
 }
 
-/// Runs the stack check against `moto`; returns the rendered task definitions by layout.
-async fn check_stack(moto: &Moto) -> Value {
+/// Runs the stack check against `moto`, leaving the run layout's stack of the `keep` backend;
+/// returns the rendered task definitions: by layout for redb, and under `dynamodb` by slot, then
+/// layout.
+async fn check_stack(moto: &Moto, keep: &str) -> Value {
     let out = tempfile::tempdir().unwrap();
     let run = tokio::process::Command::new(python())
         .arg(root().join("tests/deploy/check_stack.py"))
@@ -56,6 +63,8 @@ async fn check_stack(moto: &Moto) -> Value {
         .arg(moto.endpoint())
         .arg("--out")
         .arg(out.path())
+        .arg("--keep")
+        .arg(keep)
         .output();
     let done = tokio::time::timeout(timeouts::BULK, run)
         .await
@@ -75,17 +84,36 @@ async fn check_stack(moto: &Moto) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stack_is_created_in_moto_with_both_layouts() {
     let moto = Moto::start().await;
-    let rendered = check_stack(&moto).await;
-    let names = |layout: &str| -> Vec<String> {
-        rendered[layout]
+    let rendered = check_stack(&moto, "redb").await;
+    let names = |containers: &Value| -> Vec<String> {
+        containers
             .as_array()
             .unwrap()
             .iter()
             .map(|c| c["name"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(names("run"), ["certhound"]);
-    assert_eq!(names("server-and-watch"), ["server", "watch"]);
+    assert_eq!(names(&rendered["run"]), ["certhound"]);
+    assert_eq!(names(&rendered["server-and-watch"]), ["server", "watch"]);
+    for slot in ["a", "b"] {
+        let slots = &rendered["dynamodb"][slot];
+        assert_eq!(names(&slots["run"]), ["certhound"]);
+        assert_eq!(names(&slots["server-and-watch"]), ["server", "watch"]);
+        // Each process of the stack on its own slot: the watching one on the task's, a server
+        // container beside it on one of its own.
+        let slot_of = |c: &Value| {
+            lookup(&environment(c), "CERTHOUND_STORE__DYNAMODB__SLOT").map(str::to_string)
+        };
+        assert_eq!(slot_of(&slots["run"][0]).as_deref(), Some(slot));
+        assert_eq!(
+            slot_of(&slots["server-and-watch"][0]),
+            Some(format!("{slot}-server"))
+        );
+        assert_eq!(
+            slot_of(&slots["server-and-watch"][1]).as_deref(),
+            Some(slot)
+        );
+    }
     // The watch container reads the server container's feed on the task's loopback.
     let watch = &rendered["server-and-watch"][1];
     let env = environment(watch);
@@ -115,20 +143,23 @@ fn lookup<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// The `run` container's environment as this machine runs it: the store under `volume`
-/// instead of the EFS mount `/data`, the secrets' references by name (moto's CloudFormation
-/// does not create secrets, so their Refs are left as written; the test creates them as the
-/// runbook says), ephemeral ports.
+/// instead of the EFS mount `/data` (when it has one), the secrets' references by name (moto's
+/// CloudFormation does not create secrets, so their Refs are left as written; the test creates
+/// them as the runbook says), ephemeral ports.
 fn task_environment(container: &Value, volume: &Path) -> Vec<(String, String)> {
-    let mount = container["mountPoints"][0]["containerPath"]
-        .as_str()
-        .expect("the store volume's mount point");
+    let mount = container["mountPoints"][0]["containerPath"].as_str();
     environment(container)
         .into_iter()
         .map(|(k, v)| {
-            let v = match k.as_str() {
-                "CERTHOUND_ADMIN__LISTEN" | "CERTHOUND_SERVER__LISTEN" => "127.0.0.1:0".to_string(),
-                _ => v
+            let v = match (k.as_str(), mount) {
+                ("CERTHOUND_ADMIN__LISTEN" | "CERTHOUND_SERVER__LISTEN", _) => {
+                    "127.0.0.1:0".to_string()
+                }
+                (_, Some(mount)) => v
                     .replace(&format!("{mount}/"), &format!("{}/", volume.display()))
+                    .replace("${TelegramSecret}", "certhound/telegram")
+                    .replace("${UrlscanSecret}", "certhound/urlscan"),
+                (_, None) => v
                     .replace("${TelegramSecret}", "certhound/telegram")
                     .replace("${UrlscanSecret}", "certhound/urlscan"),
             };
@@ -177,7 +208,7 @@ fn entry_starts(log: &FakeCtLog, skip: usize) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
     let moto = Moto::start().await;
-    let rendered = check_stack(&moto).await;
+    let rendered = check_stack(&moto, "redb").await;
     let container = &rendered["run"][0];
     assert_eq!(container["command"], serde_json::json!(["run"]));
     moto.create_secret(
@@ -298,4 +329,167 @@ async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
     assert_eq!(starts.first(), Some(&23), "{starts:?}");
     assert_eq!(last["fields"]["certificates"], 3, "{last}");
     assert_eq!(second.events("store opened").len(), 1, "{describe}");
+}
+
+/// The messages on Telegram and the SNS publications showing `domain`.
+fn alerts_of(
+    telegram: &certhound_tests::telegram_server::TelegramState,
+    published: &[(String, Option<String>, Value)],
+    domain: &str,
+) -> (usize, usize) {
+    let by_telegram = telegram
+        .text_messages()
+        .iter()
+        .filter(|m| m.shows(domain))
+        .count();
+    let by_email = published
+        .iter()
+        .filter(|(m, _, _)| m.contains(&format!("Domain: {domain}")))
+        .count();
+    (by_telegram, by_email)
+}
+
+/// Waits until moto has `count` SNS publications (or the timeout); returns them.
+async fn published_at_least(moto: &Moto, count: usize) -> Vec<(String, Option<String>, Value)> {
+    let deadline = Instant::now() + timeouts::BULK;
+    loop {
+        let p = moto.sent_notifications().await;
+        if p.len() >= count || Instant::now() > deadline {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_a_and_b_share_the_stack_table_and_alert_once_through_a_deploy() {
+    // moto serialised: its DynamoDB fails concurrent transactions (tests/moto/serial_moto.py).
+    let moto = Moto::start_serialised().await;
+    let rendered = check_stack(&moto, "dynamodb").await;
+    let slot_a = &rendered["dynamodb"]["a"]["run"][0];
+    let slot_b = &rendered["dynamodb"]["b"]["run"][0];
+    moto.create_secret(
+        "certhound/telegram",
+        &serde_json::json!({"token": TOKEN, "chat_id": CHAT_ID}),
+    )
+    .await;
+    moto.create_secret(
+        "certhound/urlscan",
+        &serde_json::json!({"api_key": API_KEY}),
+    )
+    .await;
+
+    let mut entries: Vec<_> = (0..20)
+        .map(|i| generated_entry(i, &[&format!("shop{i}.example.com")], false))
+        .collect();
+    for (i, d) in FIRST.iter().enumerate() {
+        entries.push(generated_entry(20 + i as u64, &[d], false));
+    }
+    let log = FakeCtLog::start(entries).await;
+    let urlscan = FakeUrlscan::start().await;
+    let telegram = FakeTelegram::start().await;
+    let mut outside = server_config(&rfc6962_log(&log));
+    outside.set_str("log", "filter", "info,certhound=debug");
+    outside.set_str("aws", "endpoint_url", &moto.endpoint());
+    outside.set_str("notify.telegram", "api_base", &telegram.api_base());
+    outside.urlscan_at(&urlscan.base_url());
+    // Short leases: a task polls the shared queues every lease / 4.
+    outside.set_str("store.dynamodb", "lease", "4s");
+    outside.set_str("store.dynamodb", "slot_lease", "2s");
+    let unused = tempfile::tempdir().unwrap();
+    let env_a = task_environment(slot_a, unused.path());
+    let env_b = task_environment(slot_b, unused.path());
+    for (env, slot) in [(&env_a, "a"), (&env_b, "b")] {
+        assert_eq!(lookup(env, "CERTHOUND_STORE__BACKEND"), Some("dynamodb"));
+        assert_eq!(
+            lookup(env, "CERTHOUND_STORE__DYNAMODB__TABLE"),
+            Some("certhound")
+        );
+        assert_eq!(lookup(env, "CERTHOUND_STORE__DYNAMODB__SLOT"), Some(slot));
+        assert_eq!(lookup(env, "CERTHOUND_STORE__PATH"), None, "no file store");
+    }
+
+    // Both slots run, each reading the CT log itself and matching the same names: each
+    // finding is stored by one of them and alerted once per channel.
+    let mut a = start_task(slot_a, &env_a, &outside, &moto);
+    let mut b = start_task(slot_b, &env_b, &outside, &moto);
+    for (task, slot) in [(&mut a, "a"), (&mut b, "b")] {
+        let opened = task.expect_event("store opened", timeouts::EVENT).await;
+        assert_eq!(
+            opened["fields"]["path"],
+            format!("dynamodb:certhound (slot {slot})"),
+            "{opened}"
+        );
+    }
+    telegram
+        .wait_for(timeouts::BULK, |s| s.text_messages().len() >= 3)
+        .await
+        .unwrap_or_else(|s| {
+            panic!(
+                "{} telegram messages\n{}\n{}",
+                s.text_messages().len(),
+                a.describe("slot a"),
+                b.describe("slot b")
+            )
+        });
+    published_at_least(&moto, 3).await;
+
+    // A deploy: slot a's task stops (ECS stops it before starting its replacement) while
+    // slot b's watches alone, and finds what is logged meanwhile.
+    let describe_a = a.stop_cleanly("slot a").await;
+    log.append(vec![
+        generated_entry(23, &[LATER], false),
+        generated_entry(24, &["www.paypal-login-verify.xyz"], false),
+        generated_entry(25, &["shop25.example.com"], false),
+    ]);
+    telegram
+        .wait_for(timeouts::BULK, |s| s.text_messages().len() >= 4)
+        .await
+        .unwrap_or_else(|s| {
+            panic!(
+                "{} telegram messages\n{describe_a}\n{}",
+                s.text_messages().len(),
+                b.describe("slot b")
+            )
+        });
+    // Slot a's replacement comes back on its slot (the old task's lock was released on its
+    // clean stop) beside slot b, and alerts nothing twice.
+    let mut a2 = start_task(slot_a, &env_a, &outside, &moto);
+    let opened = a2.expect_event("store opened", timeouts::EVENT).await;
+    assert_eq!(opened["fields"]["path"], "dynamodb:certhound (slot a)");
+    assert!(
+        opened["fields"]["findings"].as_u64() >= Some(4),
+        "the table's findings: {opened}"
+    );
+    a2.wait_for_events("CT positions written", 1, timeouts::BULK, |e| {
+        e["fields"]["entries"].as_u64() == Some(26)
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{}", a2.describe("slot a, replaced")));
+    let published = published_at_least(&moto, 4).await;
+    let describe_a2 = a2.stop_cleanly("slot a, replaced").await;
+    let describe_b = b.stop_cleanly("slot b").await;
+    let sent = telegram.state();
+    let describe = format!("{describe_a}\n{describe_a2}\n{describe_b}");
+
+    // Every finding once per channel across the three tasks; the later certificate of a
+    // reported domain is no finding.
+    let mut all: Vec<&str> = FIRST.to_vec();
+    all.push(LATER);
+    assert_eq!(sent.text_messages().len(), 4, "{describe}");
+    assert_eq!(published.len(), 4, "{published:?}");
+    for d in &all {
+        assert_eq!(alerts_of(&sent, &published, d), (1, 1), "{d}\n{describe}");
+    }
+    let mut found: Vec<String> = [&mut a, &mut a2, &mut b]
+        .into_iter()
+        .flat_map(|t| t.found_domains())
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = all.iter().map(|d| d.to_string()).collect();
+    expected.sort();
+    assert_eq!(
+        found, expected,
+        "the JSON-lines channel: each finding once\n{describe}"
+    );
 }
