@@ -12,6 +12,7 @@ pub mod ct_log;
 pub mod ct_server;
 pub mod domains;
 pub mod durable;
+pub mod dynamo_proxy;
 pub mod fault;
 pub mod feed_client;
 pub mod fixtures;
