@@ -58,6 +58,9 @@ pub enum When {
     Any,
     /// The requests of one operation (`TransactWriteItems`, `UpdateItem`...).
     Op(String),
+    /// The requests of one operation whose body holds this text (a key: the transaction of one
+    /// finding holds `"D#<its registrable domain>"`).
+    OpWith(String, String),
 }
 
 /// One request and what became of it.
@@ -165,6 +168,16 @@ impl DynamoProxy {
         self.script(When::Op(op.to_string()), Some(k), Fault::status(400));
     }
 
+    /// Answers the next `k` requests of `op` whose body holds `text` with
+    /// `ProvisionedThroughputExceededException`: one item's requests throttled, the others not.
+    pub fn throttle_with(&self, op: &str, text: &str, k: usize) {
+        self.script(
+            When::OpWith(op.to_string(), text.to_string()),
+            Some(k),
+            Fault::status(400),
+        );
+    }
+
     /// Scripts `fault` for the next `times` requests `when` picks (for ever with `None`):
     /// [`Fault::Status`] 400..499 and [`Fault::TooMany`] are answered as throttled (DynamoDB says
     /// "too many" with a 400, never a 429), 5xx as `InternalServerError`, [`Fault::Delay`] waits
@@ -259,6 +272,7 @@ async fn handle(
         .next(request.at, |when| match when {
             When::Any => true,
             When::Op(o) => *o == op,
+            When::OpWith(o, text) => *o == op && request.body.contains(text.as_str()),
         });
     let (answer, forwarded, throttled) = match fault {
         Some(Fault::Status(s)) if (400..500).contains(&s) => {
@@ -394,6 +408,13 @@ mod tests {
             .map(|e| e.status)
             .collect();
         assert_eq!(statuses, [400, 400, 200]);
+        // Only the requests holding the text, when asked: one item's, not another's.
+        proxy.throttle_with("TransactWriteItems", "D#b.example", 1);
+        let a = call(&proxy, "TransactWriteItems", "{\"pk\":\"D#a.example\"}").await;
+        assert_eq!(a.0, 200);
+        let b = call(&proxy, "TransactWriteItems", "{\"pk\":\"D#b.example\"}").await;
+        assert_eq!((b.0, b.2.as_str()), (400, THROTTLED_BODY));
+        assert_eq!(proxy.state().throttled("TransactWriteItems"), 3);
         // A cleared script forwards everything.
         proxy.throttle("Query", 5);
         proxy.clear();

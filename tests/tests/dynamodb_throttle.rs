@@ -4,7 +4,8 @@
 //! never throttles): throttled requests are retried by the SDK and nothing is lost or stored
 //! twice; a stretch of throttling longer than the SDK's attempts fails the call with an error
 //! that names the exception, and the same findings offered again once it is over are each stored
-//! exactly once.
+//! exactly once, also when the failed call had stored part of its batch (throttling scripted on
+//! one finding's transactions only).
 
 use certhound_actors::finding::{test_finding, Finding};
 use certhound_actors::store::{self, Delivery, Store};
@@ -285,28 +286,23 @@ async fn throttled_requests_are_retried_and_nothing_is_lost_or_stored_twice() {
     assert_eq!(cursor, Some(5), "the last batch's position");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_longer_than_the_attempts_fails_the_call_and_a_retry_stores_each_once() {
-    let (_moto, proxy, store) = start("stretch", 3).await;
-    let domains = [
-        "stretch-a.example",
-        "stretch-b.example",
-        "stretch-c.example",
-    ];
-    // Ten in a row: three findings' transactions (in flight together) get through at most two
-    // throttles each before the ten are used up, so at least one meets three, all its attempts.
-    proxy.throttle(TRANSACT, 10);
+/// Offers the findings of `domains` to the store until a call succeeds, as the recorder does
+/// (the same findings again after each failure): the failed calls' errors, how many the last call
+/// stored and the findings with the ids it gave.
+async fn offer_until_stored(
+    store: &Store,
+    domains: &[&'static str],
+) -> (Vec<String>, usize, Vec<Finding>) {
     let s = store.clone();
-    let (failures, stored_at_last) = tokio::task::spawn_blocking(move || {
-        let mut batch: Vec<Finding> = domains.iter().map(|d| test_finding(d)).collect();
+    let mut batch: Vec<Finding> = domains.iter().map(|d| test_finding(d)).collect();
+    tokio::task::spawn_blocking(move || {
         let offered = batch.clone();
         let mut failures = Vec::new();
         let now = store::unix_now();
         loop {
             match s.record_at(&mut batch, None, &CHANNELS, Some(9), now) {
-                Ok(n) => break (failures, (n, batch)),
+                Ok(n) => break (failures, n, batch),
                 Err(e) => {
-                    // The caller (the recorder) keeps the same findings and offers them again.
                     assert_eq!(
                         batch, offered,
                         "a failed call leaves the findings as they were"
@@ -318,11 +314,12 @@ async fn throttling_longer_than_the_attempts_fails_the_call_and_a_retry_stores_e
         }
     })
     .await
-    .unwrap();
-    let (stored_last, batch) = stored_at_last;
-    println!("failed calls: {failures:#?}; the last stored {stored_last}");
-    assert!(!failures.is_empty(), "the first call fails");
-    for e in &failures {
+    .unwrap()
+}
+
+/// Each failed call's error names the throttling and the operation, and no credentials.
+fn assert_named(failures: &[String]) {
+    for e in failures {
         assert!(e.contains(THROTTLED), "names the exception: {e}");
         assert!(e.contains(TRANSACT), "names the operation: {e}");
         assert!(
@@ -330,36 +327,11 @@ async fn throttling_longer_than_the_attempts_fails_the_call_and_a_retry_stores_e
             "no credentials: {e}"
         );
     }
-    let state = proxy
-        .wait_for_throttled(TRANSACT, 10, timeouts::EVENT)
-        .await
-        .expect("the stretch is over: all ten answered");
-    assert_eq!(state.throttled(TRANSACT), 10);
-    // The calls that failed made all their attempts; what got through was answered by moto.
-    let calls = state.calls(TRANSACT);
-    let exhausted = calls
-        .values()
-        .filter(|a| a.len() == 3 && a.iter().all(|e| e.throttled))
-        .count();
-    assert!(
-        exhausted >= 1,
-        "a call throttled on all 3 attempts: {calls:#?}"
-    );
-    for (id, attempts) in &calls {
-        assert!(
-            attempts.iter().all(|e| e.attempt.map(|a| a.1) == Some(3)),
-            "{id}: at most 3 attempts"
-        );
-    }
-    // Stored once each: three transactions accepted by moto over all the calls (the others
-    // found their finding's dedupe entry, theirs from an earlier call, and stored nothing).
-    let accepted = state
-        .exchanges
-        .iter()
-        .filter(|e| e.op == TRANSACT && e.status == 200)
-        .count();
-    assert_eq!(accepted, 3, "one stored transaction per finding");
+}
 
+/// Each of `domains` stored exactly once, none lost, queued once on each channel; the slot's
+/// position moved to the batch's.
+async fn assert_stored_once(store: &Store, domains: &[&'static str]) {
     let s = store.clone();
     let (listed, pending, cursor) = tokio::task::spawn_blocking(move || {
         (
@@ -370,13 +342,9 @@ async fn throttling_longer_than_the_attempts_fails_the_call_and_a_retry_stores_e
     })
     .await
     .unwrap();
-    let listed_domains: Vec<&str> = listed.iter().map(|r| r.finding.domain.as_str()).collect();
-    let mut sorted = listed_domains.clone();
-    sorted.sort_unstable();
-    assert_eq!(
-        sorted, domains,
-        "each stored once, none lost: {listed_domains:?}"
-    );
+    let mut listed_domains: Vec<&str> = listed.iter().map(|r| r.finding.domain.as_str()).collect();
+    listed_domains.sort_unstable();
+    assert_eq!(listed_domains, domains, "each stored once, none lost");
     for r in &listed {
         assert!(
             r.channels.iter().map(|c| c.channel.as_str()).eq(CHANNELS),
@@ -395,12 +363,98 @@ async fn throttling_longer_than_the_attempts_fails_the_call_and_a_retry_stores_e
         Some(9),
         "the position moved once the batch was stored"
     );
-    // The last call reports as stored only what it stored itself; those an earlier, failed
-    // call stored keep an empty id (the recorder counts them as stored elsewhere).
+}
+
+/// Transactions moto accepted (stored): one per finding stored.
+fn accepted_transactions(state: &ProxyState) -> usize {
+    state
+        .exchanges
+        .iter()
+        .filter(|e| e.op == TRANSACT && e.status == 200)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_longer_than_the_attempts_fails_the_call_and_a_retry_stores_each_once() {
+    let (_moto, proxy, store) = start("stretch", 3).await;
+    let domains = [
+        "stretch-a.example",
+        "stretch-b.example",
+        "stretch-c.example",
+    ];
+    // Ten in a row: three findings' transactions (in flight together) get through at most two
+    // throttles each before the ten are used up, so at least one meets three, all its attempts.
+    proxy.throttle(TRANSACT, 10);
+    let (failures, stored_last, batch) = offer_until_stored(&store, &domains).await;
+    println!("failed calls: {failures:#?}; the last stored {stored_last}");
+    assert!(!failures.is_empty(), "the first call fails");
+    assert_named(&failures);
+    let state = proxy
+        .wait_for_throttled(TRANSACT, 10, timeouts::EVENT)
+        .await
+        .expect("the stretch is over: all ten answered");
+    assert_eq!(state.throttled(TRANSACT), 10);
+    // The calls that failed made all their attempts.
+    let calls = state.calls(TRANSACT);
+    let exhausted = calls
+        .values()
+        .filter(|a| a.len() == 3 && a.iter().all(|e| e.throttled))
+        .count();
+    assert!(
+        exhausted >= 1,
+        "a call throttled on all 3 attempts: {calls:#?}"
+    );
+    for (id, attempts) in &calls {
+        assert!(
+            attempts.iter().all(|e| e.attempt.map(|a| a.1) == Some(3)),
+            "{id}: at most 3 attempts"
+        );
+    }
+    // Three transactions stored over all the calls (any other found its finding's dedupe
+    // entry, from an earlier call, and stored nothing).
+    assert_eq!(
+        accepted_transactions(&state),
+        3,
+        "one stored transaction per finding"
+    );
+    assert_stored_once(&store, &domains).await;
+    // The last call gives ids to what it stored itself; what an earlier, failed call stored
+    // keeps an empty id (the recorder counts those as stored elsewhere).
     let with_id = batch.iter().filter(|f| !f.id.is_empty()).count();
     assert_eq!(with_id, stored_last);
-    println!(
-        "stored by the failed calls: {}, by the last: {stored_last}",
-        3 - stored_last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_partly_stored_when_the_call_failed_is_not_stored_twice_when_offered_again() {
+    let (_moto, proxy, store) = start("partial", 3).await;
+    let domains = [
+        "partial-a.example",
+        "partial-b.example",
+        "partial-c.example",
+    ];
+    // Only b's transactions, ten in a row: a and c are stored by the first call; b meets three
+    // throttles in each of three calls, and one in the fourth, which stores it.
+    proxy.throttle_with(TRANSACT, "D#partial-b.example", 10);
+    let (failures, stored_last, batch) = offer_until_stored(&store, &domains).await;
+    println!("failed calls: {failures:#?}; the last stored {stored_last}");
+    assert_eq!(failures.len(), 3, "three calls fail on b");
+    assert_named(&failures);
+    let state = proxy.state();
+    assert_eq!(state.throttled(TRANSACT), 10);
+    // a and c stored by the first call, offered again by the next three (each cancelled on its
+    // own dedupe entry), b stored by the last: three stored, none twice.
+    assert_eq!(
+        accepted_transactions(&state),
+        3,
+        "one stored transaction per finding"
+    );
+    assert_eq!(state.forwarded(TRANSACT), 2 + 3 * 2 + 1);
+    assert_stored_once(&store, &domains).await;
+    assert_eq!(stored_last, 1, "the last call stored b only");
+    let ids: Vec<bool> = batch.iter().map(|f| !f.id.is_empty()).collect();
+    assert_eq!(
+        ids,
+        [false, true, false],
+        "a and c stored by the first call keep no id"
     );
 }
