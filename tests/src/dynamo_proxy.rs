@@ -224,7 +224,7 @@ fn own_answer(status: u16, body: &'static str) -> Response<Full<Bytes>> {
         .header("content-type", "application/x-amz-json-1.0")
         .header(
             "x-amzn-requestid",
-            "CERTHOUNDPROXYTHROTTLED0000000000000000000000000000",
+            "CERTHOUNDDYNAMOPROXY00000000000000000000000000000000",
         )
         .body(Full::new(Bytes::from_static(body.as_bytes())))
         .expect("a valid response")
