@@ -87,7 +87,7 @@ async fn two_tasks_with_random_sigkills_deliver_every_finding_once_per_channel()
         configs.push(c);
         jsonls.push(jsonl);
     }
-    let mut tasks = vec![
+    let mut tasks = [
         started(&configs[0], "a").await,
         started(&configs[1], "b").await,
     ];
