@@ -125,9 +125,31 @@ pub(super) fn remote(op: &str, e: impl ProvideErrorMetadata + std::error::Error)
     StoreError::Remote(format!("DynamoDB {op}: {what}"))
 }
 
-/// Whether a request failed only because its condition did not hold.
-pub(super) fn condition_failed(e: &impl ProvideErrorMetadata) -> bool {
-    e.code() == Some("ConditionalCheckFailedException")
+/// A conditional request's outcome: `true` when applied, `false` when only its condition did
+/// not hold (someone else's claim, an item gone, a position already further), else the error.
+pub(super) fn applied<T, E, R>(
+    op: &str,
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(remote(op, e)),
+    }
+}
+
+/// A queue's partition key.
+pub(super) fn queue_pk(queue: &str) -> String {
+    format!("Q#{queue}")
+}
+
+/// Queue entries sort by finding number: zero-padded, so that string order is number order.
+pub(super) fn queue_sk(n: u64) -> String {
+    format!("{n:020}")
 }
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
@@ -379,10 +401,8 @@ impl Db {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match put {
-            Ok(_) => return Ok(new),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => {}
-            Err(e) => return Err(remote("PutItem", e)),
+        if applied("PutItem", put)? {
+            return Ok(new);
         }
         let item = self.get(key("M", "M")).await?.unwrap_or_default();
         get_str(&item, "id")
@@ -432,13 +452,9 @@ impl Db {
                 .expression_attribute_values(":me", s(self.inner.holder.clone()))
                 .send()
                 .await;
-            match put {
-                Ok(_) => {
-                    tracing::info!(slot = %self.inner.slot, table = %self.table(), "store slot taken");
-                    return Ok(());
-                }
-                Err(e) if e.as_service_error().is_some_and(condition_failed) => {}
-                Err(e) => return Err(remote("PutItem", e)),
+            if applied("PutItem", put)? {
+                tracing::info!(slot = %self.inner.slot, table = %self.table(), "store slot taken");
+                return Ok(());
             }
             if now >= give_up {
                 return Err(StoreError::Remote(format!(
@@ -497,7 +513,7 @@ impl Db {
     async fn renew_slot(&self) -> Result<(), StoreError> {
         self.count("UpdateItem");
         let until = now_ms() + self.inner.slot_lease.as_millis() as u64;
-        match self
+        let renewed = self
             .client()
             .update_item()
             .table_name(self.table())
@@ -508,13 +524,10 @@ impl Db {
             .expression_attribute_values(":until", num(until))
             .expression_attribute_values(":me", s(self.inner.holder.clone()))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => {
-                Err(slot_lost(&self.inner.slot))
-            }
-            Err(e) => Err(remote("UpdateItem", e)),
+            .await;
+        match applied("UpdateItem", renewed)? {
+            true => Ok(()),
+            false => Err(slot_lost(&self.inner.slot)),
         }
     }
 }

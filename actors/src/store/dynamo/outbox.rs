@@ -14,15 +14,6 @@ fn finding_pk(n: u64) -> String {
     format!("F#{n}")
 }
 
-fn queue_pk(queue: &str) -> String {
-    format!("Q#{queue}")
-}
-
-/// Queue entries sort by finding number: zero-padded, so that string order is number order.
-fn queue_sk(n: u64) -> String {
-    format!("{n:020}")
-}
-
 fn channel_sk(channel: &str) -> String {
     format!("C#{channel}")
 }
@@ -282,14 +273,11 @@ impl Db {
             .expression_attribute_values(":now", num(now))
             .send()
             .await;
-        match r {
-            Ok(_) => {
-                self.hold(queue, n, Some(until));
-                Ok(true)
-            }
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(false),
-            Err(e) => Err(remote("UpdateItem", e)),
+        let won = applied("UpdateItem", r)?;
+        if won {
+            self.hold(queue, n, Some(until));
         }
+        Ok(won)
     }
 
     /// Notes (or with `None` forgets) a held queue entry for the renewals.
@@ -461,13 +449,13 @@ impl Db {
     }
 
     /// When something final now expires.
-    fn expiry(&self) -> u64 {
+    pub(super) fn expiry(&self) -> u64 {
         super::super::unix_now() + self.inner.retention.as_secs()
     }
 
     async fn update(&self, n: u64, finding: Finding) -> Result<(), StoreError> {
         self.count("UpdateItem");
-        match self
+        let updated = self
             .client()
             .update_item()
             .table_name(self.table())
@@ -476,12 +464,9 @@ impl Db {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":b", bytes(codec::encode(&finding)?))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(()),
-            Err(e) => Err(remote("UpdateItem", e)),
-        }
+            .await;
+        // Not applied: the finding is gone (purged), as in the redb store.
+        applied("UpdateItem", updated).map(drop)
     }
 
     /// Records one channel's outcome for finding `n`: off the queue (if still held), the state
@@ -511,7 +496,7 @@ impl Db {
             return Ok(());
         }
         self.count("UpdateItem");
-        match self
+        let expiring = self
             .client()
             .update_item()
             .table_name(self.table())
@@ -523,12 +508,9 @@ impl Db {
             .expression_attribute_values(":ttl", num(self.expiry()))
             .expression_attribute_values(":zero", num(0))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(()),
-            Err(e) => Err(remote("UpdateItem", e)),
-        }
+            .await;
+        // Not applied: another channel is still open; its mark sets the expiry.
+        applied("UpdateItem", expiring).map(drop)
     }
 
     async fn mark(

@@ -14,7 +14,7 @@ impl Db {
     /// leaves it).
     pub(super) async fn save_cursor(&self, cursor: u64) -> Result<(), StoreError> {
         self.count("UpdateItem");
-        match self
+        let moved = self
             .client()
             .update_item()
             .table_name(self.table())
@@ -24,12 +24,8 @@ impl Db {
             .expression_attribute_names("#cursor", "cursor")
             .expression_attribute_values(":c", num(cursor))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(()),
-            Err(e) => Err(remote("UpdateItem", e)),
-        }
+            .await;
+        applied("UpdateItem", moved).map(drop)
     }
 
     async fn cursor(&self) -> Result<Option<u64>, StoreError> {
@@ -60,26 +56,24 @@ impl Db {
                 .client()
                 .update_item()
                 .table_name(self.table())
-                .set_key(Some(key(format!("Q#{queue}"), format!("{n:020}"))))
+                .set_key(Some(key(queue_pk(&queue), queue_sk(n))))
                 .update_expression("SET lease_until = :until")
                 .condition_expression("lease_by = :me")
                 .expression_attribute_values(":me", s(self.inner.slot.clone()))
                 .expression_attribute_values(":until", num(until))
                 .send()
                 .await;
-            match r {
-                Ok(_) => {
+            match applied("UpdateItem", r) {
+                Ok(true) => {
                     // Only if still held: marking may have forgotten it meanwhile.
                     let mut held = self.inner.held.lock().unwrap_or_else(|p| p.into_inner());
                     if let Some(u) = held.get_mut(&(queue.clone(), n)) {
                         *u = until;
                     }
                 }
-                Err(e) if e.as_service_error().is_some_and(condition_failed) => {
-                    self.hold(&queue, n, None);
-                }
+                Ok(false) => self.hold(&queue, n, None),
                 Err(e) => {
-                    tracing::warn!(error = %remote("UpdateItem", e), queue, n, "cannot renew a lease; retrying")
+                    tracing::warn!(error = %e, queue, n, "cannot renew a lease; retrying")
                 }
             }
         }
@@ -95,19 +89,8 @@ impl Db {
     async fn put_lookup(&self, domain: String, body: Vec<u8>) -> Result<(), StoreError> {
         let mut item = key(format!("L#{domain}"), "L");
         item.insert("body".into(), bytes(body));
-        item.insert(
-            "ttl".into(),
-            num(crate::store::unix_now() + self.inner.retention.as_secs()),
-        );
-        self.count("PutItem");
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| remote("PutItem", e))?;
-        Ok(())
+        item.insert("ttl".into(), num(self.expiry()));
+        self.put_item(item).await
     }
 
     async fn server_state(&self) -> Result<(Vec<(String, u64)>, u64), StoreError> {
@@ -151,6 +134,11 @@ impl Db {
             AttributeValue::M(current.into_iter().map(|(l, n)| (l, num(n))).collect()),
         );
         item.insert("seq_reserved".into(), num(reserved));
+        self.put_item(item).await
+    }
+
+    /// Writes `item` whole, unconditionally.
+    async fn put_item(&self, item: Item) -> Result<(), StoreError> {
         self.count("PutItem");
         self.client()
             .put_item()
