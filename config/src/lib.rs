@@ -33,7 +33,7 @@ mod telemetry;
 mod urlscan;
 mod watch;
 
-pub use admin::AdminConfig;
+pub use admin::{AdminConfig, PageConfig, MAX_PAGE_SIZE};
 pub use ct::{CtConfig, ExtraLog, LogKind, StartAt};
 pub use dedupe::DedupeConfig;
 pub use delivery::DeliveryConfig;

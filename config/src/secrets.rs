@@ -30,6 +30,8 @@ pub struct SecretsConfig {
     pub telegram_chat_id: Option<SecretRef>,
     /// The urlscan.io API key, e.g. `"urlscan.io/api-key#urlscan-api-key"`.
     pub urlscan_api_key: Option<SecretRef>,
+    /// The analyst page's token (`admin.token`), e.g. `"certhound/admin#token"`.
+    pub admin_token: Option<SecretRef>,
     /// The secrets above are read again this often, so a rotated secret is picked up.
     #[serde(with = "humantime_serde")]
     pub refresh: std::time::Duration,
@@ -42,6 +44,7 @@ pub enum SecretKind {
     TelegramToken,
     TelegramChatId,
     UrlscanApiKey,
+    AdminToken,
 }
 
 impl SecretKind {
@@ -51,6 +54,7 @@ impl SecretKind {
             SecretKind::TelegramToken => "secrets.telegram_token",
             SecretKind::TelegramChatId => "secrets.telegram_chat_id",
             SecretKind::UrlscanApiKey => "secrets.urlscan_api_key",
+            SecretKind::AdminToken => "secrets.admin_token",
         }
     }
 }
@@ -67,6 +71,7 @@ impl Default for SecretsConfig {
             telegram_token: None,
             telegram_chat_id: None,
             urlscan_api_key: None,
+            admin_token: None,
             refresh: std::time::Duration::from_secs(3600),
         }
     }
@@ -79,6 +84,7 @@ impl SecretsConfig {
             (SecretKind::TelegramToken, &self.telegram_token),
             (SecretKind::TelegramChatId, &self.telegram_chat_id),
             (SecretKind::UrlscanApiKey, &self.urlscan_api_key),
+            (SecretKind::AdminToken, &self.admin_token),
         ]
         .into_iter()
         .filter_map(|(k, r)| r.as_ref().map(|r| (k, r)))
