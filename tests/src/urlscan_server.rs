@@ -11,7 +11,7 @@
 //!   in the real shape (`task`, `page`, `verdicts`, `stats`, `lists`...);
 //! - `GET /api/v1/search/?q=page.domain:example.com&size=100`: the finished scans of that page
 //!   domain, newest first;
-//! - `GET /screenshots/{uuid}.png` (a 1×1 PNG once the scan is finished), `GET /result/{uuid}/`
+//! - `GET /screenshots/{uuid}.png` (a 320×200 PNG once the scan is finished), `GET /result/{uuid}/`
 //!   (a small HTML report) and `GET /api/v1/quotas`.
 //!
 //! Rate limits work like the real ones: fixed windows per action (`public`, `unlisted`,
@@ -54,14 +54,68 @@ pub const DEFAULT_SCAN_LIMIT: u32 = 60;
 pub const DEFAULT_RESULT_LIMIT: u32 = 120;
 pub const DEFAULT_SEARCH_LIMIT: u32 = 120;
 
-/// A valid 1×1 transparent PNG (what `/screenshots/{uuid}.png` serves).
-pub const TINY_PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
-    0x89, 0x00, 0x00, 0x00, 0x0b, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x02, 0x00,
-    0x00, 0x05, 0x00, 0x01, 0x7a, 0x5e, 0xab, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44,
-    0xae, 0x42, 0x60, 0x82,
-];
+/// Size of the screenshots the fake serves (as a page's top, scaled down).
+pub const SCREENSHOT_SIZE: (u32, u32) = (320, 200);
+
+/// The screenshot of scan `uuid`: a PNG of [`SCREENSHOT_SIZE`] that looks like a web page (a
+/// coloured header bar, a white form in the middle), its colour drawn from the uuid so that the
+/// thumbnails of different scans can be told apart in the page tests' saved screenshots.
+pub fn screenshot_png(uuid: &str) -> Vec<u8> {
+    let (w, h) = SCREENSHOT_SIZE;
+    let hash = uuid
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |a, b| (a ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let accent = [(hash >> 8) as u8 | 0x40, (hash >> 24) as u8 & 0x9f, (hash >> 40) as u8 | 0x30];
+    let mut raw = Vec::with_capacity(((w * 3 + 1) * h) as usize);
+    for y in 0..h {
+        raw.push(0); // filter: none
+        for x in 0..w {
+            let px = if y < 28 {
+                accent
+            } else if (90..230).contains(&x) && (60..170).contains(&y) {
+                if (105..215).contains(&x) && ((80..92).contains(&y) || (102..114).contains(&y)) {
+                    [0xdd, 0xdd, 0xdd] // the form's two fields
+                } else if (105..160).contains(&x) && (130..148).contains(&y) {
+                    accent // its button
+                } else {
+                    [0xff, 0xff, 0xff]
+                }
+            } else {
+                [0xf2, 0xf3, 0xf5]
+            };
+            raw.extend_from_slice(&px);
+        }
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, &raw).expect("compress in memory");
+    let idat = z.finish().expect("compress in memory");
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8 bits, RGB, deflate, no filter set, no interlace
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [(b"IHDR", &ihdr), (b"IDAT", &idat), (b"IEND", &Vec::new())] {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        let crc = crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    png
+}
+
+/// CRC-32 (ISO 3309, as PNG chunks use it).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xffff_ffffu32;
+    for b in bytes {
+        c ^= *b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}
 
 /// What a finished scan of a domain says (`verdicts.overall` and `verdicts.urlscan`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1317,7 +1371,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Inf
         ("GET", p) if p.starts_with("/screenshots/") && p.ends_with(".png") => {
             let uuid = &p["/screenshots/".len()..p.len() - ".png".len()];
             let resp = match ready_scan(&shared, uuid, at) {
-                Some((_, true)) => response(200, "image/png", Bytes::from_static(TINY_PNG)),
+                Some((_, true)) => response(200, "image/png", Bytes::from(screenshot_png(uuid))),
                 _ => json_response(404, &error(404, "Not Found")),
             };
             let mut o = Outcome::plain(resp);
@@ -1534,7 +1588,7 @@ mod tests {
         let png = client.get(&shot).send().await.unwrap();
         assert_eq!(png.status(), 200);
         assert_eq!(png.headers()["content-type"], "image/png");
-        assert_eq!(&png.bytes().await.unwrap()[..], TINY_PNG);
+        assert_eq!(&png.bytes().await.unwrap()[..], &screenshot_png(&uuid)[..]);
 
         // Ready only when finished: finish() releases it.
         us.ready_only_when_finished();
