@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod answers;
+pub mod browser;
 pub mod certstream_server;
 pub mod config;
 pub mod ct_log;
