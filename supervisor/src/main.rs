@@ -114,11 +114,15 @@ enum Command {
     /// Send one clearly marked test alert through every configured channel and report, per
     /// channel, success or the error. Exit 0 only when all succeeded.
     TestNotify,
-    /// List stored findings and their delivery state per channel (works while certhound runs).
+    /// List stored findings, their delivery state per channel and verdict (works while
+    /// certhound runs).
     Findings {
         /// Only findings stored since then: a duration back (`1h`, `2days`) or an RFC 3339 time.
         #[arg(long)]
         since: Option<String>,
+        /// Only findings with this verdict (phishing, false_alarm, unsure), or none yet (none).
+        #[arg(long)]
+        verdict: Option<String>,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -263,7 +267,11 @@ fn main() {
                 whois_file: whois_file.as_deref(),
             },
         ),
-        Command::Findings { since, json } => {
+        Command::Findings {
+            since,
+            verdict,
+            json,
+        } => {
             let since = match since.as_deref().map(findings::parse_since).transpose() {
                 Ok(s) => s,
                 Err(e) => {
@@ -271,7 +279,14 @@ fn main() {
                     std::process::exit(Exit::Config.code());
                 }
             };
-            findings::run(&cfg, since, json)
+            let verdict = match verdict.as_deref().map(findings::parse_verdict).transpose() {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("certhound: --verdict: {e}");
+                    std::process::exit(Exit::Config.code());
+                }
+            };
+            findings::run(&cfg, since, verdict, json)
         }
         Command::Watch { feed } => {
             if let Some(f) = feed {

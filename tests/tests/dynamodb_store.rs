@@ -2,11 +2,12 @@
 //! SDK: the dedupe decision is one conditional write (50 tasks storing one domain at once: one
 //! stores it), a queue entry is claimed by one task (50 at once: one wins), a lease that runs out
 //! is taken over and the old holder's late mark changes nothing, a task restarted on its slot
-//! takes its own claims back at once, positions are per slot, and `certhound findings` reads it.
+//! takes its own claims back at once, positions are per slot, verdicts are kept beside their
+//! findings (and refused for a finding that is not stored), and `certhound findings` reads it.
 //! The end-to-end tests with two `certhound watch` processes are in `dynamodb_ha.rs`.
 
 use certhound_actors::finding::{test_finding, Finding};
-use certhound_actors::store::{self, Delivery, Store};
+use certhound_actors::store::{self, Delivery, Store, Verdict, VerdictKind};
 use certhound_config::{Config, StoreBackend};
 use certhound_tests::moto::Moto;
 use std::sync::{Arc, Barrier};
@@ -250,4 +251,121 @@ async fn server_positions_and_lookups_round_trip() {
     s.put_lookup("example.com", &("registered", 3u32)).unwrap();
     let got: Option<(String, u32)> = s.get_lookup("example.com").unwrap();
     assert_eq!(got, Some(("registered".into(), 3)));
+}
+
+/// One item of `table` in moto, read with a plain `GetItem` (the store's API does not show an
+/// item's `ttl`): its attributes in DynamoDB's JSON, or None.
+async fn raw_item(moto: &Moto, table: &str, pk: &str, sk: &str) -> Option<serde_json::Value> {
+    let request = serde_json::json!({
+        "TableName": table,
+        "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+        "ConsistentRead": true,
+    });
+    let r = reqwest::Client::new()
+        .post(moto.endpoint())
+        // moto routes by the signature's credential scope and does not check the signature.
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .header("X-Amz-Target", "DynamoDB_20120810.GetItem")
+        .header("Content-Type", "application/x-amz-json-1.0")
+        .body(request.to_string())
+        .send()
+        .await
+        .expect("GetItem");
+    assert!(r.status().is_success(), "GetItem: {}", r.status());
+    let body: serde_json::Value = r.json().await.expect("GetItem answer");
+    body.get("Item").cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_are_kept_beside_stored_findings_only() {
+    let moto = Moto::start_serialised().await;
+    let cfg = config(&moto, "verdicts", "a", Duration::from_secs(60));
+    let s = Store::open(&cfg).unwrap();
+    let mut batch = vec![finding("verdict-a.example"), finding("verdict-b.example")];
+    s.record_at(&mut batch, None, &["webhook"], None, store::unix_now())
+        .unwrap();
+    let (a, b) = (batch[0].id.clone(), batch[1].id.clone());
+    let got = s.get(&a).unwrap().expect("stored");
+    assert_eq!(got.finding.registrable_domain, "verdict-a.example");
+    assert_eq!(got.channels.len(), 1);
+    assert_eq!(got.verdict, None);
+
+    let phishing = Verdict {
+        kind: VerdictKind::Phishing,
+        at: 1_795_867_200,
+        by: "page".into(),
+    };
+    assert!(s.set_verdict(&a, &phishing).unwrap());
+    let got = s.get(&a).unwrap().expect("stored");
+    assert_eq!(got.verdict.as_ref(), Some(&phishing));
+    assert_eq!(got.channels[0].state, Delivery::Pending, "states kept");
+
+    // Replaced; `by` cut to 64 chars.
+    let alarm = Verdict {
+        kind: VerdictKind::FalseAlarm,
+        at: 1_795_867_201,
+        by: "x".repeat(100),
+    };
+    let before = store::unix_now();
+    assert!(s.set_verdict(&a, &alarm).unwrap());
+    let replaced = s.get(&a).unwrap().unwrap().verdict.unwrap();
+    assert_eq!(replaced.kind, VerdictKind::FalseAlarm);
+    assert_eq!(replaced.by, "x".repeat(64));
+
+    // The item: next to the finding, expiring after store.retention.
+    let n = a.rsplit_once(':').unwrap().1;
+    let item = raw_item(&moto, "verdicts", &format!("F#{n}"), "V")
+        .await
+        .expect("the verdict item");
+    assert_eq!(item["verdict"]["S"], "false_alarm", "{item}");
+    let ttl: u64 = item["ttl"]["N"].as_str().unwrap().parse().unwrap();
+    let retention = cfg.store.retention.as_secs();
+    assert!(
+        (before + retention..=store::unix_now() + retention).contains(&ttl),
+        "ttl {ttl} is not now + retention ({retention} s) {item}"
+    );
+
+    // Listed with its finding (also by the reader `certhound findings` opens); b has none.
+    let listed = s.list(None).unwrap();
+    assert_eq!(listed.len(), 2, "a verdict is no finding: {listed:?}");
+    assert_eq!(
+        listed[0].verdict.as_ref().map(|v| v.kind),
+        Some(VerdictKind::FalseAlarm)
+    );
+    assert_eq!(listed[1].verdict, None);
+    let reader = store::open_reader(&cfg).unwrap();
+    let read = reader.list(None).unwrap();
+    assert_eq!(read[0].verdict.as_ref(), Some(&replaced));
+    assert!(s
+        .set_verdict(
+            &b,
+            &Verdict {
+                kind: VerdictKind::Unsure,
+                ..phishing.clone()
+            }
+        )
+        .unwrap());
+    assert_eq!(
+        reader.list(None).unwrap()[1]
+            .verdict
+            .as_ref()
+            .map(|v| v.kind),
+        Some(VerdictKind::Unsure)
+    );
+
+    // A finding that is not stored: refused, and no item written for it.
+    let store_id = a.rsplit_once(':').unwrap().0;
+    for unknown in [
+        format!("{store_id}:999"),
+        format!("0{store_id}:1"),
+        "999".to_string(),
+    ] {
+        assert!(!s.set_verdict(&unknown, &phishing).unwrap(), "{unknown}");
+        assert_eq!(s.get(&unknown).unwrap(), None, "{unknown}");
+    }
+    assert_eq!(raw_item(&moto, "verdicts", "F#999", "V").await, None);
+    assert_eq!(s.list(None).unwrap().len(), 2);
 }

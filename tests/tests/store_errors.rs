@@ -2,7 +2,8 @@
 //! `certhound: cannot open store ...` naming the path and the reason, never a panic: a path under
 //! a regular file, a file of garbage bytes (left as it was), and a store already held by a running
 //! `certhound watch` (which keeps running and working). `certhound findings` reads the store of a
-//! running instance.
+//! running instance, and shows and filters by the verdicts set in the store (in process: the CLI
+//! sets none).
 
 use certhound_tests::durable::{assert_cannot_open_store, findings_cli, stored_findings};
 use certhound_tests::output::registrable_domain;
@@ -195,4 +196,131 @@ async fn findings_reads_the_store_of_a_running_watch() {
 
     assert!(watch.is_running(), "{}", watch.describe("watch"));
     watch.stop_cleanly("watch").await;
+}
+
+/// Verdicts set in the store after certhound stopped are shown by `certhound findings` (a
+/// column; `"verdict"` in `--json`, null when none) and filtered by `--verdict`; an unknown
+/// verdict is refused with exit 2, naming the ones there are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_shows_and_filters_verdicts() {
+    use certhound_actors::store::{Store, Verdict, VerdictKind};
+    let domains = [
+        "paypal-verdict-phish.com",
+        "paypal-verdict-alarm.net",
+        "netflix-verdict-open.org",
+    ];
+    let server = FakeCertstream::start(
+        domains
+            .iter()
+            .zip(1..)
+            .map(|(d, i)| Step::text(certhound_tests::messages::lite(&[d], i)))
+            .collect(),
+    )
+    .await;
+    let config = TestConfig::with_feed(&server.url());
+    let mut watch = Certhound::watch(&config);
+    watch.expect_findings(&domains, timeouts::EVENT).await;
+    let delivered = watch.findings();
+    let id_of = |domain: &str| -> String {
+        let f = delivered
+            .iter()
+            .find(|f| registrable_domain(f) == domain)
+            .unwrap_or_else(|| panic!("{domain} not delivered"));
+        f["id"].as_str().unwrap_or_default().to_string()
+    };
+    let (phish, alarm, open) = (id_of(domains[0]), id_of(domains[1]), id_of(domains[2]));
+    watch.stop_cleanly("watch").await;
+
+    // certhound stopped: the store file is free to open as a writer, as the admin page does.
+    let at = 1_795_867_200; // 2026-11-28T12:00:00Z
+    {
+        let store = Store::redb(&certhound_config::StoreConfig {
+            path: config.store_path().display().to_string(),
+            ..Default::default()
+        })
+        .expect("open the store certhound left");
+        for (id, kind, by) in [
+            (&phish, VerdictKind::Phishing, "alice"),
+            (&alarm, VerdictKind::FalseAlarm, "page"),
+        ] {
+            let v = Verdict {
+                kind,
+                at,
+                by: by.into(),
+            };
+            assert!(store.set_verdict(id, &v).unwrap(), "{id} is stored");
+        }
+    }
+
+    // `--json`: the verdict of each, null for the one without.
+    let all = stored_findings(&config).await;
+    assert_eq!(all.len(), 3, "{all:#?}");
+    let by_id = |id: &str| all.iter().find(|f| f["id"] == id).expect(id).clone();
+    assert_eq!(
+        by_id(&phish)["verdict"],
+        serde_json::json!({"verdict": "phishing", "at": "2026-11-28T12:00:00Z", "by": "alice"})
+    );
+    assert_eq!(by_id(&alarm)["verdict"]["verdict"], "false_alarm");
+    assert!(by_id(&open)["verdict"].is_null(), "{}", by_id(&open));
+    assert!(by_id(&open).as_object().unwrap().contains_key("verdict"));
+
+    // `--verdict phishing`, as a table: that one finding, with its verdict in its row.
+    let table = CerthoundCommand::new()
+        .test_config(&config)
+        .args(["findings", "--verdict", "phishing"])
+        .run(timeouts::EXIT)
+        .await;
+    assert_eq!(table.code(), Some(0), "{}", table.describe());
+    let rows: Vec<&String> = table
+        .stdout
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(rows.len(), 2, "header and one row: {}", table.describe());
+    let header: Vec<&str> = rows[0].split_whitespace().collect();
+    let row: Vec<&str> = rows[1].split_whitespace().collect();
+    let column = header
+        .iter()
+        .position(|h| *h == "verdict")
+        .expect("a verdict column");
+    assert!(row.contains(&domains[0]), "{}", table.describe());
+    assert_eq!(row.get(column), Some(&"phishing"), "{}", table.describe());
+
+    // `--verdict` with `--json`: false_alarm (and its spelling with a hyphen), none.
+    for (filter, want) in [
+        ("false_alarm", &alarm),
+        ("false-alarm", &alarm),
+        ("none", &open),
+    ] {
+        let out = findings_cli(&config, &["--verdict", filter]).await;
+        assert_eq!(out.code(), Some(0), "{}", out.describe());
+        let got: Vec<Value> = certhound_tests::durable::parse_jsonl(&out.stdout, "findings");
+        let ids: Vec<&str> = got.iter().filter_map(|f| f["id"].as_str()).collect();
+        assert_eq!(
+            ids,
+            vec![want.as_str()],
+            "--verdict {filter}: {}",
+            out.describe()
+        );
+    }
+    let unsure = findings_cli(&config, &["--verdict", "unsure"]).await;
+    assert_eq!(unsure.code(), Some(0), "{}", unsure.describe());
+    assert!(
+        unsure.stdout.iter().all(|l| l.trim().is_empty()),
+        "{}",
+        unsure.describe()
+    );
+
+    // Another value: a usage error naming the choices.
+    let bad = findings_cli(&config, &["--verdict", "spam"]).await;
+    assert_eq!(bad.code(), Some(2), "{}", bad.describe());
+    assert!(bad.stdout.iter().all(|l| l.trim().is_empty()));
+    let err = bad.stderr.join("\n");
+    assert!(
+        err.contains(
+            "--verdict: `spam` is not a verdict: one of phishing, false_alarm, unsure, or none"
+        ),
+        "{}",
+        bad.describe()
+    );
 }

@@ -5,7 +5,7 @@
 //! work.
 
 use super::dynamo::{DynamoStore, Mode};
-use super::{Delivery, ReadOnlyStore, Record, RedbStore, StoreError, Summary};
+use super::{Delivery, ReadOnlyStore, Record, RedbStore, StoreError, Summary, Verdict};
 use crate::finding::Finding;
 use certhound_config::{Config, StoreBackend, StoreConfig};
 use serde::{de::DeserializeOwned, Serialize};
@@ -149,6 +149,18 @@ impl Store {
         each!(self, s => s.list(since))
     }
 
+    /// Sets (or replaces) the verdict of the finding with this id (`<store id>:<n>`).
+    /// `Ok(false)` when there is no such finding in this store. `by` is cut to
+    /// [`super::VERDICT_BY_MAX`] chars.
+    pub fn set_verdict(&self, id: &str, verdict: &Verdict) -> Result<bool, StoreError> {
+        each!(self, s => s.set_verdict(id, verdict))
+    }
+
+    /// One finding by id, with its delivery states and verdict.
+    pub fn get(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        each!(self, s => s.get(id))
+    }
+
     pub fn get_lookup<T: DeserializeOwned>(&self, domain: &str) -> Result<Option<T>, StoreError> {
         each!(self, s => s.get_lookup(domain))
     }
@@ -235,6 +247,7 @@ pub enum Reader {
 }
 
 impl Reader {
+    /// Stored findings, oldest first, with their delivery states and verdicts.
     pub fn list(&self, since: Option<u64>) -> Result<Vec<Record>, StoreError> {
         match self {
             Reader::Redb(s) => s.list(since),

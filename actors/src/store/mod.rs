@@ -8,13 +8,14 @@
 //!   `seq` whose findings are all stored, committed in the same transaction as those findings;
 //! - `lookups`: registration lookups by registrable domain (the enrich cache's durable half);
 //! - `traces`: each finding's trace context, so a restart continues its trace;
-//! - `ct_positions`: the server role's next entry per CT log (and, in `meta`, its seq reserve).
+//! - `ct_positions`: the server role's next entry per CT log (and, in `meta`, its seq reserve);
+//! - `verdicts`: analysts' verdicts by finding number (deleted with their finding).
 //!
 //! The enrich and scan stages are queues of `pending` too (their stage name in place of a
 //! channel's); a submitted scan's uuid is written into its finding.
 //!
 //! Writers are the recorder (findings, dedupe, cursor), the stages, the delivery loops (delivery
-//! state) and the server role (positions);
+//! state), the server role (positions) and the admin page (verdicts);
 //! redb serialises write transactions. Every commit is durable (fsync) before it returns.
 //! Opened in single-writer mode, so `certhound findings` can read while certhound runs.
 //!
@@ -23,7 +24,7 @@
 //!
 //! This file opens the store and holds its tables and types; the operations are split by what
 //! they keep: `outbox.rs` (findings, queues, delivery state, purge), `dedupe.rs`, `lookups.rs`,
-//! `positions.rs` (the server role's). `codec.rs` is the one place values are encoded,
+//! `positions.rs` (the server role's), `verdicts.rs` (with the verdict types). `codec.rs` is the one place values are encoded,
 //! `migrate.rs` upgrades older formats.
 
 pub mod codec;
@@ -34,6 +35,7 @@ mod lookups;
 mod migrate;
 mod outbox;
 mod positions;
+mod verdicts;
 
 use crate::finding::Finding;
 use certhound_config::StoreConfig;
@@ -45,6 +47,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
+pub use verdicts::{UnknownVerdict, Verdict, VerdictKind, VERDICT_BY_MAX};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const FINDINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("findings");
@@ -61,6 +64,9 @@ const LOOKUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("lookups");
 const TRACES: TableDefinition<u64, &str> = TableDefinition::new("traces");
 /// Server role: the next entry index to read, per CT log URL.
 const CT_POSITIONS: TableDefinition<&str, u64> = TableDefinition::new("ct_positions");
+/// Analysts' verdicts ([`Verdict`], codec bytes) by finding number. Added after format 4 without
+/// a bump: a file without it gets it at open, and an older certhound ignores it.
+const VERDICTS: TableDefinition<u64, &[u8]> = TableDefinition::new("verdicts");
 
 const META_FORMAT: &str = "format";
 const META_STORE_ID: &str = "store_id";
@@ -69,13 +75,14 @@ const META_CURSOR: &str = "cursor";
 /// [`RedbStore::save_server_state`]).
 const META_SEQ_RESERVED: &str = "server_seq_reserved";
 
-/// A finding as listed: what was found and where it went.
+/// A finding as listed: what was found, where it went and what an analyst said of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub finding: Finding,
     /// When it was stored (Unix seconds).
     pub stored_at: u64,
     pub channels: Vec<ChannelState>,
+    pub verdict: Option<Verdict>,
 }
 
 /// A finding as stored in `findings`; its delivery state is kept apart so that marking a
@@ -301,6 +308,7 @@ impl RedbStore {
             tx.open_table(LOOKUPS)?;
             tx.open_table(CT_POSITIONS)?;
             tx.open_table(TRACES)?;
+            tx.open_table(VERDICTS)?;
         }
         tx.commit()?;
         Ok(id)
@@ -367,29 +375,40 @@ impl ReadOnlyStore {
 fn list(tx: &redb::ReadTransaction, since: Option<u64>) -> Result<Vec<Record>, StoreError> {
     let table = tx.open_table(FINDINGS)?;
     let delivery = tx.open_table(DELIVERY)?;
+    let verdicts = verdicts::open_verdicts(tx)?;
     let mut out = Vec::new();
     for entry in table.iter()? {
         let (n, v) = entry?;
-        let n = n.value();
         let stored: Stored = codec::decode(v.value())?;
         if since.is_some_and(|s| stored.stored_at < s) {
             continue;
         }
-        let mut channels = Vec::new();
-        for d in delivery.range((n, "")..(n + 1, ""))? {
-            let (k, v) = d?;
-            channels.push(ChannelState {
-                channel: k.value().1.to_string(),
-                state: codec::decode(v.value())?,
-            });
-        }
-        out.push(Record {
-            finding: stored.finding,
-            stored_at: stored.stored_at,
-            channels,
-        });
+        out.push(record(n.value(), stored, &delivery, verdicts.as_ref())?);
     }
     Ok(out)
+}
+
+/// Stored finding `n` as listed: with its delivery states and its verdict.
+fn record(
+    n: u64,
+    stored: Stored,
+    delivery: &redb::ReadOnlyTable<(u64, &'static str), &'static [u8]>,
+    verdicts: Option<&redb::ReadOnlyTable<u64, &'static [u8]>>,
+) -> Result<Record, StoreError> {
+    let mut channels = Vec::new();
+    for d in delivery.range((n, "")..(n + 1, ""))? {
+        let (k, v) = d?;
+        channels.push(ChannelState {
+            channel: k.value().1.to_string(),
+            state: codec::decode(v.value())?,
+        });
+    }
+    Ok(Record {
+        finding: stored.finding,
+        stored_at: stored.stored_at,
+        channels,
+        verdict: verdicts::read_verdict(verdicts, n)?,
+    })
 }
 
 fn read_cursor(

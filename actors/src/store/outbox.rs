@@ -178,8 +178,8 @@ impl RedbStore {
         Ok(())
     }
 
-    /// Deletes findings stored before `before` that no channel still has to deliver. Returns how
-    /// many were deleted. Findings are numbered in the order they were stored, so this stops at
+    /// Deletes findings stored before `before` that no channel still has to deliver, with their
+    /// delivery states, trace context and verdict. Returns how many were deleted. Findings are numbered in the order they were stored, so this stops at
     /// the first one that is young enough.
     pub fn purge(&self, before: u64) -> Result<u64, StoreError> {
         let tx = self.db.begin_write()?;
@@ -205,9 +205,13 @@ impl RedbStore {
                 }
             }
             let mut traces = tx.open_table(TRACES)?;
+            let mut verdicts = tx.open_table(VERDICTS)?;
             for n in doomed {
                 table.remove(n)?;
                 traces.remove(n)?;
+                // Numbers are reused once the newest finding is purged: a verdict left behind
+                // would be a later finding's.
+                verdicts.remove(n)?;
                 let channels: Vec<String> = delivery
                     .range((n, "")..(n + 1, ""))?
                     .map(|d| d.map(|(k, _)| k.value().1.to_string()))

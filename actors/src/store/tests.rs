@@ -368,3 +368,163 @@ fn trace_context_is_kept_with_the_finding_across_a_reopen() {
         .unwrap();
     assert_eq!(s.pending("jsonl", 10).unwrap()[0].1.trace_parent, None);
 }
+
+fn verdict(kind: VerdictKind, at: u64, by: &str) -> Verdict {
+    Verdict {
+        kind,
+        at,
+        by: by.into(),
+    }
+}
+
+/// A verdict is set on a finding by its id, read back by `get` and `list` (and by the read-only
+/// view `certhound findings` uses), replaced by a second one, and kept when the store is opened
+/// again; `by` is cut to 64 chars.
+#[test]
+fn verdicts_are_set_replaced_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let (s, f) = open_with_two_recorded(&path);
+    assert_eq!(s.get(&f[0].id).unwrap().unwrap().verdict, None);
+    let first = verdict(VerdictKind::Phishing, 2000, "page");
+    assert!(s.set_verdict(&f[0].id, &first).unwrap());
+    let got = s.get(&f[0].id).unwrap().expect("finding 1");
+    assert_eq!(got.finding.registrable_domain, "paypal-a.com");
+    assert_eq!(got.verdict.as_ref(), Some(&first));
+    assert_eq!(got.channels.len(), 2, "with its delivery states");
+    let list = s.list(None).unwrap();
+    assert_eq!(list[0].verdict.as_ref(), Some(&first));
+    assert_eq!(list[1].verdict, None, "the other finding has none");
+
+    let long_name = "ä".repeat(100);
+    let second = verdict(VerdictKind::FalseAlarm, 2001, &long_name);
+    assert!(s.set_verdict(&f[0].id, &second).unwrap());
+    let replaced = s.get(&f[0].id).unwrap().unwrap().verdict.unwrap();
+    assert_eq!(replaced.kind, VerdictKind::FalseAlarm);
+    assert_eq!(replaced.at, 2001);
+    assert_eq!(replaced.by, "ä".repeat(VERDICT_BY_MAX), "cut to 64 chars");
+    assert!(s
+        .set_verdict(&f[1].id, &verdict(VerdictKind::Unsure, 2002, "alice"))
+        .unwrap());
+    drop(s);
+
+    let s = RedbStore::open(&cfg(&path)).unwrap();
+    let kinds: Vec<Option<VerdictKind>> = s
+        .list(None)
+        .unwrap()
+        .iter()
+        .map(|r| r.verdict.as_ref().map(|v| v.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![Some(VerdictKind::FalseAlarm), Some(VerdictKind::Unsure)]
+    );
+    let ro = open_read_only(path.to_str().unwrap()).unwrap();
+    assert_eq!(
+        ro.list(None).unwrap()[1].verdict.as_ref().unwrap().by,
+        "alice"
+    );
+}
+
+/// Ids that name no finding of this store give `false` and `None`, and write nothing.
+#[test]
+fn a_verdict_for_an_unknown_finding_is_refused() {
+    let s = in_memory();
+    let mut f = vec![finding("paypal-known.com")];
+    s.record(&mut f, &["jsonl"], None, 10).unwrap();
+    let id = s.id().to_string();
+    let other_store = if id == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    let v = verdict(VerdictKind::Phishing, 11, "page");
+    for unknown in [
+        format!("{id}:2"),
+        format!("{other_store}:1"),
+        format!("{id}:+1"),
+        format!("{id}:01"),
+        format!("{id}:"),
+        "1".to_string(),
+        String::new(),
+        format!("{id}:1:1"),
+    ] {
+        assert!(!s.set_verdict(&unknown, &v).unwrap(), "{unknown}");
+        assert_eq!(s.get(&unknown).unwrap(), None, "{unknown}");
+    }
+    assert_eq!(s.list(None).unwrap()[0].verdict, None, "nothing written");
+    assert!(s.set_verdict(&f[0].id, &v).unwrap(), "the real id works");
+}
+
+/// Purging a finding deletes its verdict: the number is given again to the next finding, which
+/// must not inherit it.
+#[test]
+fn purge_deletes_the_verdict_with_its_finding() {
+    let s = in_memory();
+    let mut f = vec![finding("paypal-old.com"), finding("paypal-kept.com")];
+    s.record(&mut f, &["jsonl"], None, 100).unwrap();
+    s.mark("jsonl", &[(1, Delivery::Sent { at: 101 })]).unwrap();
+    s.mark("jsonl", &[(2, Delivery::Sent { at: 101 })]).unwrap();
+    let v = verdict(VerdictKind::Phishing, 150, "page");
+    assert!(s.set_verdict(&f[0].id, &v).unwrap());
+    assert!(s.set_verdict(&f[1].id, &v).unwrap());
+    assert_eq!(s.purge(200).unwrap(), 2);
+    assert_eq!(s.get(&f[0].id).unwrap(), None);
+    assert!(
+        !s.set_verdict(&f[0].id, &v).unwrap(),
+        "gone with its finding"
+    );
+    let mut later = vec![finding("paypal-later.com"), finding("paypal-later2.com")];
+    s.record(&mut later, &["jsonl"], None, 300).unwrap();
+    assert_eq!(later[0].id, f[0].id, "the number is given again");
+    let list = s.list(None).unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(
+        list.iter().all(|r| r.verdict.is_none()),
+        "no verdict inherited: {list:?}"
+    );
+}
+
+/// A store file written before verdicts existed (no `verdicts` table) lists through the
+/// read-only view without one, and gets the table when a writer opens it.
+#[test]
+fn a_file_without_the_verdicts_table_reads_and_gains_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let (s, f) = open_with_two_recorded(&path);
+    drop(s);
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        assert!(tx.delete_table(VERDICTS).unwrap());
+        tx.commit().unwrap();
+    }
+    let ro = open_read_only(path.to_str().unwrap()).unwrap();
+    let list = ro.list(None).unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|r| r.verdict.is_none()));
+    drop(ro);
+    let s = RedbStore::open(&cfg(&path)).unwrap();
+    assert!(s
+        .set_verdict(&f[1].id, &verdict(VerdictKind::Unsure, 5, "page"))
+        .unwrap());
+    assert_eq!(
+        s.get(&f[1].id).unwrap().unwrap().verdict.unwrap().kind,
+        VerdictKind::Unsure
+    );
+}
+
+#[test]
+fn verdict_kinds_parse_and_print() {
+    for k in VerdictKind::ALL {
+        assert_eq!(k.as_str().parse::<VerdictKind>(), Ok(k));
+        assert_eq!(k.to_string(), k.as_str());
+        let json = serde_json::to_string(&k).unwrap();
+        assert_eq!(json, format!("\"{}\"", k.as_str()));
+    }
+    assert_eq!("false-alarm".parse(), Ok(VerdictKind::FalseAlarm));
+    assert_eq!(VerdictKind::FalseAlarm.label(), "false alarm");
+    let e = "spam".parse::<VerdictKind>().unwrap_err();
+    assert!(e.to_string().contains("`spam`"), "{e}");
+    assert!("Phishing".parse::<VerdictKind>().is_err());
+}

@@ -9,6 +9,7 @@
 //! | `M` | `M` / `N` | the store id / the counter that numbers findings |
 //! | `F#<n>` | `F` | a finding: `body` (the codec's bytes), `stored_at`, `open` (channels not final), `trace` |
 //! | `F#<n>` | `C#<channel>` | its delivery state on a channel (`state`, the codec's bytes) |
+//! | `F#<n>` | `V` | its analyst's verdict: `verdict` (`phishing`, `false_alarm`, `unsure`), `at`, `by`, `ttl` |
 //! | `Q#<queue>` | `<n>` (20 digits) | a queue entry (a stage's or a channel's), with `lease_by` and `lease_until` while claimed |
 //! | `D#<domain>` | `D` | dedupe: a registrable domain and when it was reported |
 //! | `L#<domain>` | `L` | a registration lookup (the enrich cache's durable half) |
@@ -29,7 +30,10 @@
 //!   takes back its own claims at once; the slot lock (renewed every `slot_lease / 3`) keeps two
 //!   processes off one slot.
 //! - Retention is DynamoDB's TTL: an item gets `ttl` once it is final (a delivery sent or failed
-//!   for good; a finding once every channel is), so nothing pending ever expires.
+//!   for good; a finding once every channel is), so nothing pending ever expires. A verdict is
+//!   final when given (`ttl` = then + `store.retention`).
+//! - A verdict is written in a transaction with a check that its finding's item exists, so
+//!   none is left for a finding that expired or never was.
 //!
 //! The store's API is synchronous (the recorder blocks while it commits, which is its
 //! backpressure, as it blocks on redb's fsync). This backend runs its requests on a small
@@ -37,6 +41,7 @@
 
 mod outbox;
 mod state;
+mod verdicts;
 
 use super::StoreError;
 use aws_sdk_dynamodb::client::Waiters;

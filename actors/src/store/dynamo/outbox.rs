@@ -3,14 +3,14 @@
 
 use super::*;
 use crate::finding::Finding;
-use crate::store::{codec, ChannelState, Delivery, Record};
+use crate::store::{codec, ChannelState, Delivery, Record, Verdict};
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use futures_util::stream::{self, StreamExt};
 
 /// Findings stored (or queue entries claimed, marked) at once: requests in flight per call.
 const IN_FLIGHT: usize = 16;
 
-fn finding_pk(n: u64) -> String {
+pub(super) fn finding_pk(n: u64) -> String {
     format!("F#{n}")
 }
 
@@ -46,7 +46,7 @@ fn cancelled_by_first_condition(
 
 impl Db {
     /// A plain put of `item` in a transaction.
-    fn put(&self, item: Item) -> TransactWriteItem {
+    pub(super) fn put(&self, item: Item) -> TransactWriteItem {
         let put = Put::builder()
             .table_name(self.table())
             .set_item(Some(item))
@@ -378,7 +378,10 @@ impl Db {
 
     /// Runs one transaction of a holder; false when its first item's condition failed (the
     /// entry is no longer this slot's: already done, or taken over after the lease ran out).
-    async fn transact_held(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+    pub(super) async fn transact_held(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<bool, StoreError> {
         self.count("TransactWriteItems");
         match self
             .client()
@@ -531,11 +534,10 @@ impl Db {
         Ok(())
     }
 
-    /// Every finding item and delivery state, by a scan of the table (for `certhound findings`;
-    /// its cost is the table's size, which the TTL bounds).
+    /// Every finding item with its delivery states and verdict, by a scan of the table (for
+    /// `certhound findings`; its cost is the table's size, which the TTL bounds).
     async fn list(&self, since: Option<u64>) -> Result<Vec<Record>, StoreError> {
-        let mut findings: BTreeMap<u64, (Finding, u64)> = BTreeMap::new();
-        let mut channels: BTreeMap<u64, Vec<ChannelState>> = BTreeMap::new();
+        let mut gathered = Gathered::default();
         let mut start = None;
         loop {
             self.count("Scan");
@@ -551,49 +553,42 @@ impl Db {
                 .await
                 .map_err(|e| remote("Scan", e))?;
             for item in out.items() {
-                let Some(n) = get_str(item, "pk")
-                    .and_then(|p| p.strip_prefix("F#"))
-                    .and_then(|n| n.parse::<u64>().ok())
-                else {
-                    continue;
-                };
-                match get_str(item, "sk") {
-                    Some("F") => {
-                        let (_, f) = decode_finding(item)?;
-                        findings.insert(n, (f, get_num(item, "stored_at").unwrap_or(0)));
-                    }
-                    Some(c) if c.starts_with("C#") => {
-                        let state = get_bytes(item, "state").ok_or_else(|| {
-                            StoreError::Remote(format!(
-                                "DynamoDB: delivery state {n}/{c} has no state"
-                            ))
-                        })?;
-                        channels.entry(n).or_default().push(ChannelState {
-                            channel: c[2..].to_string(),
-                            state: codec::decode(state)?,
-                        });
-                    }
-                    _ => {}
-                }
+                gathered.add(item)?;
             }
             match out.last_evaluated_key {
                 Some(k) => start = Some(k),
                 None => break,
             }
         }
-        Ok(findings
-            .into_iter()
-            .filter(|(_, (_, at))| since.is_none_or(|s| *at >= s))
-            .map(|(n, (finding, stored_at))| {
-                let mut channels = channels.remove(&n).unwrap_or_default();
-                channels.sort_by(|a, b| a.channel.cmp(&b.channel));
-                Record {
-                    finding,
-                    stored_at,
-                    channels,
-                }
-            })
-            .collect())
+        Ok(gathered.records(since))
+    }
+
+    /// Finding `n` with its delivery states and verdict: one query of its partition.
+    pub(super) async fn record(&self, n: u64) -> Result<Option<Record>, StoreError> {
+        let mut gathered = Gathered::default();
+        let mut start = None;
+        loop {
+            self.count("Query");
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :f")
+                .expression_attribute_values(":f", s(finding_pk(n)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| remote("Query", e))?;
+            for item in out.items() {
+                gathered.add(item)?;
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        Ok(gathered.records(None).pop())
     }
 
     /// Counts of finding items and queue entries (a scan: at start only).
@@ -626,6 +621,67 @@ impl Db {
             }
         }
         Ok((findings, pending))
+    }
+}
+
+/// The items of findings' partitions (`F#<n>`: the finding, its delivery states, its verdict)
+/// as a scan or a query returns them, in any order, made into records.
+#[derive(Default)]
+struct Gathered {
+    findings: BTreeMap<u64, (Finding, u64)>,
+    channels: BTreeMap<u64, Vec<ChannelState>>,
+    verdicts: BTreeMap<u64, Verdict>,
+}
+
+impl Gathered {
+    /// Takes one item; items of other partitions and kinds are passed over.
+    fn add(&mut self, item: &Item) -> Result<(), StoreError> {
+        let Some(n) = get_str(item, "pk")
+            .and_then(|p| p.strip_prefix("F#"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            return Ok(());
+        };
+        match get_str(item, "sk") {
+            Some("F") => {
+                let (_, f) = decode_finding(item)?;
+                self.findings
+                    .insert(n, (f, get_num(item, "stored_at").unwrap_or(0)));
+            }
+            Some(c) if c.starts_with("C#") => {
+                let state = get_bytes(item, "state").ok_or_else(|| {
+                    StoreError::Remote(format!("DynamoDB: delivery state {n}/{c} has no state"))
+                })?;
+                self.channels.entry(n).or_default().push(ChannelState {
+                    channel: c[2..].to_string(),
+                    state: codec::decode(state)?,
+                });
+            }
+            Some("V") => {
+                self.verdicts.insert(n, super::verdicts::decode(n, item)?);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The findings gathered (stored at or after `since` when given), by number; delivery
+    /// states and verdicts whose finding is gone (expired first) are left out.
+    fn records(mut self, since: Option<u64>) -> Vec<Record> {
+        self.findings
+            .into_iter()
+            .filter(|(_, (_, at))| since.is_none_or(|s| *at >= s))
+            .map(|(n, (finding, stored_at))| {
+                let mut channels = self.channels.remove(&n).unwrap_or_default();
+                channels.sort_by(|a, b| a.channel.cmp(&b.channel));
+                Record {
+                    finding,
+                    stored_at,
+                    channels,
+                    verdict: self.verdicts.remove(&n),
+                }
+            })
+            .collect()
     }
 }
 
