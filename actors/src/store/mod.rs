@@ -71,6 +71,9 @@ const VERDICTS: TableDefinition<u64, &[u8]> = TableDefinition::new("verdicts");
 const META_FORMAT: &str = "format";
 const META_STORE_ID: &str = "store_id";
 const META_CURSOR: &str = "cursor";
+/// The next finding number to give (u64, little endian); absent in stores written before it,
+/// where the findings table's last number + 1 is the same thing.
+const META_NEXT_FINDING: &str = "next_finding";
 /// Server role: feed `seq` numbers up to this one may have been handed out (see
 /// [`RedbStore::save_server_state`]).
 const META_SEQ_RESERVED: &str = "server_seq_reserved";
@@ -414,7 +417,15 @@ fn record(
 fn read_cursor(
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
 ) -> Result<Option<u64>, StoreError> {
-    Ok(meta.get(META_CURSOR)?.and_then(|v| {
+    read_u64(meta, META_CURSOR)
+}
+
+/// A `meta` value that is a little-endian u64.
+fn read_u64(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<u64>, StoreError> {
+    Ok(meta.get(key)?.and_then(|v| {
         let b: [u8; 8] = v.value().try_into().ok()?;
         Some(u64::from_le_bytes(b))
     }))

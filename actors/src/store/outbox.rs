@@ -36,7 +36,20 @@ impl RedbStore {
             let mut dedupe = tx.open_table(DEDUPE)?;
             let mut by_time = tx.open_table(DEDUPE_BY_TIME)?;
             let mut traces = tx.open_table(TRACES)?;
-            let first = table.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+            // Numbers are never given twice: after the newest findings were purged the table's
+            // last number is lower than one already handed out (and sent, as an id receivers
+            // deduplicate on, and judged on the page), so the high-water mark is kept in `meta`.
+            let mut meta = tx.open_table(META)?;
+            let first = table
+                .last()?
+                .map(|(k, _)| k.value() + 1)
+                .unwrap_or(1)
+                .max(read_u64(&meta, META_NEXT_FINDING)?.unwrap_or(1));
+            meta.insert(
+                META_NEXT_FINDING,
+                (first + findings.len() as u64).to_le_bytes().as_slice(),
+            )?;
+            drop(meta);
             let pending_state = codec::encode(&Delivery::Pending)?;
             for (next, f) in (first..).zip(findings.iter_mut()) {
                 f.id = format!("{}:{next}", self.id);
