@@ -42,6 +42,9 @@ fn load_aws(cfg: &mut Config) -> Result<Option<aws_config::SdkConfig>, String> {
                     SecretKind::UrlscanApiKey => {
                         cfg.urlscan.api_key = Some(certhound_config::Secret::new(value))
                     }
+                    SecretKind::AdminToken => {
+                        cfg.admin.token = Some(certhound_config::Secret::new(value))
+                    }
                 }
                 tracing::info!(secret = key.key(), "secret loaded");
             }
@@ -86,6 +89,7 @@ pub async fn refresh_secrets(
     sdk: aws_config::SdkConfig,
     telegram_token: Option<SharedSecret>,
     urlscan_key: Option<SharedSecret>,
+    admin_token: Option<SharedSecret>,
 ) {
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     loop {
@@ -94,6 +98,7 @@ pub async fn refresh_secrets(
             let cell = match key {
                 SecretKind::TelegramToken => telegram_token.as_ref(),
                 SecretKind::UrlscanApiKey => urlscan_key.as_ref(),
+                SecretKind::AdminToken => admin_token.as_ref(),
                 SecretKind::TelegramChatId => None, // read at start only
             };
             let Some(cell) = cell else { continue };

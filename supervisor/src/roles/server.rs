@@ -361,6 +361,7 @@ pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> Exit {
             store.clone(),
             false,
             true,
+            None,
         )
         .await
         {

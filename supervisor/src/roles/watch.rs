@@ -176,12 +176,22 @@ async fn pipeline(
     } else {
         None
     };
+    // The analyst page's token, which a secrets refresh can replace while running.
+    let admin_token = cfg.admin.token.clone().map(SharedSecret::new);
+    let page = match crate::admin::Page::new(&cfg, store.clone(), admin_token.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the analyst page");
+            return (Exit::Failure, Vec::new());
+        }
+    };
     let _admin = match crate::admin::start_for_role(
         &cfg.admin,
         metrics.clone(),
         store.clone(),
         !matches!(source, Source::Replay { .. }),
         matches!(source, Source::Run),
+        page,
     )
     .await
     {
@@ -204,6 +214,7 @@ async fn pipeline(
                 sdk,
                 tg_token.clone(),
                 us_key.clone(),
+                admin_token.clone(),
             ));
         }
     }

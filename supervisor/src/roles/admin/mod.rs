@@ -1,12 +1,10 @@
 //! The admin listener (`[admin] listen`): `GET /metrics` in the Prometheus text format,
-//! `/healthz` and `/readyz` for the ECS container health check or a load balancer.
+//! `/healthz` and `/readyz` for the ECS container health check or a load balancer, and in the
+//! watch role the analyst page (`page.rs`, `[admin.page]`).
 //!
-//! A plain HTTP/1.1 server, one request per connection: the callers are a scraper every few
-//! seconds and a health check, so there is nothing to gain from keep-alive, and a request head
-//! larger than 8 KiB or slower than 5 s is answered 400/408 and closed (a port scanner or a
-//! stuck client cannot hold it). It runs on the system arbiter beside the supervision loops and
-//! never blocks: a scrape reads atomics and a few small maps, `/readyz` reads the store's
-//! cursor (one read transaction).
+//! It runs on the system arbiter beside the supervision loops and never blocks it: a scrape
+//! reads atomics and a few small maps, `/readyz` reads the store's cursor (one read
+//! transaction), the page reads the store on blocking threads. HTTP in `http.rs`.
 //!
 //! `/healthz` is 200 while the process runs. `/readyz` is 200 when the process does its job,
 //! else 503 with one line per reason: the store cannot be read; a supervised actor is down
@@ -15,10 +13,21 @@
 //! from any CT log for as long. Right after the start the clock of the last two starts at the
 //! start, so a fresh task has `ready_staleness` to connect.
 
+mod allowlist;
+mod auth;
+mod filter;
+mod http;
+pub mod page;
+mod screenshots;
+mod stats;
+mod view;
+
 use crate::exit::Exit;
 use certhound_actors::metrics::{self, Metrics};
 use certhound_actors::store::Store;
 use certhound_config::AdminConfig;
+use http::{Request, Response};
+pub use page::Page;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -27,14 +36,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::{CancellationToken, DropGuard};
-
-/// Largest request head read.
-const MAX_HEAD: usize = 8 * 1024;
-/// Time a client has to send its request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the admin listener reports on.
 #[derive(Clone)]
@@ -48,6 +51,8 @@ pub struct AdminState {
     pub staleness: Duration,
     /// When the process started (ms since the epoch).
     pub started_ms: i64,
+    /// The analyst page (watch role, `admin.page.enabled`).
+    pub page: Option<Arc<Page>>,
 }
 
 impl AdminState {
@@ -86,10 +91,17 @@ impl AdminState {
         why
     }
 
-    fn render_metrics(&self) -> String {
+    async fn render_metrics(&self) -> String {
         let mut registry = metrics::registry();
         self.metrics.register(&mut registry);
         registry.register_collector(Box::new(Memory));
+        if let Some(page) = &self.page {
+            // The figures from the verdicts; a store that cannot be read leaves them out (and
+            // `/readyz` says why).
+            if let Ok(s) = page.stats().await {
+                registry.register_collector(Box::new(stats::StatsCollector(s)));
+            }
+        }
         metrics::encode_text(&registry)
     }
 }
@@ -125,14 +137,16 @@ impl Collector for Memory {
     }
 }
 
-/// Starts the admin listener for a role (what it watches: a live `feed`, CT logs `ct`); it
-/// stops when the returned guard is dropped. A listener that cannot start stops the role.
+/// Starts the admin listener for a role (what it watches: a live `feed`, CT logs `ct`; the
+/// watch role's analyst `page`); it stops when the returned guard is dropped. A listener that
+/// cannot start stops the role.
 pub async fn start_for_role(
     cfg: &AdminConfig,
     metrics: Arc<Metrics>,
     store: Store,
     feed: bool,
     ct: bool,
+    page: Option<Page>,
 ) -> Result<DropGuard, Exit> {
     let stop = CancellationToken::new();
     let state = AdminState {
@@ -142,6 +156,7 @@ pub async fn start_for_role(
         ct,
         staleness: cfg.ready_staleness,
         started_ms: metrics::now_ms(),
+        page: page.map(Arc::new),
     };
     match start(cfg, state, stop.clone()).await {
         Ok(_) => Ok(stop.drop_guard()),
@@ -169,7 +184,11 @@ pub async fn start(
     let local = listener
         .local_addr()
         .map_err(|e| format!("admin.listen {addr}: {e}"))?;
-    tracing::info!(addr = %local, "admin listener: /metrics /healthz /readyz");
+    if state.page.is_some() {
+        tracing::info!(addr = %local, "admin listener: /metrics /healthz /readyz, analyst page /findings");
+    } else {
+        tracing::info!(addr = %local, "admin listener: /metrics /healthz /readyz");
+    }
     let state = Arc::new(state);
     actix_rt::spawn(async move {
         loop {
@@ -196,95 +215,38 @@ pub async fn start(
 
 /// One request, one answer, then the connection is closed.
 async fn serve(mut conn: TcpStream, state: &AdminState) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
-    let head = tokio::time::timeout(HEAD_TIMEOUT, async {
-        let mut chunk = [0u8; 1024];
-        loop {
-            let n = conn.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok::<_, std::io::Error>(None);
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                return Ok(Some(()));
-            }
-            if buf.len() > MAX_HEAD {
-                return Ok(None);
-            }
-        }
-    })
-    .await;
-    let (status, content_type, body, head_only) = match head {
-        Err(_) => (
-            408,
-            "text/plain",
-            "request head not received in time\n".into(),
-            false,
-        ),
-        Ok(Err(e)) => return Err(e),
-        Ok(Ok(None)) if buf.is_empty() => return Ok(()),
-        Ok(Ok(None)) => (400, "text/plain", "request head too large\n".into(), false),
-        Ok(Ok(Some(()))) => route(&buf, state),
+    let (resp, head_only) = match http::read_request(&mut conn).await? {
+        Ok(None) => return Ok(()),
+        Err(resp) => (resp, false),
+        Ok(Some(req)) => (route(&req, state).await, req.method == "HEAD"),
     };
-    let mut out = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        reason(status),
-        body.len()
-    )
-    .into_bytes();
-    if !head_only {
-        out.extend_from_slice(body.as_bytes());
-    }
-    conn.write_all(&out).await?;
-    conn.shutdown().await
+    http::write_response(&mut conn, resp, head_only).await
 }
 
-/// (status, content type, body, whether to leave the body out: HEAD).
-fn route(head: &[u8], state: &AdminState) -> (u16, &'static str, String, bool) {
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut req = httparse::Request::new(&mut headers);
-    if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
-        return (400, "text/plain", "bad request\n".into(), false);
-    }
-    let method = req.method.unwrap_or("");
-    let head_only = method == "HEAD";
-    if method != "GET" && !head_only {
-        return (405, "text/plain", "only GET and HEAD\n".into(), false);
-    }
-    let path = req.path.unwrap_or("/").split('?').next().unwrap_or("/");
-    match path {
-        "/metrics" => (
+async fn route(req: &Request, state: &AdminState) -> Response {
+    let get = matches!(req.method.as_str(), "GET" | "HEAD");
+    match req.path.as_str() {
+        "/metrics" if get => Response::new(
             200,
             prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
-            state.render_metrics(),
-            head_only,
+            state.render_metrics().await,
         ),
-        "/healthz" => (200, "text/plain", "ok\n".into(), head_only),
-        "/readyz" => {
+        "/healthz" if get => Response::text(200, "ok\n"),
+        "/readyz" if get => {
             let why = state.not_ready();
             if why.is_empty() {
-                (200, "text/plain", "ready\n".into(), head_only)
+                Response::text(200, "ready\n")
             } else {
-                (503, "text/plain", why.join("\n") + "\n", head_only)
+                Response::text(503, why.join("\n") + "\n")
             }
         }
-        _ => (
-            404,
-            "text/plain",
-            "not found: /metrics, /healthz, /readyz\n".into(),
-            head_only,
-        ),
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        503 => "Service Unavailable",
-        _ => "",
+        "/metrics" | "/healthz" | "/readyz" => Response::text(405, "only GET and HEAD\n"),
+        _ => match &state.page {
+            Some(page) => match page.route(req).await {
+                Some(resp) => resp,
+                None => Response::text(404, "not found: /findings, /precision, /api/findings, /metrics, /healthz, /readyz\n"),
+            },
+            None => Response::text(404, "not found: /metrics, /healthz, /readyz\n"),
+        },
     }
 }
