@@ -119,7 +119,10 @@ impl AdminConfig {
         let p = &self.page;
         checks::at_least_one(&[
             ("admin.page.page_size", p.page_size as u64),
-            ("admin.page.screenshot_max_bytes", p.screenshot_max_bytes as u64),
+            (
+                "admin.page.screenshot_max_bytes",
+                p.screenshot_max_bytes as u64,
+            ),
         ])?;
         checks::not_more_than(
             "admin.page.page_size",

@@ -285,12 +285,18 @@ fn admin_page_keys_are_checked_and_the_token_stays_secret() {
     for (text, key) in [
         ("[admin.page]\npage_size = 0\n", "admin.page.page_size"),
         ("[admin.page]\npage_size = 501\n", "admin.page.page_size"),
-        ("[admin.page]\nscreenshot_max_bytes = 0\n", "admin.page.screenshot_max_bytes"),
+        (
+            "[admin.page]\nscreenshot_max_bytes = 0\n",
+            "admin.page.screenshot_max_bytes",
+        ),
         (
             "[admin.page]\nscreenshot_max_bytes = 100\nscreenshot_cache_bytes = 99\n",
             "admin.page.screenshot_cache_bytes",
         ),
-        ("[admin.page]\nstats_interval = \"0s\"\n", "admin.page.stats_interval"),
+        (
+            "[admin.page]\nstats_interval = \"0s\"\n",
+            "admin.page.stats_interval",
+        ),
         ("[admin]\ntoken = \"short\"\n", "admin.token"),
     ] {
         let err = load(text, &[]).unwrap_err();
@@ -302,7 +308,10 @@ fn admin_page_keys_are_checked_and_the_token_stays_secret() {
     )
     .unwrap();
     assert!(cfg.admin.page_needs_token());
-    assert_eq!(cfg.admin.token.as_ref().unwrap().expose(), "0123456789abcdef-secret");
+    assert_eq!(
+        cfg.admin.token.as_ref().unwrap().expose(),
+        "0123456789abcdef-secret"
+    );
     assert!(!format!("{cfg:?}").contains("0123456789abcdef-secret"));
     assert!(!Config::default().admin.page_needs_token());
     assert!(!Config::default().admin.page.writable);

@@ -62,10 +62,14 @@ pub const SCREENSHOT_SIZE: (u32, u32) = (320, 200);
 /// thumbnails of different scans can be told apart in the page tests' saved screenshots.
 pub fn screenshot_png(uuid: &str) -> Vec<u8> {
     let (w, h) = SCREENSHOT_SIZE;
-    let hash = uuid
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |a, b| (a ^ b as u64).wrapping_mul(0x100_0000_01b3));
-    let accent = [(hash >> 8) as u8 | 0x40, (hash >> 24) as u8 & 0x9f, (hash >> 40) as u8 | 0x30];
+    let hash = uuid.bytes().fold(0xcbf2_9ce4_8422_2325u64, |a, b| {
+        (a ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    let accent = [
+        (hash >> 8) as u8 | 0x40,
+        (hash >> 24) as u8 & 0x9f,
+        (hash >> 40) as u8 | 0x30,
+    ];
     let mut raw = Vec::with_capacity(((w * 3 + 1) * h) as usize);
     for y in 0..h {
         raw.push(0); // filter: none
@@ -111,7 +115,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for b in bytes {
         c ^= *b as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c
