@@ -124,7 +124,7 @@ def redb_checks(template, res, layout):
     kinds = {k: v["Type"] for k, v in res.items()}
     # Secrets: created empty, never a value in the template.
     secrets = [k for k, t in kinds.items() if t == "AWS::SecretsManager::Secret"]
-    assert sorted(secrets) == ["TelegramSecret", "UrlscanSecret"], secrets
+    assert sorted(secrets) == ["AdminSecret", "TelegramSecret", "UrlscanSecret"], secrets
     for k in secrets:
         props = res[k]["Properties"]
         assert "SecretString" not in props and "GenerateSecretString" not in props, (k, props)
@@ -161,7 +161,7 @@ def redb_checks(template, res, layout):
     assert statements["PublishAlerts"]["Action"] == "sns:Publish"
     assert statements["PublishAlerts"]["Resource"] == ref("AlertTopic")
     assert statements["ReadSecrets"]["Action"] == "secretsmanager:GetSecretValue"
-    assert statements["ReadSecrets"]["Resource"] == [ref("TelegramSecret"), ref("UrlscanSecret")]
+    assert statements["ReadSecrets"]["Resource"] == [ref("TelegramSecret"), ref("UrlscanSecret"), ref("AdminSecret")]
     mount = statements["MountStore"]
     assert mount["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
     assert "file-system/${FileSystem}" in mount["Resource"]["Fn::Sub"], mount

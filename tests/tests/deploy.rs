@@ -158,10 +158,12 @@ fn task_environment(container: &Value, volume: &Path) -> Vec<(String, String)> {
                 (_, Some(mount)) => v
                     .replace(&format!("{mount}/"), &format!("{}/", volume.display()))
                     .replace("${TelegramSecret}", "certhound/telegram")
-                    .replace("${UrlscanSecret}", "certhound/urlscan"),
+                    .replace("${UrlscanSecret}", "certhound/urlscan")
+                    .replace("${AdminSecret}", "certhound/admin"),
                 (_, None) => v
                     .replace("${TelegramSecret}", "certhound/telegram")
-                    .replace("${UrlscanSecret}", "certhound/urlscan"),
+                    .replace("${UrlscanSecret}", "certhound/urlscan")
+                    .replace("${AdminSecret}", "certhound/admin"),
             };
             (k, v)
         })
@@ -219,6 +221,11 @@ async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
     moto.create_secret(
         "certhound/urlscan",
         &serde_json::json!({"api_key": API_KEY}),
+    )
+    .await;
+    moto.create_secret(
+        "certhound/admin",
+        &serde_json::json!({"token": "analyst-page-token-0123456789"}),
     )
     .await;
 
@@ -376,6 +383,11 @@ async fn slots_a_and_b_share_the_stack_table_and_alert_once_through_a_deploy() {
     moto.create_secret(
         "certhound/urlscan",
         &serde_json::json!({"api_key": API_KEY}),
+    )
+    .await;
+    moto.create_secret(
+        "certhound/admin",
+        &serde_json::json!({"token": "analyst-page-token-0123456789"}),
     )
     .await;
 
