@@ -113,3 +113,16 @@ pub async fn wait_status(addr: SocketAddr, path: &str, want: u16, timeout: Durat
         }
     }
 }
+
+/// The id of `registrable_domain`'s finding in an answer of the analyst page's `/api/findings`.
+pub fn finding_id(findings: &serde_json::Value, registrable_domain: &str) -> String {
+    findings["findings"]
+        .as_array()
+        .expect("an /api/findings answer")
+        .iter()
+        .find(|f| f["registrable_domain"] == registrable_domain)
+        .unwrap_or_else(|| panic!("{registrable_domain} not listed: {findings}"))["id"]
+        .as_str()
+        .expect("a finding id")
+        .to_string()
+}

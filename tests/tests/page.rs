@@ -67,18 +67,6 @@ fn csrf_of(html: &str) -> String {
     html[at..].split('"').next().unwrap().to_string()
 }
 
-fn id_of(findings: &Value, domain: &str) -> String {
-    findings["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["registrable_domain"] == domain)
-        .unwrap_or_else(|| panic!("{domain} not listed: {findings}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn post_verdict(
     addr: SocketAddr,
     id: &str,
@@ -137,8 +125,8 @@ async fn verdicts_need_the_pages_csrf_token_and_feed_the_figures() {
         "{bad}"
     );
 
-    let paypal = id_of(&all, "paypal-secure-login.xyz");
-    let amazon = id_of(&all, "amazom-verify.top");
+    let paypal = admin::finding_id(&all, "paypal-secure-login.xyz");
+    let amazon = admin::finding_id(&all, "amazom-verify.top");
     let csrf = csrf_of(&html);
 
     // No token, a forged one, another origin: refused, nothing recorded.
@@ -293,7 +281,7 @@ async fn a_read_only_page_has_no_forms_and_refuses_posts_and_pages() {
         ),
         (Some(3), 1)
     );
-    let id = id_of(&all, "paypal-secure-login.xyz");
+    let id = admin::finding_id(&all, "paypal-secure-login.xyz");
     let r = post_verdict(
         addr,
         &id,
@@ -406,4 +394,56 @@ async fn beyond_loopback_the_page_asks_for_the_token() {
             "the token reached the logs"
         );
     }
+}
+
+/// On the DynamoDB store the page reads the shared table and its verdicts are items of it:
+/// another task's page and `certhound findings` see them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_verdicts_are_kept_in_the_table() {
+    let moto = certhound_tests::moto::Moto::start_serialised().await;
+    let feed = FakeCertstream::start(feed()).await;
+    let mut cfg = TestConfig::with_feed(&feed.url());
+    cfg.admin();
+    cfg.set("admin.page", "writable", "true");
+    cfg.set_str("aws", "endpoint_url", &moto.endpoint());
+    cfg.set_str("aws", "region", "us-east-1");
+    cfg.set_str("store", "backend", "dynamodb");
+    cfg.set_str("store.dynamodb", "table", "certhound-page");
+    cfg.set("store.dynamodb", "create_table", "true");
+    let command = || {
+        let mut c = CerthoundCommand::new().test_config(&cfg);
+        for (k, v) in moto.env() {
+            c = c.env(k, v);
+        }
+        c
+    };
+    let mut certhound = command().arg("watch").spawn();
+    certhound.expect_findings(&DOMAINS, timeouts::EVENT).await;
+    let addr = admin::address(&mut certhound).await;
+    let (_, _, html) = admin::get(addr, "/findings").await;
+    let (_, all) = get_json(addr, "/api/findings").await;
+    assert_eq!(all["total"], 3, "{all}");
+    let id = admin::finding_id(&all, "wellsfargo-account-update.com");
+    let r = post_verdict(
+        addr,
+        &id,
+        &[("verdict", "unsure"), ("csrf", &csrf_of(&html))],
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, one) = get_json(addr, &format!("/api/findings/{id}")).await;
+    assert_eq!(one["verdict"]["verdict"], "unsure", "{one}");
+    certhound.stop_cleanly("after the verdict").await;
+    let out = command()
+        .args(["findings", "--verdict", "unsure", "--json"])
+        .run(timeouts::EVENT)
+        .await;
+    assert_eq!(out.code(), Some(0), "{}", out.stderr_text());
+    let text = out.stdout_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let line: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(line["id"], id.as_str());
+    assert_eq!(line["verdict"]["by"], "page");
 }

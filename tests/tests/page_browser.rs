@@ -65,16 +65,7 @@ async fn api(addr: SocketAddr, path: &str) -> Value {
 }
 
 async fn id_of(addr: SocketAddr, domain: &str) -> String {
-    let all = api(addr, "/api/findings").await;
-    all["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["registrable_domain"] == domain)
-        .unwrap_or_else(|| panic!("{domain} not listed: {all}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    admin::finding_id(&api(addr, "/api/findings").await, domain)
 }
 
 /// Rows of the list on the page, as the registrable domains they link to.
