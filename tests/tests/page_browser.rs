@@ -26,6 +26,9 @@ const HOSTILE: &str = "paypal-hostile-check.xyz";
 /// What the hostile certificate carries besides its one matching name.
 const HOSTILE_CN: &str = "<script>window.__pwned=1</script>\u{202E}moc.lapyap";
 const HOSTILE_ISSUER: &str = "Evil \"CA\" 'x' <img src=x onerror=window.__pwned=1> \u{202E}cba";
+/// Where the hostile site's scan ends: the page's URL is the attacker's too.
+const HOSTILE_URL: &str =
+    "https://evil.example/\"><script>window.__pwned=1</script>\u{202E}fdp.exe";
 const HOSTILE_NAMES: [&str; 3] = [
     "<script>window.__pwned=1</script>.example",
     "\"><img src=x onerror=window.__pwned=1>.example",
@@ -102,6 +105,7 @@ async fn assert_inert(b: &Browser, page: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_analyst_filters_judges_allowlists_and_is_not_fooled() {
     let urlscan = FakeUrlscan::start().await;
+    urlscan.redirect(HOSTILE, HOSTILE_URL);
     let feed = FakeCertstream::start(vec![
         Step::Text(lite(&[PAYPAL], 1)),
         Step::Text(lite(&[AMAZON], 2)),
@@ -264,6 +268,13 @@ async fn an_analyst_filters_judges_allowlists_and_is_not_fooled() {
         )
         .await;
     assert_eq!(cert["CN"], json!(shown(HOSTILE_CN)));
+    let final_url = browser
+        .execute(
+            "return [...document.querySelectorAll('#scan tr')].find(r => r.querySelector('th').textContent === 'final URL').querySelector('td').textContent",
+            &[],
+        )
+        .await;
+    assert_eq!(final_url, json!(shown(HOSTILE_URL)), "the scan's final URL");
     assert_eq!(cert["issuer"], json!(shown(issuer)));
     assert!(shown(HOSTILE_CN).contains("⟨U+202E⟩"));
     let names: Vec<String> = serde_json::from_value(
