@@ -222,8 +222,8 @@ impl RedbStore {
             for n in doomed {
                 table.remove(n)?;
                 traces.remove(n)?;
-                // Numbers are reused once the newest finding is purged: a verdict left behind
-                // would be a later finding's.
+                // The verdict goes with its finding: left behind it would be kept for nothing
+                // (numbers are never given again, `record_at`).
                 verdicts.remove(n)?;
                 let channels: Vec<String> = delivery
                     .range((n, "")..(n + 1, ""))?
