@@ -147,23 +147,28 @@ impl Page {
         blocking(move || store.get(&id)).await
     }
 
-    /// The figures, from the cache while it is fresh.
+    /// The figures, from the cache while it is fresh, else from the store.
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         let now = unix_now();
-        if let Some(s) = self
-            .stats
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            if now.saturating_sub(s.computed_at) < self.stats_interval.as_secs().max(1) {
-                return Ok(s.clone());
-            }
+        if let Some(s) = self.cached_stats(now) {
+            return Ok(s);
         }
         let records = self.records(Some(now.saturating_sub(30 * 86_400))).await?;
-        let s = stats::compute(&records, now);
+        Ok(self.keep_stats(stats::compute(&records, now)))
+    }
+
+    /// The cached figures while they are younger than `stats_interval`.
+    fn cached_stats(&self, now: u64) -> Option<Stats> {
+        let cached = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        cached
+            .as_ref()
+            .filter(|s| now.saturating_sub(s.computed_at) < self.stats_interval.as_secs().max(1))
+            .cloned()
+    }
+
+    fn keep_stats(&self, s: Stats) -> Stats {
         *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.clone());
-        Ok(s)
+        s
     }
 
     fn stale(&self) {
@@ -173,10 +178,15 @@ impl Page {
     async fn filtered(
         &self,
         req: &Request,
-    ) -> Result<(Filter, Vec<Record>, Vec<String>), Response> {
+    ) -> Result<(Filter, Vec<Record>, Vec<String>, Stats), Response> {
         let filter = Filter::parse(&req.query).map_err(|e| Response::text(400, e + "\n"))?;
         let all = self.records(None).await.map_err(|e| store_error(&e))?;
         let now = unix_now();
+        // The figures from the records already read, when the cached ones are stale: one read
+        // of the store per view (a scan of the whole table on DynamoDB), not two.
+        let stats = self
+            .cached_stats(now)
+            .unwrap_or_else(|| self.keep_stats(stats::compute(&all, now)));
         let mut brands: Vec<String> = all
             .iter()
             .flat_map(|r| stats::rules_and_brands(&r.finding.rules).1)
@@ -184,11 +194,11 @@ impl Page {
         brands.sort();
         brands.dedup();
         let hits = all.into_iter().filter(|r| filter.matches(r, now)).collect();
-        Ok((filter, hits, brands))
+        Ok((filter, hits, brands, stats))
     }
 
     async fn list(&self, req: &Request) -> Response {
-        let (filter, hits, brands) = match self.filtered(req).await {
+        let (filter, hits, brands, stats) = match self.filtered(req).await {
             Ok(x) => x,
             Err(resp) => return resp,
         };
@@ -200,21 +210,18 @@ impl Page {
             .take(self.page_size)
             .map(Row::of)
             .collect();
-        let precision = match self.stats().await {
-            Ok(s) => s
-                .windows
-                .iter()
-                .map(|w| match w.all.precision() {
-                    Some(p) => format!(
-                        "{} days {p:.2} ({} judged)",
-                        w.days,
-                        w.all.phishing + w.all.false_alarm
-                    ),
-                    None => format!("{} days: no verdicts yet", w.days),
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+        let precision = stats
+            .windows
+            .iter()
+            .map(|w| match w.all.precision() {
+                Some(p) => format!(
+                    "{} days {p:.2} ({} judged)",
+                    w.days,
+                    w.all.phishing + w.all.false_alarm
+                ),
+                None => format!("{} days: no verdicts yet", w.days),
+            })
+            .collect();
         let brand_opts: Vec<(&str, &str)> =
             brands.iter().map(|b| (b.as_str(), b.as_str())).collect();
         let page = ListPage {
@@ -298,7 +305,7 @@ impl Page {
     }
 
     async fn api_list(&self, req: &Request) -> Response {
-        let (filter, hits, _) = match self.filtered(req).await {
+        let (filter, hits, _, _) = match self.filtered(req).await {
             Ok(x) => x,
             Err(resp) => {
                 let msg = String::from_utf8_lossy(&resp.body).trim().to_string();
