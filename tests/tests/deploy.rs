@@ -155,19 +155,38 @@ fn task_environment(container: &Value, volume: &Path) -> Vec<(String, String)> {
                 ("CERTHOUND_ADMIN__LISTEN" | "CERTHOUND_SERVER__LISTEN", _) => {
                     "127.0.0.1:0".to_string()
                 }
-                (_, Some(mount)) => v
-                    .replace(&format!("{mount}/"), &format!("{}/", volume.display()))
-                    .replace("${TelegramSecret}", "certhound/telegram")
-                    .replace("${UrlscanSecret}", "certhound/urlscan")
-                    .replace("${AdminSecret}", "certhound/admin"),
-                (_, None) => v
-                    .replace("${TelegramSecret}", "certhound/telegram")
-                    .replace("${UrlscanSecret}", "certhound/urlscan")
-                    .replace("${AdminSecret}", "certhound/admin"),
+                (_, Some(mount)) => {
+                    v.replace(&format!("{mount}/"), &format!("{}/", volume.display()))
+                }
+                (_, None) => v,
             };
+            let v = v
+                .replace("${TelegramSecret}", "certhound/telegram")
+                .replace("${UrlscanSecret}", "certhound/urlscan")
+                .replace("${AdminSecret}", "certhound/admin");
             (k, v)
         })
         .collect()
+}
+
+/// The stack's three secrets with values, as the runbook's step 3 puts them (under the names
+/// [`task_environment`] gives their references).
+async fn create_secrets(moto: &Moto) {
+    moto.create_secret(
+        "certhound/telegram",
+        &serde_json::json!({"token": TOKEN, "chat_id": CHAT_ID}),
+    )
+    .await;
+    moto.create_secret(
+        "certhound/urlscan",
+        &serde_json::json!({"api_key": API_KEY}),
+    )
+    .await;
+    moto.create_secret(
+        "certhound/admin",
+        &serde_json::json!({"token": "analyst-page-token-0123456789"}),
+    )
+    .await;
 }
 
 const FIRST: [&str; 3] = [
@@ -213,21 +232,7 @@ async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
     let rendered = check_stack(&moto, "redb").await;
     let container = &rendered["run"][0];
     assert_eq!(container["command"], serde_json::json!(["run"]));
-    moto.create_secret(
-        "certhound/telegram",
-        &serde_json::json!({"token": TOKEN, "chat_id": CHAT_ID}),
-    )
-    .await;
-    moto.create_secret(
-        "certhound/urlscan",
-        &serde_json::json!({"api_key": API_KEY}),
-    )
-    .await;
-    moto.create_secret(
-        "certhound/admin",
-        &serde_json::json!({"token": "analyst-page-token-0123456789"}),
-    )
-    .await;
+    create_secrets(&moto).await;
 
     let mut entries: Vec<_> = (0..20)
         .map(|i| generated_entry(i, &[&format!("shop{i}.example.com")], false))
@@ -375,21 +380,7 @@ async fn slots_a_and_b_share_the_stack_table_and_alert_once_through_a_deploy() {
     let rendered = check_stack(&moto, "dynamodb").await;
     let slot_a = &rendered["dynamodb"]["a"]["run"][0];
     let slot_b = &rendered["dynamodb"]["b"]["run"][0];
-    moto.create_secret(
-        "certhound/telegram",
-        &serde_json::json!({"token": TOKEN, "chat_id": CHAT_ID}),
-    )
-    .await;
-    moto.create_secret(
-        "certhound/urlscan",
-        &serde_json::json!({"api_key": API_KEY}),
-    )
-    .await;
-    moto.create_secret(
-        "certhound/admin",
-        &serde_json::json!({"token": "analyst-page-token-0123456789"}),
-    )
-    .await;
+    create_secrets(&moto).await;
 
     let mut entries: Vec<_> = (0..20)
         .map(|i| generated_entry(i, &[&format!("shop{i}.example.com")], false))
