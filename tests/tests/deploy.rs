@@ -196,6 +196,22 @@ const FIRST: [&str; 3] = [
 ];
 const LATER: &str = "paypal-billing-update.xyz";
 
+/// What the task's environment does not say, and a test must: where the CT log, AWS, Telegram
+/// and urlscan are (the loopback fakes and moto), and debug logs for certhound.
+fn outside_config(
+    log: &FakeCtLog,
+    moto: &Moto,
+    telegram: &FakeTelegram,
+    urlscan: &FakeUrlscan,
+) -> TestConfig {
+    let mut outside = server_config(&rfc6962_log(log));
+    outside.set_str("log", "filter", "info,certhound=debug");
+    outside.set_str("aws", "endpoint_url", &moto.endpoint());
+    outside.set_str("notify.telegram", "api_base", &telegram.api_base());
+    outside.urlscan_at(&urlscan.base_url());
+    outside
+}
+
 fn start_task(
     container: &Value,
     env: &[(String, String)],
@@ -245,11 +261,7 @@ async fn a_replaced_task_resumes_outbox_dedupe_and_positions_from_its_volume() {
     urlscan.ready_only_when_finished();
     let telegram = FakeTelegram::start().await;
 
-    let mut outside = server_config(&rfc6962_log(&log));
-    outside.set_str("log", "filter", "info,certhound=debug");
-    outside.set_str("aws", "endpoint_url", &moto.endpoint());
-    outside.set_str("notify.telegram", "api_base", &telegram.api_base());
-    outside.urlscan_at(&urlscan.base_url());
+    let mut outside = outside_config(&log, &moto, &telegram, &urlscan);
     outside.set_str("urlscan", "poll_timeout", "10m");
     let volume = tempfile::tempdir().unwrap();
     let env = task_environment(container, volume.path());
@@ -391,11 +403,7 @@ async fn slots_a_and_b_share_the_stack_table_and_alert_once_through_a_deploy() {
     let log = FakeCtLog::start(entries).await;
     let urlscan = FakeUrlscan::start().await;
     let telegram = FakeTelegram::start().await;
-    let mut outside = server_config(&rfc6962_log(&log));
-    outside.set_str("log", "filter", "info,certhound=debug");
-    outside.set_str("aws", "endpoint_url", &moto.endpoint());
-    outside.set_str("notify.telegram", "api_base", &telegram.api_base());
-    outside.urlscan_at(&urlscan.base_url());
+    let mut outside = outside_config(&log, &moto, &telegram, &urlscan);
     // Short leases: a task polls the shared queues every lease / 4.
     outside.set_str("store.dynamodb", "lease", "4s");
     outside.set_str("store.dynamodb", "slot_lease", "2s");
